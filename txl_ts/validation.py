@@ -1,0 +1,184 @@
+"""Input validation shared by every forecaster: DataFrames in, clean float arrays out.
+
+Every check raises an error that names what is wrong (the column, the timestamp, the minimum
+length), and nothing here modifies the caller's DataFrame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_numeric_dtype
+from pandas.tseries.frequencies import to_offset
+
+
+@dataclass(frozen=True)
+class Series:
+    """A validated multivariate series: `values[t, c]` observed at `index[t]` for `columns[c]`."""
+
+    values: np.ndarray  # (T, C) float64, a private copy
+    index: pd.DatetimeIndex
+    columns: list[str]
+    freq: pd.DateOffset
+
+
+def _timestamps(df: pd.DataFrame, time_col: str | None, name: str) -> pd.DatetimeIndex:
+    if time_col is not None:
+        if time_col not in df.columns:
+            raise ValueError(f"{name}: time_col={time_col!r} is not a column of the frame")
+        try:
+            stamps = pd.DatetimeIndex(pd.to_datetime(df[time_col]))
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"{name}: column {time_col!r} cannot be parsed as timestamps: {err}")
+    elif isinstance(df.index, pd.DatetimeIndex):
+        stamps = df.index
+    else:
+        raise TypeError(
+            f"{name} needs a DatetimeIndex or time_col=<name of the timestamp column>; "
+            f"got an index of type {type(df.index).__name__}"
+        )
+    if stamps.hasnans:
+        bad = int(np.flatnonzero(stamps.isna())[0])
+        raise ValueError(f"{name}: missing timestamp (NaT) at row {bad}")
+    duplicated = stamps.duplicated()
+    if duplicated.any():
+        raise ValueError(f"{name}: duplicate timestamp {stamps[duplicated][0]}")
+    if not stamps.is_monotonic_increasing:
+        bad = int(np.flatnonzero(np.diff(stamps.asi8) < 0)[0]) + 1
+        raise ValueError(
+            f"{name}: timestamps are not sorted: {stamps[bad]} comes after {stamps[bad - 1]}"
+        )
+    return stamps
+
+
+def _frequency(stamps: pd.DatetimeIndex, name: str) -> pd.DateOffset:
+    if len(stamps) < 2:
+        raise ValueError(f"{name}: at least 2 timestamps are needed to infer the frequency")
+    inferred = pd.infer_freq(stamps) if len(stamps) >= 3 else None
+    if inferred is not None:
+        return to_offset(inferred)
+    steps = np.diff(stamps.asi8)
+    values, counts = np.unique(steps, return_counts=True)
+    if len(values) == 1:
+        return to_offset(pd.Timedelta(int(values[0]), unit="ns"))
+    usual = values[np.argmax(counts)]
+    bad = int(np.flatnonzero(steps != usual)[0]) + 1
+    raise ValueError(
+        f"{name}: irregular frequency: the step before {stamps[bad]} is "
+        f"{pd.Timedelta(int(steps[bad - 1]))}, but the usual step is {pd.Timedelta(int(usual))}; "
+        "resample or fill the series to a regular grid first"
+    )
+
+
+def _select_targets(
+    df: pd.DataFrame, targets: Sequence[str] | None, time_col: str | None, name: str
+) -> list[str]:
+    candidates = [c for c in df.columns if c != time_col]
+    if targets is None:
+        numeric = [c for c in candidates if is_numeric_dtype(df[c])]
+        if not numeric:
+            raise ValueError(
+                f"{name} has no numeric target columns (columns: {list(map(str, candidates))})"
+            )
+        non_numeric = [c for c in candidates if c not in numeric]
+        if non_numeric:
+            raise TypeError(
+                f"{name}: non-numeric columns {non_numeric}; pass targets=[...] to choose the "
+                "numeric columns to forecast, or drop the others"
+            )
+        return [str(c) for c in numeric]
+    if isinstance(targets, str):
+        targets = [targets]
+    targets = list(targets)
+    if not targets:
+        raise ValueError("targets must name at least one column")
+    missing = [c for c in targets if c not in df.columns]
+    if missing:
+        raise ValueError(f"{name}: target columns {missing} are not in the frame")
+    for c in targets:
+        if not is_numeric_dtype(df[c]) or df[c].dtype == bool:
+            raise TypeError(f"{name}: target column {c!r} is not numeric (dtype {df[c].dtype})")
+    return [str(c) for c in targets]
+
+
+def check_values(values: np.ndarray, columns: list[str], index: pd.DatetimeIndex, name: str):
+    """Raise if any value is NaN or infinite, naming the column and the first timestamp."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        kind = "NaN" if np.isnan(values[row, col]) else "infinite value"
+        raise ValueError(
+            f"{name}: {kind} in column {columns[col]!r} at {index[row]} "
+            f"({int(bad[:, col].sum())} such values in that column); fill or drop them first"
+        )
+
+
+def validate_frame(
+    df: object,
+    *,
+    time_col: str | None = None,
+    targets: Sequence[str] | None = None,
+    expected_columns: Sequence[str] | None = None,
+    expected_freq: pd.DateOffset | None = None,
+    min_length: int = 1,
+    min_length_reason: str = "",
+    name: str = "df",
+    infer_freq: bool = True,
+) -> Series:
+    """Validate a user frame and return a private float64 copy of its target values.
+
+    `expected_columns` (from a fitted model) must match the frame's targets exactly;
+    `expected_freq` must match the inferred frequency; with `infer_freq=False` it is taken as
+    given (the caller checks the timestamps itself).
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
+    if df.empty or len(df.columns) == 0:
+        raise ValueError(f"{name} is empty")
+    stamps = _timestamps(df, time_col, name)
+    if expected_columns is not None:
+        expected = list(expected_columns)
+        present = [c for c in df.columns if c != time_col]
+        missing = [c for c in expected if c not in present]
+        extra = [c for c in present if c not in expected]
+        if missing or extra:
+            raise ValueError(
+                f"{name} must have the fitted columns {expected}; "
+                f"missing {missing}, unexpected {extra}"
+            )
+        columns = _select_targets(df, expected, time_col, name)
+    else:
+        columns = _select_targets(df, targets, time_col, name)
+    if len(df) < min_length:
+        why = f" ({min_length_reason})" if min_length_reason else ""
+        raise ValueError(f"{name} has {len(df)} rows; at least {min_length} are needed{why}")
+    values = df[columns].to_numpy(dtype=np.float64, copy=True)
+    check_values(values, columns, stamps, name)
+    freq = _frequency(stamps, name) if infer_freq else expected_freq
+    if infer_freq and expected_freq is not None and freq != expected_freq:
+        raise ValueError(
+            f"{name} has frequency {freq.freqstr}, but the model was fitted at "
+            f"{expected_freq.freqstr}"
+        )
+    return Series(values=values, index=pd.DatetimeIndex(stamps, freq=None), columns=columns,
+                  freq=freq)
+
+
+def check_positive_int(**params: object) -> None:
+    for key, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(f"{key} must be a positive integer, got {value!r}")
+
+
+def check_non_negative_int(**params: object) -> None:
+    for key, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"{key} must be a non-negative integer, got {value!r}")
+
+
+def future_index(last: pd.Timestamp, freq: pd.DateOffset, horizon: int) -> pd.DatetimeIndex:
+    """The `horizon` timestamps that follow `last` at `freq`."""
+    return pd.date_range(start=last + freq, periods=horizon, freq=freq)

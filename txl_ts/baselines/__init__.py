@@ -1,0 +1,5 @@
+"""Baseline forecasters to compare TXLForecaster against."""
+
+from .naive import NaiveForecaster
+
+__all__ = ["NaiveForecaster"]

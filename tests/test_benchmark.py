@@ -1,0 +1,83 @@
+"""The standard protocol: splits, window counts, the naive oracle, and the CLI."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from txl_ts import datasets
+from txl_ts.__main__ import main
+from txl_ts.backtest import backtest, count_windows
+from txl_ts.benchmark import load_protocol, make_model, markdown_table, split_rows
+
+# Naive references computed on the standard protocol, every window, "M", MSE / MAE on
+# train-scaled values (the oracle in /work/shared/reference/published_results.md).
+ORACLE = {
+    ("ETTh1", "naive"): [(1.2944, 0.7132), (1.3249, 0.7331), (1.3299, 0.7460), (1.3351, 0.7550)],
+    ("ETTh1", "snaive"): [(0.5122, 0.4333), (0.5808, 0.4692), (0.6499, 0.5008),
+                          (0.6554, 0.5141)],
+    ("ETTh2", "snaive"): [(0.3905, 0.3802), (0.4819, 0.4285), (0.5324, 0.4656),
+                          (0.5255, 0.4739)],
+    ("WTH", "snaive"): [(0.7867, 0.5730), (0.8636, 0.6161), (0.9077, 0.6422),
+                        (0.9601, 0.6738)],
+}
+WINDOWS = {"ETTh1": [2785, 2689, 2545, 2161], "ETTh2": [2785, 2689, 2545, 2161],
+           "WTH": [6917, 6821, 6677, 6293]}
+HORIZONS = (96, 192, 336, 720)
+
+
+def test_splits():
+    assert split_rows("ETTh1", 17420).as_dict() == {"train_end": 8640, "test_start": 11520,
+                                                    "end": 14400}
+    n = len(datasets.load("WTH"))
+    wth = split_rows("WTH", n)
+    assert (wth.train_end, n - wth.test_start, wth.end) == (int(0.7 * n), int(0.2 * n), n)
+    df, split = load_protocol("ETTh2", "S")
+    assert list(df.columns) == ["OT"] and len(df) == 14400
+    with pytest.raises(ValueError, match="features"):
+        load_protocol("ETTh1", "MS")
+
+
+@pytest.mark.parametrize("dataset", ["ETTh1", "ETTh2", "WTH"])
+def test_naive_oracle(dataset):
+    """Repeat-last and seasonal-naive-24 reproduce the reference to the 4th decimal."""
+    df, split = load_protocol(dataset, "M")
+    names = [name for (data, name) in ORACLE if data == dataset]
+    for k, horizon in enumerate(HORIZONS):
+        assert count_windows(split.test_start, split.end, horizon) == WINDOWS[dataset][k]
+        models = {name: make_model(name, horizon) for name in names}
+        res = backtest(models, df, horizon, start=split.test_start, end=split.end,
+                       train_end=split.train_end, keep_forecasts=False)
+        assert res.n_windows == WINDOWS[dataset][k]
+        for name in names:
+            mse, mae = ORACLE[(dataset, name)][k]
+            assert res.metrics.loc[name, "mse"] == pytest.approx(mse, abs=5e-5), (name, horizon)
+            assert res.metrics.loc[name, "mae"] == pytest.approx(mae, abs=5e-5), (name, horizon)
+
+
+def test_cli_on_truncated_data(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "report.json"
+    argv = ["benchmark", "--dataset", "ETTh1", "--rows", "400", "--horizon", "12",
+            "--models", "naive,snaive,txl-nomem", "--seeds", "2", "--max-epochs", "1",
+            "--features", "S", "--out", str(out)]
+    for param in ("patch_len=8", "stride=4", "d_model=16", "n_heads=2", "n_layers=1",
+                  "d_ff=32", "segment_len=4", "n_segments=2"):
+        argv += ["--txl-param", param]
+    monkeypatch.setattr(sys, "argv", ["python -m txl_ts", *argv])
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(Path(out).read_text())
+    split = split_rows("ETTh1", 400, truncated=True)
+    assert report["split"] == split.as_dict() and report["truncated"]
+    assert report["n_windows"] == count_windows(split.test_start, split.end, 12) == 69
+    assert report["columns"] == ["OT"]
+    assert {"cpu", "cores", "torch", "gpu"} <= set(report["machine"])
+    nomem = report["models"]["txl-nomem"]
+    assert nomem["seeds"] == [0, 1] and len(nomem["runs"]) == 2
+    assert nomem["params"]["mem_len"] == 0 and nomem["params"]["d_model"] == 16
+    assert nomem["std"]["mse"] is not None
+    assert report["models"]["naive"]["seeds"] == [None]
+    for name in ("naive", "snaive", "txl-nomem"):
+        assert f"| {name} |" in printed
+    assert markdown_table(report) in printed

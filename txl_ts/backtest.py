@@ -1,0 +1,318 @@
+"""Rolling-origin evaluation of forecasters over a span of a DataFrame.
+
+A *window* is an integer cutoff `c` (rows `df[:c + 1]` known) whose whole horizon, rows
+`c + 1 .. c + horizon`, lies inside the scored span `[start, end)`. The cutoffs are
+`start - 1, start - 1 + stride, ...`; every one whose horizon fits is scored, none is dropped,
+and their number is `(end - start - horizon) // stride + 1`.
+
+Without refitting, each model is fitted once (unless it already is) and forecasts every
+cutoff through its `rolling_forecasts`, which sees only `df[:last cutoff + 1]`. With
+`refit=k`, a fresh clone is fitted on the data up to the first cutoff of every block of `k`
+cutoffs (all of it, or the last `train_size` rows) and forecasts that block.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from .validation import check_positive_int, validate_frame
+
+WINDOWS = ("expanding", "sliding")
+MAX_CHUNK_VALUES = 2**24
+
+
+def count_windows(start: int, end: int, horizon: int, stride: int = 1) -> int:
+    """Number of cutoffs `start - 1 + j * stride` whose horizon ends before `end`."""
+    return max(0, (end - start - horizon) // stride + 1)
+
+
+def window_cutoffs(start: int, end: int, horizon: int, stride: int = 1) -> np.ndarray:
+    """The integer cutoffs of every window of the span `[start, end)`."""
+    return start - 1 + stride * np.arange(count_windows(start, end, horizon, stride))
+
+
+@dataclass
+class ModelScores:
+    """Error sums of one model, accumulated window by window."""
+
+    sq_scaled: float = 0.0
+    abs_scaled: float = 0.0
+    sq: float = 0.0
+    abs_col: np.ndarray | None = None  # per column, original units
+    smape: float = 0.0
+    count: int = 0
+    fit_seconds: float = 0.0
+    n_fits: int = 0
+    predict_seconds: float = 0.0
+
+    def add(self, y: np.ndarray, y_hat: np.ndarray, scale: np.ndarray) -> None:
+        err = y_hat - y
+        scaled = err / scale
+        self.sq_scaled += float(np.square(scaled).sum())
+        self.abs_scaled += float(np.abs(scaled).sum())
+        self.sq += float(np.square(err).sum())
+        abs_col = np.abs(err).reshape(-1, err.shape[-1]).sum(axis=0)
+        self.abs_col = abs_col if self.abs_col is None else self.abs_col + abs_col
+        denom = np.abs(y) + np.abs(y_hat)
+        ratio = np.divide(2 * np.abs(err), denom, out=np.zeros_like(denom), where=denom > 0)
+        self.smape += float(ratio.sum())
+        self.count += err.size
+
+
+@dataclass
+class BacktestResult:
+    """What `backtest` measured.
+
+    `metrics`: one row per model with `mse`, `mae` (on values z-scored by `scaler`, fitted on
+    the training part), `mse_orig`, `mae_orig` (original units), `smape` (percent, a 0/0 term
+    counts 0), `mase` (MAE over the in-sample MAE of the lag-`mase_lag` naive forecast on the
+    training part, per column, then averaged), timings and `n_windows`.
+    """
+
+    horizon: int
+    columns: list[str]
+    cutoffs: np.ndarray  # integer row positions
+    cutoff_index: pd.DatetimeIndex
+    n_windows: int
+    metrics: pd.DataFrame
+    scaler: StandardScaler
+    mase_lag: int
+    mase_scale: np.ndarray
+    models: dict[str, Any] = field(default_factory=dict)  # the last fitted model of each name
+    y: np.ndarray | None = None  # (n_windows, horizon, n_columns) actuals, original units
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)
+    target_index: pd.DatetimeIndex | None = None  # timestamps of all rows of df
+
+    @property
+    def forecasts(self) -> pd.DataFrame:
+        """Long form: cutoff, timestamp, column, y, y_hat, model (needs keep_forecasts)."""
+        if self.y is None:
+            raise ValueError("forecasts were not kept; call backtest(..., keep_forecasts=True)")
+        n, h, c = self.y.shape
+        rows = self.cutoffs[:, None, None] + 1 + np.arange(h)[None, :, None]
+        rows = np.broadcast_to(rows, (n, h, c)).ravel()
+        cutoff = np.broadcast_to(self.cutoffs[:, None, None], (n, h, c)).ravel()
+        column = np.broadcast_to(np.arange(c)[None, None, :], (n, h, c)).ravel()
+        frames = []
+        for name, y_hat in self.predictions.items():
+            frames.append(pd.DataFrame({
+                "cutoff": self.target_index[cutoff],
+                "timestamp": self.target_index[rows],
+                "column": pd.Categorical.from_codes(column, self.columns),
+                "y": self.y.ravel(),
+                "y_hat": y_hat.ravel(),
+                "model": name,
+            }))
+        return pd.concat(frames, ignore_index=True)
+
+
+def _position(where: int | pd.Timestamp | str, index: pd.DatetimeIndex, name: str,
+              inclusive_end: bool = False) -> int:
+    if isinstance(where, (int, np.integer)) and not isinstance(where, bool):
+        pos = int(where)
+        return pos + len(index) if pos < 0 else pos
+    try:
+        stamp = pd.Timestamp(where)
+    except (ValueError, TypeError) as err:
+        raise TypeError(f"{name} must be a row position or a timestamp, got {where!r}") from err
+    if inclusive_end:
+        return int(index.searchsorted(stamp, side="right"))
+    if stamp not in index:
+        raise ValueError(f"{name}={stamp} is not a timestamp of df")
+    return int(index.get_loc(stamp))
+
+
+def _is_fitted(model: Any) -> bool:
+    try:
+        check_is_fitted(model)
+    except NotFittedError:
+        return False
+    return True
+
+
+def backtest(
+    models: Mapping[str, Any],
+    df: pd.DataFrame,
+    horizon: int,
+    start: int | pd.Timestamp,
+    end: int | pd.Timestamp | None = None,
+    *,
+    stride: int = 1,
+    refit: int | None = None,
+    window: str = "expanding",
+    train_size: int | None = None,
+    train_end: int | pd.Timestamp | None = None,
+    scaler: StandardScaler | None = None,
+    mase_lag: int = 1,
+    time_col: str | None = None,
+    keep_forecasts: bool = True,
+) -> BacktestResult:
+    """Rolling-origin backtest of `models` ({name: forecaster}) on the rows `[start, end)`.
+
+    start: first scored row (the first cutoff is `start - 1`); row position or timestamp.
+    end: scored rows end before this position (default: the end of df); a timestamp is the
+        last scored row, inclusive.
+    stride: rows between consecutive cutoffs.
+    refit: None fits each model once (models already fitted are used as they are); k refits
+        a clone (sklearn.clone) at the first cutoff of every block of k cutoffs.
+    window: "expanding" trains on every row up to the cutoff, "sliding" on the last
+        `train_size` rows.
+    train_end: the training part is the rows before it (default `start`); the initial fit
+        uses it, with the rows from `train_end` to `start` as `validation_data`. The metric
+        scaler (unless `scaler` is given) and the MASE scale come from the training part.
+    mase_lag: lag of the in-sample naive forecast that scales MASE (1: repeat-last,
+        24: seasonal-naive on hourly data).
+    keep_forecasts: keep every forecast (for `BacktestResult.forecasts`); False keeps only
+        the metrics, to save memory on long spans.
+    """
+    if not isinstance(models, Mapping) or not models:
+        raise TypeError("models must be a non-empty dict {name: forecaster}")
+    check_positive_int(horizon=horizon, stride=stride, mase_lag=mase_lag)
+    if refit is not None:
+        check_positive_int(refit=refit)
+    if window not in WINDOWS:
+        raise ValueError(f"window must be one of {WINDOWS}, got {window!r}")
+    if window == "sliding":
+        if train_size is None:
+            raise ValueError('window="sliding" needs train_size (rows to train on)')
+        check_positive_int(train_size=train_size)
+    elif train_size is not None:
+        raise ValueError('train_size applies only to window="sliding"')
+    series = validate_frame(df, time_col=time_col, name="df")
+    index, values, n_rows = series.index, series.values, len(series.index)
+    start = _position(start, index, "start")
+    end = n_rows if end is None else _position(end, index, "end", inclusive_end=True)
+    train_end = start if train_end is None else _position(train_end, index, "train_end")
+    if not 1 <= start <= end <= n_rows:
+        raise ValueError(f"need 1 <= start <= end <= len(df) = {n_rows}; got start={start}, "
+                         f"end={end}")
+    if not 1 <= train_end <= start:
+        raise ValueError(f"train_end ({train_end}) must lie in [1, start={start}]")
+    cutoffs = window_cutoffs(start, end, horizon, stride)
+    if len(cutoffs) == 0:
+        raise ValueError(f"no window: the span [{start}, {end}) has {end - start} rows, fewer "
+                         f"than the horizon {horizon}")
+    train_lo = 0 if window == "expanding" else train_end - train_size
+    if train_lo < 0:
+        raise ValueError(f"train_size={train_size} exceeds the {train_end} training rows")
+
+    train_values = values[train_lo:train_end]
+    if scaler is None:
+        scaler = StandardScaler().fit(train_values)
+    check_is_fitted(scaler, "scale_")
+    if len(train_values) <= mase_lag:
+        raise ValueError(f"the training part has {len(train_values)} rows; MASE with "
+                         f"mase_lag={mase_lag} needs more")
+    mase_scale = np.abs(train_values[mase_lag:] - train_values[:-mase_lag]).mean(axis=0)
+
+    rows = cutoffs[:, None] + 1 + np.arange(horizon)[None, :]  # (n, H)
+    # forecasts are requested in chunks of at most MAX_CHUNK_VALUES values, to bound memory
+    chunk_size = max(1, MAX_CHUNK_VALUES // (horizon * values.shape[1]))
+    y_all = values[rows] if keep_forecasts else None
+    scores: dict[str, ModelScores] = {}
+    predictions: dict[str, np.ndarray] = {}
+    fitted_models: dict[str, Any] = {}
+    if refit is None:
+        blocks = [cutoffs]
+    else:
+        blocks = [cutoffs[i : i + refit] for i in range(0, len(cutoffs), refit)]
+
+    for name, model in models.items():
+        score = ModelScores()
+        preds = np.empty((len(cutoffs), horizon, values.shape[1])) if keep_forecasts else None
+        done = 0
+        for block in blocks:
+            if refit is None:
+                lo = 0
+                if _is_fitted(model):
+                    fitted = model
+                else:
+                    valid = df.iloc[train_end:start] if train_end < start else None
+                    fitted, seconds = _fit(model, df.iloc[train_lo:train_end], valid)
+                    score.fit_seconds += seconds
+                    score.n_fits += 1
+            else:
+                lo = 0 if window == "expanding" else block[0] + 1 - train_size
+                if lo < 0:
+                    raise ValueError(f"train_size={train_size} exceeds the {block[0] + 1} rows "
+                                     f"known at cutoff {block[0]}")
+                fitted, seconds = _fit(model, df.iloc[lo : block[0] + 1], None)
+                score.fit_seconds += seconds
+                score.n_fits += 1
+            _check_horizon(name, fitted, horizon, series.columns)
+            for chunk in np.array_split(block, -(-len(block) // chunk_size)):
+                began = time.perf_counter()
+                y_hat = np.asarray(fitted.rolling_forecasts(df.iloc[lo : chunk[-1] + 1],
+                                                            chunk - lo), dtype=np.float64)
+                score.predict_seconds += time.perf_counter() - began
+                y_hat = y_hat[:, :horizon]  # a longer-horizon model is scored on its start
+                if y_hat.shape != (len(chunk), horizon, values.shape[1]):
+                    raise ValueError(f"model {name!r} returned forecasts of shape "
+                                     f"{y_hat.shape}, expected "
+                                     f"{(len(chunk), horizon, values.shape[1])}")
+                if not np.isfinite(y_hat).all():
+                    raise FloatingPointError(f"model {name!r} produced non-finite forecasts")
+                score.add(values[rows[done : done + len(chunk)]], y_hat, scaler.scale_)
+                if preds is not None:
+                    preds[done : done + len(chunk)] = y_hat
+                done += len(chunk)
+            fitted_models[name] = fitted
+        scores[name] = score
+        if preds is not None:
+            predictions[name] = preds
+
+    metrics = pd.DataFrame(
+        {name: _summarise(s, mase_scale, len(cutoffs)) for name, s in scores.items()}
+    ).T
+    metrics.index.name = "model"
+    return BacktestResult(
+        horizon=horizon, columns=list(series.columns), cutoffs=cutoffs,
+        cutoff_index=index[cutoffs], n_windows=len(cutoffs), metrics=metrics, scaler=scaler,
+        mase_lag=mase_lag, mase_scale=mase_scale, models=fitted_models, y=y_all,
+        predictions=predictions, target_index=index,
+    )
+
+
+def _fit(model: Any, train: pd.DataFrame, valid: pd.DataFrame | None) -> tuple[Any, float]:
+    began = time.perf_counter()
+    fitted = clone(model).fit(train, validation_data=valid)
+    return fitted, time.perf_counter() - began
+
+
+def _check_horizon(name: str, model: Any, horizon: int, columns: list[str]) -> None:
+    if getattr(model, "horizon", horizon) < horizon:
+        raise ValueError(f"model {name!r} has horizon {model.horizon} < backtest horizon "
+                         f"{horizon}")
+    if list(getattr(model, "columns_", columns)) != list(columns):
+        raise ValueError(f"model {name!r} forecasts columns {model.columns_}, but df has "
+                         f"{columns}")
+
+
+def _summarise(s: ModelScores, mase_scale: np.ndarray, n_windows: int) -> dict[str, float]:
+    n_cols = len(mase_scale)
+    per_col_mae = s.abs_col / (s.count / n_cols)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.where(mase_scale > 0, per_col_mae / mase_scale, np.nan)
+    mase = float(np.nanmean(ratios)) if np.isfinite(ratios).any() else float("nan")
+    return {
+        "mse": s.sq_scaled / s.count,
+        "mae": s.abs_scaled / s.count,
+        "mse_orig": s.sq / s.count,
+        "mae_orig": float(s.abs_col.sum()) / s.count,
+        "smape": 100.0 * s.smape / s.count,
+        "mase": mase,
+        "fit_seconds": s.fit_seconds,
+        "n_fits": s.n_fits,
+        "predict_seconds": s.predict_seconds,
+        "n_windows": n_windows,
+    }

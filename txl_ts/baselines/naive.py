@@ -1,0 +1,140 @@
+"""`NaiveForecaster`: repeat the last value, or the last season, over the horizon."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from pandas.tseries import offsets
+from sklearn.utils.validation import check_is_fitted
+
+from ..base import BaseForecaster
+from ..validation import check_positive_int
+
+METHODS = ("last", "seasonal")
+
+
+def season_from_freq(freq: pd.DateOffset) -> int:
+    """Steps in one natural cycle of `freq`.
+
+    Sub-daily steps (hours, minutes, ...) cycle over a day (24 for hourly, 96 for 15-minute),
+    sub-minute steps over a minute; daily over a week (7; business days 5), weekly over a
+    year (52), monthly 12, quarterly 4, yearly 1. Raises ValueError when the step does not
+    divide its cycle; pass `season=` then.
+    """
+    if isinstance(freq, offsets.Tick):
+        step = pd.Timedelta(freq).value
+        day = pd.Timedelta(days=1).value
+        minute = pd.Timedelta(minutes=1).value
+        if step < minute:
+            cycle = minute
+        elif step < day:
+            cycle = day
+        elif step == day:
+            return 7
+        else:
+            cycle = None
+        if cycle is not None and cycle % step == 0:
+            return cycle // step
+    elif isinstance(freq, offsets.Day) and freq.n == 1:
+        return 7
+    elif isinstance(freq, offsets.BusinessDay) and freq.n == 1:
+        return 5
+    elif isinstance(freq, offsets.Week) and freq.n == 1:
+        return 52
+    elif isinstance(freq, (offsets.MonthBegin, offsets.MonthEnd)) and 12 % freq.n == 0:
+        return 12 // freq.n
+    elif isinstance(freq, (offsets.QuarterBegin, offsets.QuarterEnd)) and freq.n == 1:
+        return 4
+    elif isinstance(freq, (offsets.YearBegin, offsets.YearEnd)):
+        return 1
+    raise ValueError(f"no natural season is known for frequency {freq.freqstr!r}; pass season=")
+
+
+class NaiveForecaster(BaseForecaster):
+    """Naive baselines: `method="last"` repeats the last observation; `method="seasonal"`
+    repeats the last `season` observations (`season=None` takes it from the frequency, see
+    `season_from_freq`: 24 for hourly data).
+
+    Fitted attributes: `season_` (1 for "last") and `last_` (the newest `season_` rows).
+    """
+
+    def __init__(
+        self,
+        horizon: int = 96,
+        method: str = "last",
+        season: int | None = None,
+        targets: list[str] | None = None,
+        time_col: str | None = None,
+    ):
+        self.horizon = horizon
+        self.method = method
+        self.season = season
+        self.targets = targets
+        self.time_col = time_col
+
+    def _check_params(self) -> None:
+        check_positive_int(horizon=self.horizon)
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.season is not None:
+            check_positive_int(season=self.season)
+
+    def _resolve_season(self, freq: pd.DateOffset) -> int:
+        if self.method == "last":
+            return 1
+        return int(self.season) if self.season is not None else season_from_freq(freq)
+
+    def _min_fit_length(self) -> tuple[int, str]:
+        if self.method == "seasonal" and self.season is not None:
+            return max(2, int(self.season)), f"one season of {self.season} rows"
+        return 2, "two rows to infer the frequency"
+
+    def _min_history_length(self) -> tuple[int, str]:
+        return self.season_, f"one season of {self.season_} rows"
+
+    def fit(self, df: pd.DataFrame, validation_data: pd.DataFrame | None = None):
+        self._check_params()
+        series = self._validate_fit_frame(df)
+        self.season_ = self._resolve_season(series.freq)
+        n_known = len(series.index) + (0 if validation_data is None else len(validation_data))
+        if n_known < self.season_:
+            raise ValueError(f"df has {n_known} rows; at least season={self.season_} are needed")
+        return super().fit(df, validation_data)
+
+    def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None) -> None:
+        known = train if valid is None else np.concatenate([train, valid])
+        self.last_ = known[-self.season_ :].copy()
+
+    def _steps(self) -> np.ndarray:
+        """Row offsets (relative to the newest known row) that each horizon step repeats."""
+        return np.arange(self.horizon) % self.season_ - self.season_ + 1
+
+    def _forecast_scaled(self, history: np.ndarray | None) -> np.ndarray:
+        known = self.last_ if history is None else history
+        return known[len(known) - 1 + self._steps()]
+
+    def rolling_forecasts(self, df: pd.DataFrame, cutoffs: np.ndarray) -> np.ndarray:
+        """Forecasts from every integer cutoff `c` (rows `df[:c + 1]` known), by indexing."""
+        check_is_fitted(self, "last_")
+        series = self._validate_history(df, name="df")
+        cutoffs = np.asarray(cutoffs, dtype=int)
+        if cutoffs.size and (cutoffs.min() + 1 < self.season_ or cutoffs.max() >= len(df)):
+            raise ValueError(
+                f"cutoffs must lie in [{self.season_ - 1}, {len(df) - 1}] (one season of "
+                f"{self.season_} rows known, inside df); got {cutoffs.min()}..{cutoffs.max()}"
+            )
+        return series.values[cutoffs[:, None] + self._steps()[None, :]]
+
+    # ---- persistence ----------------------------------------------------------------------
+    def _tensors_to_save(self) -> dict[str, torch.Tensor]:
+        return {"last": torch.as_tensor(self.last_)}
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"season": self.season_}
+
+    def _restore(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
+        self.season_ = int(extra["season"])
+        self.last_ = tensors["last"].double().numpy()

@@ -128,6 +128,15 @@ def make_model(name: str, horizon: int, seed: int | None = 0, max_epochs: int | 
     return model
 
 
+def _git(args: list[str]) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
+                              cwd=Path(__file__).parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
 def machine_info() -> dict[str, Any]:
     """CPU model, cores, library versions and GPU name (if any) of this machine."""
     import torch
@@ -141,14 +150,11 @@ def machine_info() -> dict[str, Any]:
     except OSError:
         pass
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).parent, timeout=10).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        commit = None
+    commit, dirty = _git(["rev-parse", "HEAD"]), _git(["status", "--porcelain", "-uno", "."])
     return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu, "torch": torch.__version__,
             "python": platform.python_version(), "platform": platform.platform(),
             "hostname": platform.node(), "git_commit": commit,
+            "uncommitted_changes": dirty.splitlines() if dirty else [],
             "load_average_1m": os.getloadavg()[0]}
 
 

@@ -1,5 +1,6 @@
 """The standard protocol: splits, window counts, the naive oracle, and the CLI."""
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -81,3 +82,19 @@ def test_cli_on_truncated_data(tmp_path, capsys, monkeypatch):
     for name in ("naive", "snaive", "txl-nomem"):
         assert f"| {name} |" in printed
     assert markdown_table(report) in printed
+
+    # the scoreboard script skips truncated reports, and renders full ones with "missing" cells
+    spec = importlib.util.spec_from_file_location(
+        "make_results", Path(__file__).parents[1] / "examples" / "make_results.py")
+    make_results = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_results)
+    assert make_results.load_reports([out]) == {}
+    report.update(truncated=False, features="M")
+    full = tmp_path / "full.json"
+    full.write_text(json.dumps(report))
+    rows = make_results.load_reports([full])
+    assert set(rows) == {("ETTh1", 12, m) for m in ("naive", "snaive", "txl-nomem")}
+    text = make_results.render(rows)
+    mse = report["models"]["txl-nomem"]["mean"]["mse"]
+    assert f"{mse:.4f} ± " in text
+    assert "- ETTh1 H=96 TXL (ours)" in text  # listed as missing, never filled in

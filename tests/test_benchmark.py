@@ -94,7 +94,7 @@ def test_cli_on_truncated_data(tmp_path, capsys, monkeypatch):
     full.write_text(json.dumps(report))
     rows = make_results.load_reports([full])
     assert set(rows) == {("ETTh1", 12, m) for m in ("naive", "snaive", "txl-nomem")}
-    text = make_results.render(rows)
+    text = make_results.render(make_results.load_all([full]))
     mse = report["models"]["txl-nomem"]["mean"]["mse"]
     assert f"{mse:.4f} ± " in text
     assert "- ETTh1 H=96 TXL (ours)" in text  # listed as missing, never filled in

@@ -98,8 +98,13 @@ def _lazy(module: str, cls: str) -> type:
 
 
 def make_model(name: str, horizon: int, seed: int | None = 0, max_epochs: int | None = None,
-               txl_params: dict[str, Any] | None = None, accelerator: str = "auto"):
-    """A fresh, unfitted forecaster for benchmark model `name`."""
+               txl_params: dict[str, Any] | None = None, accelerator: str = "auto",
+               model_params: dict[str, dict[str, Any]] | None = None):
+    """A fresh, unfitted forecaster for benchmark model `name`.
+
+    `txl_params` go to both TXL variants; `model_params` maps "lstm" / "arima" to extra
+    constructor parameters.
+    """
     from .baselines.naive import NaiveForecaster
 
     if name == "naive":
@@ -115,8 +120,10 @@ def make_model(name: str, horizon: int, seed: int | None = 0, max_epochs: int | 
             model.set_params(mem_len=0)
     elif name == "lstm":
         model = _lazy("lstm", "LSTMForecaster")(horizon=horizon)
+        model.set_params(**(model_params or {}).get("lstm", {}))
     elif name == "arima":
         model = _lazy("arima", "ARIMAForecaster")(horizon=horizon)
+        model.set_params(**(model_params or {}).get("arima", {}))
     else:
         raise ValueError(f"unknown model {name!r}; choose from {list(MODELS)}")
     params = model.get_params(deep=False)
@@ -184,7 +191,8 @@ def _summary(runs: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, fl
 def run_benchmark(dataset: str, horizon: int, models: list[str], *, features: str = "M",
                   seeds: int = 1, max_epochs: int | None = None,
                   txl_params: dict[str, Any] | None = None, rows: int | None = None,
-                  accelerator: str = "auto", log=print) -> dict[str, Any]:
+                  accelerator: str = "auto", model_params: dict[str, dict[str, Any]] | None = None,
+                  log=print) -> dict[str, Any]:
     """Run the protocol for every model; returns the JSON-ready report.
 
     Stochastic models (txl, txl-nomem, lstm) run with seeds 0..seeds-1 and report mean and
@@ -204,7 +212,7 @@ def run_benchmark(dataset: str, horizon: int, models: list[str], *, features: st
                     "test window, all columns and horizon steps (no drop_last)",
         "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(), "argv": sys.argv, "max_epochs": max_epochs,
-        "txl_params": txl_params or {}, "models": {},
+        "txl_params": txl_params or {}, "model_params": model_params or {}, "models": {},
     }
     for name in models:
         seed_list = list(range(seeds)) if name in STOCHASTIC else [None]
@@ -213,7 +221,8 @@ def run_benchmark(dataset: str, horizon: int, models: list[str], *, features: st
             log(f"[{datetime.now(timezone.utc):%H:%M:%S}] {dataset} {features} H={horizon} "
                 f"{name} seed={seed}")
             try:
-                model = make_model(name, horizon, seed, max_epochs, txl_params, accelerator)
+                model = make_model(name, horizon, seed, max_epochs, txl_params, accelerator,
+                                   model_params)
                 params = model.get_params(deep=False)
                 result = backtest({name: model}, df, horizon, start=split.test_start,
                                   end=split.end, train_end=split.train_end,
@@ -275,7 +284,7 @@ def markdown_table(report: dict[str, Any]) -> str:
 
 def _parse_param(text: str) -> tuple[str, Any]:
     if "=" not in text:
-        raise argparse.ArgumentTypeError(f"--txl-param expects key=value, got {text!r}")
+        raise argparse.ArgumentTypeError(f"a model parameter is key=value, got {text!r}")
     key, raw = text.split("=", 1)
     for parse in (json.loads, ast.literal_eval):
         try:
@@ -306,6 +315,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-epochs", type=int, default=None)
     parser.add_argument("--txl-param", type=_parse_param, action="append", default=[],
                         metavar="KEY=VALUE", help="TXLForecaster parameter (repeatable)")
+    for name in ("lstm", "arima"):
+        parser.add_argument(f"--{name}-param", type=_parse_param, action="append", default=[],
+                            metavar="KEY=VALUE", help=f"{name} parameter (repeatable)")
     parser.add_argument("--rows", type=int, default=None,
                         help="quick run: truncate the data set to its first N rows")
     parser.add_argument("--accelerator", default="auto")
@@ -318,7 +330,9 @@ def run(args: argparse.Namespace) -> int:
     report = run_benchmark(
         args.dataset, args.horizon, args.models, features=args.features, seeds=args.seeds,
         max_epochs=args.max_epochs, txl_params=dict(args.txl_param), rows=args.rows,
-        accelerator=args.accelerator, log=lambda msg: print(msg, file=sys.stderr, flush=True),
+        accelerator=args.accelerator,
+        model_params={"lstm": dict(args.lstm_param), "arima": dict(args.arima_param)},
+        log=lambda msg: print(msg, file=sys.stderr, flush=True),
     )
     print(markdown_table(report))
     if args.out is not None:

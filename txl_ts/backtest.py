@@ -167,8 +167,10 @@ def backtest(
         a clone (sklearn.clone) at the first cutoff of every block of k cutoffs.
     window: "expanding" trains on every row up to the cutoff, "sliding" on the last
         `train_size` rows.
-    train_end: the training part is the rows before it (default `start`); the initial fit
-        uses it, with the rows from `train_end` to `start` as `validation_data`. The metric
+    train_end: the training part is the rows before it (default `start`; with a sliding
+        window, its last `train_size` rows). Without refits, unfitted models are fitted on
+        it, with the rows from `train_end` to `start` as `validation_data`; refits use the
+        rows up to each block's first cutoff instead (no `validation_data`). The metric
         scaler (unless `scaler` is given) and the MASE scale come from the training part.
     mase_lag: lag of the in-sample naive forecast that scales MASE (1: repeat-last,
         24: seasonal-naive on hourly data).

@@ -1,0 +1,200 @@
+"""Tests of the Optuna search: tiny series, tiny models, 1-3 epochs per trial."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+
+from txl_ts import TXLForecaster, tuning
+from txl_ts.__main__ import main
+from txl_ts.datasets import load
+from txl_ts.tuning import default_search_space, tune, validation_mse
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+TINY = dict(patch_len=8, stride=4, d_model=16, n_heads=2, n_layers=1, d_ff=32, segment_len=4,
+            mem_len=8, n_segments=2, max_epochs=3, patience=3)
+State = optuna.trial.TrialState
+
+
+def series(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return pd.DataFrame(
+        {"a": np.sin(2 * np.pi * t / 24) + 0.1 * rng.normal(size=n),
+         "b": np.cos(2 * np.pi * t / 24) + 0.1 * rng.normal(size=n)},
+        index=pd.date_range("2020-01-01", periods=n, freq="h"),
+    )
+
+
+def test_default_search_space_always_valid():
+    for fixed in ({}, {"d_model": 36, "patch_len": 12}, {"n_heads": 8, "stride": 16}):
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        space = default_search_space(fixed)
+        for _ in range(100):
+            params = {**TINY, **fixed, **space(study.ask())}
+            assert params["d_model"] % params["n_heads"] == 0
+            assert params["stride"] <= params["patch_len"]
+            TXLForecaster(**params)._check_params()
+    fixed_space = default_search_space({"d_model": 36})
+    trial = optuna.create_study().ask()
+    fixed_space(trial)
+    assert set(trial.distributions["n_heads"].choices) == {1, 2, 4}
+
+
+def test_search_returns_fitted_best_model():
+    df = series()
+    before = df.copy()
+    result = tune(df, horizon=8, n_trials=3, storage=None, val_size=0.25, pruner="none",
+                  fixed_params={"max_epochs": 1, "n_segments": 2})
+    assert len(result.study.trials) == 3
+    values = [t.value for t in result.study.trials if t.state == State.COMPLETE]
+    assert result.best_value == min(values)
+    model = result.best_model
+    assert model.get_params()["d_model"] == result.best_params["d_model"]
+    assert model.fit_summary_["n_train_rows"] == 300 and model.fit_summary_["n_val_rows"] == 100
+    # the refit reproduces the best trial (same seed, same data)
+    assert validation_mse(model, df, 300) == pytest.approx(result.best_value, rel=1e-4)
+    assert model.predict().shape == (8, 2)
+    pd.testing.assert_frame_equal(df, before)
+
+
+@pytest.fixture(scope="module")
+def mixed_study():
+    """Trial 0 sane, trial 1 hopeless (lr=300: pruned), trial 2 diverges (lr=inf: failed),
+    trial 3 sane again."""
+    lrs = [1e-2, 300.0, float("inf"), 3e-3]
+    return tune(series(), horizon=8, n_trials=4, storage=None, val_size=0.25,
+                search_space=lambda trial: {"lr": lrs[trial.number]},
+                fixed_params={**TINY, "max_epochs": 2},
+                pruner=optuna.pruners.ThresholdPruner(upper=100.0),
+                refit=False)
+
+
+def test_hopeless_trial_is_pruned(mixed_study):
+    sane, hopeless = mixed_study.study.trials[:2]
+    assert sane.state == State.COMPLETE and len(sane.intermediate_values) == 2
+    assert hopeless.state == State.PRUNED
+    assert list(hopeless.intermediate_values) == [0]  # stopped after its first epoch
+    assert hopeless.intermediate_values[0] > 100.0
+
+
+def test_failing_trial_is_recorded_and_study_goes_on(mixed_study):
+    failed, last = mixed_study.study.trials[2:]
+    assert failed.state == State.FAIL
+    assert failed.user_attrs["error"].startswith("TrainingDivergedError:")
+    assert last.state == State.COMPLETE
+    assert mixed_study.best_params in ({"lr": 1e-2}, {"lr": 3e-3})
+
+
+def test_resume_adds_trials_to_the_same_study(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    df = series(300)
+    kw = dict(horizon=8, storage=storage, study_name="resume", val_size=0.3, pruner="none",
+              fixed_params={**TINY, "max_epochs": 1}, refit=False,
+              search_space=lambda t: {"lr": t.suggest_float("lr", 1e-4, 1e-2, log=True)})
+    tune(df, n_trials=2, **kw)
+    result = tune(df, n_trials=1, **kw)
+    trials = result.study.trials
+    assert [t.number for t in trials] == [0, 1, 2]
+    assert all(t.state == State.COMPLETE for t in trials)
+    assert len({t.params["lr"] for t in trials}) == 3  # the resumed sampler does not repeat
+    with pytest.raises(ValueError, match="horizon"):
+        tune(df, **{**kw, "horizon": 4, "n_trials": 1})
+    with pytest.raises(ValueError, match="fixed_params"):
+        tune(df, **{**kw, "fixed_params": {**TINY, "max_epochs": 2}, "n_trials": 1})
+    assert len(result.study.trials) == 3
+
+
+def shared_study_worker(path: str, seed: int) -> None:
+    """Run two trials of study "shared" in the journal file `path`."""
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
+    tune(series(300), horizon=8, n_trials=2, storage=storage, study_name="shared",
+         val_size=0.3, pruner="none", fixed_params={**TINY, "max_epochs": 1},
+         random_state=seed, refit=False,
+         search_space=lambda t: {"lr": t.suggest_float("lr", 1e-4, 1e-2, log=True)})
+
+
+def test_two_processes_share_one_study(tmp_path):
+    path = str(tmp_path / "journal.log")
+    script = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+              f"import test_tuning; test_tuning.shared_study_worker({path!r}, 2)")
+    other = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    try:
+        shared_study_worker(path, 1)  # this process is the second worker
+    finally:
+        _, err = other.communicate(timeout=240)
+    assert other.returncode == 0, err
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
+    trials = optuna.load_study(study_name="shared", storage=storage).trials
+    assert sorted(t.number for t in trials) == [0, 1, 2, 3]
+    assert all(t.state == State.COMPLETE for t in trials)
+    assert len({t.params["lr"] for t in trials}) == 4
+
+
+class Spy(TXLForecaster):
+    """Records the last timestamp of every frame the search hands to the model."""
+
+    seen: list[tuple[str, pd.Timestamp, pd.Timestamp]] = []
+
+    def fit(self, df, validation_data=None):
+        Spy.seen.append(("fit", df.index[0], df.index[-1]))
+        Spy.seen.append(("validation", validation_data.index[0], validation_data.index[-1]))
+        return super().fit(df, validation_data)
+
+    def rolling_forecasts(self, df, cutoffs):
+        Spy.seen.append(("rolling", df.index[0], df.index[-1]))
+        return super().rolling_forecasts(df, cutoffs)
+
+
+def test_objective_never_touches_data_after_the_tail(monkeypatch):
+    full = series(460)
+    full.iloc[400:] = np.nan  # the "test split": reading it would raise in validation
+    df = full.iloc[:400]
+    monkeypatch.setattr(tuning, "TXLForecaster", Spy)
+    Spy.seen.clear()
+    result = tune(df, horizon=8, n_trials=2, storage=None, val_size=100, pruner="none",
+                  fixed_params={**TINY, "max_epochs": 1},
+                  search_space=lambda t: {"dropout": t.suggest_float("dropout", 0.0, 0.2)})
+    assert all(t.state == State.COMPLETE for t in result.study.trials)
+    kinds = [kind for kind, _, _ in Spy.seen]
+    assert kinds.count("fit") == 3 and kinds.count("rolling") >= 2  # 2 trials + the refit
+    for kind, start, end in Spy.seen:
+        if kind == "fit":
+            assert (start, end) == (full.index[0], full.index[299])
+        elif kind == "validation":
+            assert (start, end) == (full.index[300], full.index[399])
+        else:
+            assert end <= full.index[399]
+
+
+def test_cli_tunes_only_on_train_and_validation_rows(monkeypatch, capsys):
+    calls = {}
+
+    def fake_tune(df, **kwargs):
+        calls.update(kwargs, df=df)
+        model = TXLForecaster(horizon=8, **TINY)
+        study = optuna.create_study()
+        study.add_trial(optuna.trial.create_trial(value=0.5))
+        return tuning.TuneResult(study, {"lr": 0.01}, None, 0.5, model)
+
+    monkeypatch.setattr(tuning, "tune", fake_tune)
+    code = main(["tune", "--dataset", "ETTh1", "--horizon", "96", "--n-trials", "20",
+                 "--storage", "memory", "--max-epochs", "2"])
+    assert code == 0
+    full = load("ETTh1")
+    pd.testing.assert_frame_equal(calls["df"], full.iloc[:11520])
+    assert calls["val_size"] == 2880 and calls["storage"] is None
+    assert calls["study_name"] == "ETTh1-h96" and calls["fixed_params"] == {"max_epochs": 2}
+    out = capsys.readouterr().out
+    assert "validation MSE" in out and "lr = 0.01" in out
+    assert main(["tune", "--dataset", "WTH", "--n-trials", "1", "--storage", "memory"]) == 0
+    wth = load("WTH")
+    n_test = int(0.2 * len(wth))
+    pd.testing.assert_frame_equal(calls["df"], wth.iloc[: len(wth) - n_test])
+    assert calls["val_size"] == len(wth) - n_test - int(0.7 * len(wth))

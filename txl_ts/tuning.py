@@ -1,0 +1,378 @@
+"""Optuna hyperparameter search for `TXLForecaster`, with pruning and resumable studies.
+
+`tune(df, horizon=...)` splits `df` in time into a fit part and a validation tail (the last
+`val_size` rows), fits one model per trial on the fit part with the tail as
+`validation_data`, and minimises the validation MSE (see `validation_mse`). Nothing after the
+end of `df` is ever read, so pass only the rows you may tune on (never a test split).
+
+Every epoch's validation loss is reported to Optuna through a Lightning callback so the pruner
+can stop hopeless trials early. Studies live in an Optuna storage: an SQLite file by default,
+so re-running with the same `storage` and `study_name` resumes the study, and several worker
+processes can share one study through an RDB URL or a `JournalStorage` (see docs/tuning.md).
+
+The command line is `python -m txl_ts tune --dataset ETTh1 --horizon 96 ...` (see `run`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from .backtest import backtest
+from .forecaster import TXLForecaster
+from .training import TrainingDivergedError
+
+SearchSpace = Callable[[optuna.trial.Trial], dict[str, Any]]
+
+#: Errors that fail one trial (recorded in its "error" user attribute) but not the study.
+TRIAL_ERRORS: tuple[type[Exception], ...] = (TrainingDivergedError, FloatingPointError,
+                                             RuntimeError)
+
+_D_MODELS = (16, 32, 64, 128)
+_HEADS = (1, 2, 4, 8)
+_ATTR = "txl_ts"  # study user attribute describing what the study was run on
+
+
+@dataclass
+class TuneResult:
+    """What `tune` returns.
+
+    `best_params` are the sampled `TXLForecaster` parameters of the best trial (derived ones
+    such as `n_heads` and `stride` included), `best_model_params` those plus `fixed_params`,
+    `best_value` its validation MSE, `best_model` a model refitted with them (None when
+    `refit=False` or when no trial completed), `study` the Optuna study.
+    """
+
+    study: optuna.Study
+    best_params: dict[str, Any] | None
+    best_model_params: dict[str, Any] | None
+    best_value: float | None
+    best_model: TXLForecaster | None
+
+
+# ---- search space ---------------------------------------------------------------------------
+def default_search_space(fixed: dict[str, Any] | None = None) -> SearchSpace:
+    """The default, CPU-friendly search space; parameters in `fixed` are not sampled.
+
+    Every distribution is static. `n_heads` is drawn from {1, 2, 4, 8} restricted to the
+    divisors of `d_model` (all of them unless `d_model` is fixed to something else), and
+    `stride` is `patch_len` times a ratio in {1/2, 1}, so both constraints always hold (a
+    fixed `n_heads` or `stride` restricts `d_model` or `patch_len` instead).
+    `d_ff` follows `d_model` (2x) unless fixed.
+    """
+    fixed = dict(fixed or {})
+    # keep the constraints when one side of them is fixed
+    d_models = tuple(d for d in _D_MODELS if d % int(fixed.get("n_heads", 1)) == 0)
+    patches = tuple(n for n in (8, 16, 32) if n >= int(fixed.get("stride", 1)))
+    if not d_models or not patches:
+        raise ValueError(f"fixed n_heads={fixed.get('n_heads')} / stride={fixed.get('stride')} "
+                         f"leave no d_model in {_D_MODELS} / patch_len in (8, 16, 32); "
+                         "fix d_model / patch_len too")
+
+    def space(trial: optuna.trial.Trial) -> dict[str, Any]:
+        p: dict[str, Any] = {}
+
+        def pick(name: str, sample: Callable[[], Any]) -> Any:
+            if name in fixed:
+                return fixed[name]
+            p[name] = sample()
+            return p[name]
+
+        d_model = pick("d_model", lambda: trial.suggest_categorical("d_model", d_models))
+        heads = [h for h in _HEADS if d_model % h == 0]
+        pick("n_heads", lambda: trial.suggest_categorical("n_heads", heads))
+        pick("n_layers", lambda: trial.suggest_int("n_layers", 1, 3))
+        if "d_ff" not in fixed:
+            p["d_ff"] = 2 * d_model
+        patch_len = pick("patch_len", lambda: trial.suggest_categorical("patch_len", patches))
+        if "stride" not in fixed:
+            ratio = trial.suggest_categorical("stride_ratio", (0.5, 1.0))
+            p["stride"] = max(1, int(patch_len * ratio))
+        pick("segment_len", lambda: trial.suggest_categorical("segment_len", (8, 16, 32)))
+        pick("mem_len", lambda: trial.suggest_categorical("mem_len", (0, 16, 32, 64)))
+        pick("dropout", lambda: trial.suggest_float("dropout", 0.0, 0.3))
+        pick("lr", lambda: trial.suggest_float("lr", 1e-4, 1e-2, log=True))
+        pick("batch_size", lambda: trial.suggest_categorical("batch_size", (16, 32, 64)))
+        return p
+
+    return space
+
+
+# ---- objective ------------------------------------------------------------------------------
+def split_tail(df: pd.DataFrame, val_size: float | int, horizon: int) -> tuple[int, int]:
+    """(fit rows, validation rows) of `df`: the validation tail is its last `val_size` rows
+    (a fraction of `len(df)` or a count) and must hold at least one full horizon."""
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+    n = len(df)
+    if isinstance(val_size, bool) or not isinstance(val_size, (int, float, np.integer,
+                                                               np.floating)):
+        raise TypeError(f"val_size must be a fraction in (0, 1) or a row count, got {val_size!r}")
+    if isinstance(val_size, (float, np.floating)) and not float(val_size).is_integer():
+        if not 0.0 < val_size < 1.0:
+            raise ValueError(f"val_size must be a fraction in (0, 1) or a row count, "
+                             f"got {val_size}")
+        n_val = int(round(val_size * n))
+    else:
+        n_val = int(val_size)
+    if n_val < horizon:
+        raise ValueError(f"the validation tail has {n_val} rows (val_size={val_size} of "
+                         f"{n}); at least horizon={horizon} are needed to score one forecast")
+    if n_val >= n:
+        raise ValueError(f"val_size={val_size} leaves no rows to fit on (df has {n} rows)")
+    return n - n_val, n_val
+
+
+def validation_mse(model: TXLForecaster, df: pd.DataFrame, n_fit: int) -> float:
+    """MSE in the model's scaled units (StandardScaler of `df[:n_fit]`) over every stride-1
+    forecast window that lies entirely in the tail `df[n_fit:]`: cutoffs
+    `n_fit - 1 .. len(df) - horizon - 1`, the benchmark protocol applied to the tail.
+    Reads only rows of `df`."""
+    result = backtest({"model": model}, df, model.horizon, start=n_fit, train_end=n_fit,
+                      keep_forecasts=False)
+    return float(result.metrics.loc["model", "mse"])
+
+
+def _pruning_callback(trial: optuna.trial.Trial):
+    # optuna-integration's callback subclasses lightning.pytorch's Callback (the package this
+    # project trains with), so it can go straight into the Trainer.
+    try:
+        from optuna_integration import PyTorchLightningPruningCallback
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError("pruning needs optuna-integration: pip install optuna-integration "
+                          "(or pass pruner='none')") from err
+    return PyTorchLightningPruningCallback(trial, monitor="val_loss")
+
+
+def _model_kwargs(horizon: int, random_state: int | None, fixed: dict[str, Any],
+                  sampled: dict[str, Any], callbacks: list) -> dict[str, Any]:
+    clash = sorted(set(fixed) & set(sampled))
+    if clash:
+        raise ValueError(f"parameters {clash} are both in fixed_params and sampled by the "
+                         "search space; drop them from one of the two")
+    kwargs: dict[str, Any] = {"horizon": horizon, "random_state": random_state,
+                              **fixed, **sampled}
+    trainer_kwargs = dict(kwargs.get("trainer_kwargs") or {})
+    trainer_kwargs.setdefault("enable_progress_bar", False)
+    trainer_kwargs["callbacks"] = list(trainer_kwargs.get("callbacks") or []) + callbacks
+    kwargs["trainer_kwargs"] = trainer_kwargs
+    return kwargs
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(params, default=lambda o: o.item() if hasattr(o, "item")
+                                 else str(o)))
+
+
+# ---- study set-up ---------------------------------------------------------------------------
+def _make_pruner(pruner: str | optuna.pruners.BasePruner) -> optuna.pruners.BasePruner:
+    if isinstance(pruner, optuna.pruners.BasePruner):
+        return pruner
+    choices = {
+        "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
+        "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1),
+        "none": optuna.pruners.NopPruner,
+    }
+    if pruner not in choices:
+        raise ValueError(f"pruner must be one of {sorted(choices)} or an optuna pruner, "
+                         f"got {pruner!r}")
+    return choices[pruner]()
+
+
+def _describe(df: pd.DataFrame, horizon: int, n_fit: int, n_val: int,
+              fixed: dict[str, Any]) -> dict[str, Any]:
+    values = np.ascontiguousarray(df.select_dtypes("number").to_numpy(dtype=np.float64))
+    fixed = dict(fixed)
+    if "trainer_kwargs" in fixed:  # callbacks are objects; the rest sets the training budget
+        fixed["trainer_kwargs"] = {k: v for k, v in (fixed["trainer_kwargs"] or {}).items()
+                                   if k != "callbacks"}
+    return {
+        "horizon": int(horizon),
+        "n_fit_rows": int(n_fit),
+        "n_val_rows": int(n_val),
+        "columns": [str(c) for c in df.columns],
+        "data_sha1": hashlib.sha1(values.tobytes()).hexdigest()[:12],
+        "fixed_params": _jsonable(fixed),
+    }
+
+
+def _check_same_setting(study: optuna.Study, setting: dict[str, Any]) -> None:
+    """A resumed study must have been run on the same data, horizon, split and fixed
+    parameters (training budget), or its objective values would not be comparable."""
+    old = study.user_attrs.get(_ATTR)
+    if old is None:
+        study.set_user_attr(_ATTR, setting)
+        return
+    diff = sorted(k for k in setting if k in old and old[k] != setting[k])
+    if diff:
+        raise ValueError(
+            f"study {study.study_name!r} was run with different {diff} "
+            f"({ {k: old.get(k) for k in diff} } now { {k: setting[k] for k in diff} }); "
+            "use another study_name or storage"
+        )
+
+
+# ---- public API -----------------------------------------------------------------------------
+def tune(
+    df: pd.DataFrame,
+    horizon: int = 96,
+    n_trials: int | None = 50,
+    timeout: float | None = None,
+    storage: str | optuna.storages.BaseStorage | None = "sqlite:///txl_study.db",
+    study_name: str | None = None,
+    search_space: SearchSpace | None = None,
+    pruner: str | optuna.pruners.BasePruner = "median",
+    n_jobs: int = 1,
+    random_state: int | None = 0,
+    val_size: float | int = 0.2,
+    fixed_params: dict[str, Any] | None = None,
+    refit: bool = True,
+    show_progress_bar: bool = False,
+) -> TuneResult:
+    """Search `TXLForecaster` hyperparameters on `df` with Optuna.
+
+    The last `val_size` rows of `df` are the validation tail; each trial fits on the rows
+    before it (with the tail as `validation_data` for early stopping and pruning) and scores
+    `validation_mse` on the tail. Rows after `df` are never seen: pass only train+validation.
+
+    - `storage`: an Optuna storage URL or object; the default SQLite file in the working
+      directory makes studies resumable; `None` keeps the study in memory. Re-running with the
+      same `storage` and `study_name` resumes the study and runs `n_trials` more trials.
+      `study_name` defaults to one derived from the horizon and the data.
+    - `search_space`: `callable(trial) -> dict` of `TXLForecaster` parameters; default
+      `default_search_space(fixed_params)`. `fixed_params` are passed to every trial
+      (e.g. `max_epochs`, `patience`, `trainer_kwargs`) and must not overlap sampled ones.
+    - `pruner`: "median", "hyperband", "none" or an `optuna.pruners.BasePruner`.
+    - `random_state` seeds the TPE sampler (offset by the number of trials already in the
+      study, so a resumed study does not repeat its start-up samples) and is every trial's
+      model seed. Give each worker process sharing a study its own `random_state`.
+    - Trials that raise one of `TRIAL_ERRORS` (divergence, out of memory) are recorded as
+      failed, with the message in the trial's "error" user attribute; the study goes on.
+    - `n_jobs > 1` runs trials in threads of this process (not reproducible); for real
+      parallelism run several processes on one shared storage.
+    """
+    n_fit, n_val = split_tail(df, val_size, horizon)
+    fixed = dict(fixed_params or {})
+    for key in ("horizon", "val_size"):
+        if key in fixed:
+            raise ValueError(f"{key!r} is an argument of tune, not a fixed_param")
+    space = search_space if search_space is not None else default_search_space(fixed)
+    if not callable(space):
+        raise TypeError("search_space must be a callable(trial) -> dict of model parameters")
+    fit_df, tail_df = df.iloc[:n_fit], df.iloc[n_fit:]
+    setting = _describe(df, horizon, n_fit, n_val, fixed)
+    if study_name is None:
+        study_name = f"txl_ts-h{horizon}-{setting['data_sha1']}"
+
+    study = optuna.create_study(storage=storage, study_name=study_name, direction="minimize",
+                                pruner=_make_pruner(pruner), load_if_exists=True)
+    _check_same_setting(study, setting)
+    seed = None if random_state is None else int(random_state) + len(study.trials)
+    study.sampler = optuna.samplers.TPESampler(seed=seed)
+    use_pruning = not isinstance(study.pruner, optuna.pruners.NopPruner)
+
+    def objective(trial: optuna.trial.Trial) -> float:
+        sampled = space(trial)
+        callbacks = [_pruning_callback(trial)] if use_pruning else []
+        kwargs = _model_kwargs(horizon, random_state, fixed, sampled, callbacks)
+        trial.set_user_attr("model_params", _jsonable(sampled))
+        try:
+            model = TXLForecaster(**kwargs).fit(fit_df, validation_data=tail_df)
+            score = validation_mse(model, df, n_fit)
+            if not math.isfinite(score):
+                raise FloatingPointError(f"validation MSE is {score}")
+        except TRIAL_ERRORS as err:
+            trial.set_user_attr("error", f"{type(err).__name__}: {err}")
+            raise
+        trial.set_user_attr("epochs", model.fit_summary_["epochs"])
+        trial.set_user_attr("best_val_loss", model.fit_summary_["best_val_loss"])
+        return score
+
+    study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs,
+                   catch=TRIAL_ERRORS, show_progress_bar=show_progress_bar)
+
+    completed = study.get_trials(deepcopy=False,
+                                 states=(optuna.trial.TrialState.COMPLETE,))
+    if not completed:
+        warnings.warn(f"no trial of study {study_name!r} completed; see the trials' states "
+                      "and their 'error' user attributes", RuntimeWarning, stacklevel=2)
+        return TuneResult(study, None, None, None, None)
+    best = study.best_trial
+    best_params = dict(best.user_attrs["model_params"])
+    best_model = None
+    if refit:
+        kwargs = _model_kwargs(horizon, random_state, fixed, best_params, [])
+        best_model = TXLForecaster(**kwargs).fit(fit_df, validation_data=tail_df)
+    model_params = {k: v for k, v in _model_kwargs(horizon, random_state, fixed, best_params,
+                                                   []).items()}
+    return TuneResult(study, best_params, model_params, float(best.value), best_model)
+
+
+# ---- command line ---------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from .datasets import NAMES
+
+    parser.add_argument("--dataset", required=True, choices=NAMES,
+                        help="bundled data set; only its train+validation rows are used")
+    parser.add_argument("--horizon", type=int, default=96)
+    parser.add_argument("--n-trials", type=int, default=20)
+    parser.add_argument("--timeout", type=float, default=None, help="seconds for the search")
+    parser.add_argument("--storage", default="sqlite:///txl_study.db",
+                        help="Optuna storage URL (sqlite:///..., postgresql://..., "
+                             "mysql://...); 'memory' for a throw-away study")
+    parser.add_argument("--study-name", default=None,
+                        help="default: <dataset>-h<horizon>")
+    parser.add_argument("--pruner", default="median", choices=("median", "hyperband", "none"))
+    parser.add_argument("--seed", type=int, default=0,
+                        help="sampler and model seed; give each worker its own")
+    parser.add_argument("--max-epochs", type=int, default=None,
+                        help="epochs per trial (default: the model's)")
+    parser.add_argument("--max-train-batches", type=int, default=None,
+                        help="training batches per epoch (Lightning limit_train_batches)")
+    parser.add_argument("--save-model", default=None, metavar="DIR",
+                        help="save the refitted best model into DIR")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .benchmark import load_protocol
+
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    full, split = load_protocol(args.dataset)
+    # the benchmark's train and validation rows only: the test split never reaches tune
+    df = full.iloc[: split.test_start]
+    n_fit, n_val = split.train_end, split.test_start - split.train_end
+    fixed: dict[str, Any] = {}
+    if args.max_epochs is not None:
+        fixed["max_epochs"] = args.max_epochs
+    if args.max_train_batches is not None:
+        fixed["trainer_kwargs"] = {"limit_train_batches": args.max_train_batches}
+    result = tune(
+        df, horizon=args.horizon, n_trials=args.n_trials, timeout=args.timeout,
+        storage=None if args.storage == "memory" else args.storage,
+        study_name=args.study_name or f"{args.dataset}-h{args.horizon}",
+        pruner=args.pruner, random_state=args.seed, val_size=n_val, fixed_params=fixed,
+        refit=args.save_model is not None,
+    )
+    states = pd.Series([t.state.name for t in result.study.trials]).value_counts()
+    print(f"study {result.study.study_name!r}: {len(result.study.trials)} trials "
+          f"({', '.join(f'{n} {s.lower()}' for s, n in states.items())})")
+    if result.best_params is None:
+        print("no trial completed")
+        return 1
+    print(f"validation MSE (scaled, rows {n_fit}..{n_fit + n_val - 1}): {result.best_value:.4f}")
+    print("best parameters:")
+    for key, value in result.best_params.items():
+        print(f"  {key} = {value}")
+    if args.save_model is not None and result.best_model is not None:
+        print(f"saved the refitted best model to {result.best_model.save(args.save_model)}")
+    return 0

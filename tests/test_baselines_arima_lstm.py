@@ -1,0 +1,270 @@
+"""ARIMAForecaster and LSTMForecaster: fixed-parameter filtering, rolling fast paths,
+persistence and parameter checks."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from statsmodels.tsa.statespace.sarimax import SARIMAX
+from threadpoolctl import threadpool_limits
+
+from txl_ts.baselines import ARIMAForecaster, LSTMForecaster
+
+QUIET = {"enable_progress_bar": False}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    # Small LSTMs on a few shared cores run many times faster on one thread.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _frame(values: dict[str, np.ndarray]) -> pd.DataFrame:
+    n = len(next(iter(values.values())))
+    return pd.DataFrame(values, index=pd.date_range("2021-01-01", periods=n, freq="h"))
+
+
+def _ar_walk(n: int = 240, seed: int = 0) -> pd.DataFrame:
+    """Column "ar": a stationary AR(1) around 5; column "walk": a random walk."""
+    rng = np.random.default_rng(seed)
+    ar = np.zeros(n)
+    for t in range(1, n):
+        ar[t] = 0.6 * ar[t - 1] + rng.standard_normal()
+    return _frame({"ar": 5 + ar, "walk": np.cumsum(rng.standard_normal(n))})
+
+
+def _seasonal(n: int = 400, period: int = 12, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return _frame({
+        "x": np.sin(2 * np.pi * t / period) + 0.1 * rng.standard_normal(n),
+        "y": 3 + np.sin(2 * np.pi * t / period + 1.0) + 0.1 * rng.standard_normal(n),
+    })
+
+
+def _looped(model, df: pd.DataFrame, cutoffs: np.ndarray) -> np.ndarray:
+    return np.stack([model.predict(history=df.iloc[: c + 1]).to_numpy() for c in cutoffs])
+
+
+# ---- ARIMA ---------------------------------------------------------------------------------
+def test_statsmodels_append_equals_filter_with_fixed_params():
+    x = _ar_walk()["walk"].to_numpy()
+    with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
+        warnings.simplefilter("ignore")
+        res = SARIMAX(x[:150], order=(1, 1, 1)).fit(disp=False)
+    appended = res.append(x[150:], refit=False)
+    refiltered = SARIMAX(x, order=(1, 1, 1)).filter(res.params)
+    np.testing.assert_allclose(appended.forecast(10), refiltered.forecast(10), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(appended.params, res.params)
+
+
+def test_arima_validation_data_is_appended_with_fitted_params():
+    df = _ar_walk()
+    model = ARIMAForecaster(horizon=8, order=(1, 1, 1)).fit(df[:180], validation_data=df[180:])
+    alone = ARIMAForecaster(horizon=8, order=(1, 1, 1)).fit(df[:180])
+    for col in df.columns:  # parameters come from the training rows only
+        np.testing.assert_array_equal(model.params_[col], alone.params_[col])
+    after = model.predict()
+    assert after.index[0] == df.index[-1] + pd.Timedelta("1h")
+    np.testing.assert_allclose(after.to_numpy(), alone.predict(history=df).to_numpy(),
+                               rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"order": (2, 1, 1)},
+        {"order": (1, 0, 1), "trend": "c", "seasonal_order": (1, 0, 0, 12)},
+        {"order": (0, 1, 1), "seasonal_order": (0, 1, 1, 12)},
+    ],
+)
+def test_arima_rolling_forecasts_equal_looped_predict(params):
+    df = _seasonal(n=260)
+    model = ARIMAForecaster(horizon=7, **params).fit(df[:200])
+    cutoffs = np.arange(190, 253, 3)
+    fast = model.rolling_forecasts(df, cutoffs)
+    assert fast.shape == (len(cutoffs), 7, 2)
+    np.testing.assert_allclose(fast, _looped(model, df, cutoffs), rtol=1e-10, atol=1e-10)
+
+
+def test_arima_fit_predict_short_series_selects_orders_quietly():
+    df = _ar_walk(n=120)
+    before = df.copy()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = ARIMAForecaster(horizon=5, max_p=1, max_q=1).fit(df)
+        forecast = model.predict()
+    assert not [w for w in caught if "statsmodels" in w.filename], [str(w.message) for w in caught]
+    pd.testing.assert_frame_equal(df, before)
+    assert model.orders_["ar"][1] == 0 and model.orders_["walk"][1] == 1
+    assert model.trends_ == {"ar": "c", "walk": "n"}
+    assert all(p <= 1 and q <= 1 for p, _, q in model.orders_.values())
+    assert set(model.converged_) == {"ar", "walk"}
+    assert list(forecast.columns) == ["ar", "walk"]
+    assert forecast.index[0] == df.index[-1] + pd.Timedelta("1h") and len(forecast) == 5
+    assert np.isfinite(forecast.to_numpy()).all()
+    # the AR(1) column forecast reverts towards its mean, the walk's stays near its last value
+    assert abs(forecast["ar"].iloc[-1] - 5) < abs(df["ar"].iloc[-1] - 5) + 1e-9
+
+
+def test_arima_save_load_round_trip_without_pickle(tmp_path, monkeypatch):
+    df = _seasonal(n=200)
+    model = ARIMAForecaster(horizon=6, order=(1, 1, 1), seasonal_order=(1, 0, 0, 12)).fit(df)
+    model.save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "weights.safetensors"]
+
+    def no_pickle(*args, **kwargs):
+        raise AssertionError("pickle was used")
+
+    monkeypatch.setattr(pickle, "load", no_pickle)
+    monkeypatch.setattr(pickle, "loads", no_pickle)
+    loaded = ARIMAForecaster.load(tmp_path)
+    assert loaded.get_params() == {**model.get_params(), "order": [1, 1, 1],
+                                   "seasonal_order": [1, 0, 0, 12]}
+    assert loaded.orders_ == model.orders_ and loaded.converged_ == model.converged_
+    pd.testing.assert_frame_equal(loaded.predict(), model.predict())
+    pd.testing.assert_frame_equal(loaded.predict(history=df[:150]),
+                                  model.predict(history=df[:150]))
+    cutoffs = np.arange(100, 200, 10)
+    np.testing.assert_array_equal(loaded.rolling_forecasts(df, cutoffs),
+                                  model.rolling_forecasts(df, cutoffs))
+
+
+def test_arima_clone_and_errors():
+    df = _ar_walk(n=100)
+    model = ARIMAForecaster(horizon=4, order=(1, 0, 0))
+    with pytest.raises(NotFittedError):
+        model.predict()
+    model.fit(df)
+    copy = clone(model)
+    assert copy.get_params() == model.get_params() and not hasattr(copy, "results_")
+    with pytest.raises(ValueError, match="cutoffs must lie in"):
+        model.rolling_forecasts(df, np.array([50, 100]))
+    with pytest.raises(ValueError, match="at least 2"):
+        ARIMAForecaster(horizon=4, order=(1, 1, 0)).fit(df).predict(history=df[:1])
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"order": (1, 1)}, "order"),
+        ({"order": (1, -1, 0)}, "d must be"),
+        ({"seasonal_order": (1, 0, 1)}, "seasonal_order"),
+        ({"seasonal_order": (1, 0, 1, 1)}, "at least 2"),
+        ({"trend": "ct"}, "trend"),
+        ({"max_p": -1}, "max_p"),
+        ({"horizon": 0}, "horizon"),
+    ],
+)
+def test_arima_bad_params_raise(params, message):
+    with pytest.raises(ValueError, match=message):
+        ARIMAForecaster(**params).fit(_ar_walk(n=100))
+
+
+def test_arima_too_short_fit_frame_names_minimum():
+    with pytest.raises(ValueError, match="at least .* are needed"):
+        ARIMAForecaster(order=(2, 1, 2), seasonal_order=(1, 0, 1, 24)).fit(_ar_walk(n=30))
+
+
+# ---- LSTM ----------------------------------------------------------------------------------
+LSTM_SMALL = dict(horizon=6, lookback=24, hidden_size=16, n_layers=1, lr=1e-2, batch_size=64,
+                  max_epochs=6, val_size=48, trainer_kwargs=QUIET)
+
+
+@pytest.fixture(scope="module")
+def seasonal_lstm():
+    df = _seasonal(n=400)
+    return LSTMForecaster(**LSTM_SMALL).fit(df[:340]), df
+
+
+def test_lstm_beats_repeat_last_on_seasonal_series(seasonal_lstm):
+    model, df = seasonal_lstm
+    assert model.fit_summary_["best_val_loss"] is not None
+    cutoffs = np.arange(339, len(df) - 6)  # origins after the fitted rows
+    forecasts = model.rolling_forecasts(df, cutoffs)
+    truth = np.stack([df.iloc[c + 1 : c + 7].to_numpy() for c in cutoffs])
+    repeat_last = np.stack([np.repeat(df.iloc[c : c + 1].to_numpy(), 6, 0) for c in cutoffs])
+    mse_lstm = np.mean((forecasts - truth) ** 2)
+    mse_naive = np.mean((repeat_last - truth) ** 2)
+    assert mse_lstm < 0.5 * mse_naive, (mse_lstm, mse_naive)
+
+
+def test_lstm_rolling_forecasts_equal_looped_predict(seasonal_lstm):
+    model, df = seasonal_lstm
+    before = df.copy()
+    cutoffs = np.array([23, 24, 100, 250, 339, 399])
+    fast = model.rolling_forecasts(df, cutoffs)
+    np.testing.assert_allclose(fast, _looped(model, df, cutoffs), rtol=1e-5, atol=1e-5)
+    pd.testing.assert_frame_equal(df, before)
+    with pytest.raises(ValueError, match="cutoffs must lie in"):
+        model.rolling_forecasts(df, np.array([22]))
+
+
+def test_lstm_short_history_raises_naming_minimum(seasonal_lstm):
+    model, df = seasonal_lstm
+    with pytest.raises(ValueError, match="at least 24 are needed.*lookback=24"):
+        model.predict(history=df[:23])
+    assert len(model.predict(history=df[:24])) == 6
+
+
+def test_lstm_save_load_identical(seasonal_lstm, tmp_path):
+    model, df = seasonal_lstm
+    model.save(tmp_path)
+    loaded = LSTMForecaster.load(tmp_path)
+    assert loaded.get_params() == model.get_params()
+    pd.testing.assert_frame_equal(loaded.predict(), model.predict())
+    pd.testing.assert_frame_equal(loaded.predict(history=df[:300]),
+                                  model.predict(history=df[:300]))
+    assert loaded.predict().index[0] == df.index[340]
+
+
+def test_lstm_clone_refits_identically(seasonal_lstm):
+    model, df = seasonal_lstm
+    fresh = clone(model).set_params(max_epochs=1)
+    assert not hasattr(fresh, "net_") and fresh.lookback == model.lookback
+    first = fresh.fit(df[:200]).predict()
+    second = clone(fresh).fit(df[:200]).predict()
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_lstm_validation_data_and_channel_embedding():
+    df = _seasonal(n=200)
+    model = LSTMForecaster(**{**LSTM_SMALL, "max_epochs": 1, "channel_embedding": 3,
+                              "window_step": 2}).fit(df[:150], validation_data=df[150:])
+    assert model.fit_summary_["n_train_rows"] == 150 and model.fit_summary_["n_val_rows"] == 50
+    assert model.predict().index[0] == df.index[-1] + pd.Timedelta("1h")
+    assert model.net_.embedding.weight.shape == (2, 3)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"lookback": 0}, "lookback"),
+        ({"hidden_size": 2.5}, "hidden_size"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"lr": 0}, "lr"),
+        ({"weight_decay": -1e-3}, "weight_decay"),
+        ({"val_size": 1.5}, "val_size"),
+        ({"val_size": "tail"}, "val_size"),
+        ({"window_step": 0}, "window_step"),
+        ({"channel_embedding": -1}, "channel_embedding"),
+    ],
+)
+def test_lstm_bad_hyperparameters_raise(params, message):
+    with pytest.raises(ValueError, match=message):
+        LSTMForecaster(**{**LSTM_SMALL, **params}).fit(_seasonal(n=200))
+
+
+def test_lstm_too_short_fit_frame_names_minimum():
+    with pytest.raises(ValueError, match="lookback \\+ horizon = 30 rows"):
+        LSTMForecaster(**LSTM_SMALL).fit(_seasonal(n=60))

@@ -286,6 +286,7 @@ def tune(
         callbacks = [_pruning_callback(trial)] if use_pruning else []
         kwargs = _model_kwargs(horizon, random_state, fixed, sampled, callbacks)
         trial.set_user_attr("model_params", _jsonable(sampled))
+        trial.set_user_attr("random_state", random_state)
         try:
             model = TXLForecaster(**kwargs).fit(fit_df, validation_data=tail_df)
             score = validation_mse(model, df, n_fit)
@@ -309,12 +310,12 @@ def tune(
         return TuneResult(study, None, None, None, None)
     best = study.best_trial
     best_params = dict(best.user_attrs["model_params"])
+    # the seed of the worker that ran the best trial, so that the refit reproduces it
+    model_params = _model_kwargs(horizon, best.user_attrs.get("random_state", random_state),
+                                 fixed, best_params, [])
     best_model = None
     if refit:
-        kwargs = _model_kwargs(horizon, random_state, fixed, best_params, [])
-        best_model = TXLForecaster(**kwargs).fit(fit_df, validation_data=tail_df)
-    model_params = {k: v for k, v in _model_kwargs(horizon, random_state, fixed, best_params,
-                                                   []).items()}
+        best_model = TXLForecaster(**model_params).fit(fit_df, validation_data=tail_df)
     return TuneResult(study, best_params, model_params, float(best.value), best_model)
 
 

@@ -78,7 +78,10 @@ class RelativeMultiHeadAttention(nn.Module):
         self.attn_drop = nn.Dropout(dropout)
         self.scale = 1.0 / math.sqrt(self.d_head)
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    def logits(
+        self, x: torch.Tensor, context: torch.Tensor, pos: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Masked attention logits (B, H, L, K) and the values (B, K, H, dh)."""
         # x: (B, L, D) segment; context: (B, M, D) memory, already normalised; pos: (K, D)
         b, qlen, _ = x.shape
         mlen = context.shape[1]
@@ -93,10 +96,13 @@ class RelativeMultiHeadAttention(nn.Module):
         scores = (content + position) * self.scale
         # Query i sits at absolute position M + i: it may see keys 0 .. M + i.
         future = torch.ones(qlen, klen, dtype=torch.bool, device=x.device).triu(mlen + 1)
-        scores = scores.masked_fill(future, float("-inf"))
+        return scores.masked_fill(future, float("-inf")), v
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        scores, v = self.logits(x, context, pos)
         attn = self.attn_drop(scores.softmax(dim=-1))
-        y = torch.einsum("bhij,bjhd->bihd", attn, v).reshape(b, qlen, h * dh)
-        return self.out(y)
+        y = torch.einsum("bhij,bjhd->bihd", attn, v)
+        return self.out(y.reshape(x.shape[0], x.shape[1], -1))
 
 
 class TXLBlock(nn.Module):

@@ -32,7 +32,7 @@ def _timestamps(df: pd.DataFrame, time_col: str | None, name: str) -> pd.Datetim
         try:
             stamps = pd.DatetimeIndex(pd.to_datetime(df[time_col]))
         except (ValueError, TypeError) as err:
-            raise ValueError(f"{name}: column {time_col!r} cannot be parsed as timestamps: {err}")
+            raise ValueError(f"{name}: column {time_col!r} cannot be parsed as timestamps: {err}") from err
     elif isinstance(df.index, pd.DatetimeIndex):
         stamps = df.index
     else:
@@ -60,16 +60,15 @@ def _frequency(stamps: pd.DatetimeIndex, name: str) -> pd.DateOffset:
     inferred = pd.infer_freq(stamps) if len(stamps) >= 3 else None
     if inferred is not None:
         return to_offset(inferred)
-    steps = np.diff(stamps.asi8)
-    values, counts = np.unique(steps, return_counts=True)
-    if len(values) == 1:
-        return to_offset(pd.Timedelta(int(values[0]), unit="ns"))
-    usual = values[np.argmax(counts)]
+    steps = pd.TimedeltaIndex(stamps[1:] - stamps[:-1])
+    counts = steps.value_counts()
+    if len(counts) == 1:
+        return to_offset(counts.index[0])
+    usual = counts.index[0]
     bad = int(np.flatnonzero(steps != usual)[0]) + 1
     raise ValueError(
-        f"{name}: irregular frequency: the step before {stamps[bad]} is "
-        f"{pd.Timedelta(int(steps[bad - 1]))}, but the usual step is {pd.Timedelta(int(usual))}; "
-        "resample or fill the series to a regular grid first"
+        f"{name}: irregular frequency: the step before {stamps[bad]} is {steps[bad - 1]}, "
+        f"but the usual step is {usual}; resample or fill the series to a regular grid first"
     )
 
 

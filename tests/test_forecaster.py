@@ -1,0 +1,194 @@
+"""End-to-end behaviour of TXLForecaster: learning, memory, persistence, sklearn conventions."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from txl_ts import TXLForecaster
+
+QUIET = {"enable_progress_bar": False}
+TINY = dict(horizon=8, patch_len=8, stride=4, d_model=16, n_heads=2, n_layers=1, d_ff=32,
+            segment_len=4, mem_len=8, n_segments=2, max_epochs=2, trainer_kwargs=QUIET)
+
+
+def seasonal_frame(n: int = 1200, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return pd.DataFrame(
+        {
+            "load": 10 + 3 * np.sin(2 * np.pi * t / 24) + 0.3 * rng.normal(size=n),
+            "temp": -2 + np.cos(2 * np.pi * t / 12) + 0.2 * rng.normal(size=n),
+        },
+        index=pd.date_range("2022-01-01", periods=n, freq="h", name="time"),
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[TXLForecaster, pd.DataFrame]:
+    df = seasonal_frame()
+    return TXLForecaster(**TINY).fit(df), df
+
+
+def test_learns_a_seasonal_series_far_better_than_repeating_the_last_value():
+    df = seasonal_frame(n=2400)
+    train, test = df.iloc[:2000], df
+    model = TXLForecaster(horizon=24, patch_len=8, stride=4, d_model=32, n_heads=2,
+                          n_layers=2, d_ff=64, segment_len=8, mem_len=16, n_segments=2,
+                          max_epochs=8, lr=3e-3, trainer_kwargs=QUIET).fit(train)
+    cutoffs = np.arange(len(train) - 1, len(df) - 24, 7)
+    forecasts = model.rolling_forecasts(test, cutoffs)
+    actual = np.stack([df.to_numpy()[c + 1 : c + 25] for c in cutoffs])
+    repeat_last = np.stack([np.repeat(df.to_numpy()[c : c + 1], 24, axis=0) for c in cutoffs])
+    scale = df.iloc[:2000].std().to_numpy()
+    mse_model = (((forecasts - actual) / scale) ** 2).mean()
+    mse_naive = (((repeat_last - actual) / scale) ** 2).mean()
+    assert mse_model < 0.25 * mse_naive, (mse_model, mse_naive)
+
+
+def copy_task(block: int = 24, n_episodes: int = 150, seed: int = 0) -> pd.DataFrame:
+    """Episodes [a, a] of a fresh random shape a: the second copy is predictable only from
+    the first, which lies before the current segment."""
+    rng = np.random.default_rng(seed)
+    shapes = [np.convolve(rng.normal(size=block + 3), np.ones(4) / 4, "valid")[:block] * 2
+              for _ in range(n_episodes)]
+    y = np.concatenate([np.concatenate([a, a]) for a in shapes])
+    return pd.DataFrame({"y": y}, index=pd.date_range("2021-01-01", periods=len(y), freq="h"))
+
+
+def test_memory_beats_no_memory_when_the_signal_lies_before_the_segment():
+    block, horizon = 24, 8
+    df = copy_task(block)
+    n_train = len(df) - 2 * block * 20
+    cutoffs = np.arange(n_train - 1, len(df) - horizon - 1)
+    offset = (cutoffs + 1) % (2 * block)
+    second_copy = (offset >= block) & (offset <= 2 * block - horizon)
+    actual = np.stack([df["y"].to_numpy()[c + 1 : c + 1 + horizon] for c in cutoffs])
+    errors = {}
+    for mem_len in (6, 0):  # a segment is 2 tokens = 16 rows; the copy is 24 rows back
+        model = TXLForecaster(
+            horizon=horizon, patch_len=8, stride=8, d_model=32, n_heads=2, n_layers=1,
+            d_ff=64, segment_len=2, mem_len=mem_len, n_segments=4, max_epochs=15, lr=1e-2,
+            dropout=0.0, val_size=0, random_state=1, trainer_kwargs=QUIET,
+        ).fit(df.iloc[:n_train])
+        forecasts = model.rolling_forecasts(df, cutoffs)[:, :, 0]
+        errors[mem_len] = ((forecasts - actual)[second_copy] ** 2).mean()
+    assert errors[6] < 0.7 * errors[0], errors
+
+
+def test_predict_returns_the_next_horizon_timestamps(fitted):
+    model, df = fitted
+    forecast = model.predict()
+    assert list(forecast.columns) == ["load", "temp"]
+    expected = pd.date_range(df.index[-1] + pd.Timedelta("1h"), periods=8, freq="h")
+    assert forecast.index.equals(expected)
+    assert np.isfinite(forecast.to_numpy()).all()
+
+
+def test_predict_after_another_history_without_refit(fitted):
+    model, df = fitted
+    other = seasonal_frame(n=300, seed=5)
+    other.index = pd.date_range("2030-05-01", periods=300, freq="h")
+    forecast = model.predict(history=other)
+    assert forecast.index[0] == pd.Timestamp("2030-05-13 12:00")
+    assert not np.allclose(forecast.to_numpy(), model.predict().to_numpy())
+    # the fitted history, given explicitly, reproduces predict()
+    np.testing.assert_allclose(model.predict(history=df).to_numpy(),
+                               model.predict().to_numpy(), atol=1e-5)
+
+
+def test_predict_does_not_change_the_state(fitted):
+    model, df = fitted
+    before = model.predict()
+    model.predict(history=df.iloc[:500])
+    pd.testing.assert_frame_equal(model.predict(), before)
+
+
+def test_save_load_round_trip_gives_identical_predictions(fitted, tmp_path):
+    model, df = fitted
+    model.save(tmp_path / "m")
+    files = sorted(p.name for p in (tmp_path / "m").iterdir())
+    assert files == ["config.json", "weights.safetensors"]
+    loaded = TXLForecaster.load(tmp_path / "m")
+    pd.testing.assert_frame_equal(loaded.predict(), model.predict())
+    history = df.iloc[-400:]
+    pd.testing.assert_frame_equal(loaded.predict(history=history), model.predict(history=history))
+    assert loaded.get_params() == model.get_params()
+
+
+def test_load_refuses_another_class(fitted, tmp_path):
+    from txl_ts.base import BaseForecaster
+
+    class Other(BaseForecaster):
+        pass
+
+    fitted[0].save(tmp_path / "m")
+    with pytest.raises(ValueError, match="TXLForecaster"):
+        Other.load(tmp_path / "m")
+
+
+def test_sklearn_conventions(fitted):
+    model, _ = fitted
+    params = model.get_params()
+    assert params["horizon"] == 8 and params["mem_len"] == 8
+    copy = clone(model)
+    assert copy.get_params() == params
+    assert not hasattr(copy, "net_")
+    with pytest.raises(NotFittedError):
+        copy.predict()
+    copy.set_params(mem_len=0, horizon=4)
+    assert copy.mem_len == 0 and copy.horizon == 4
+
+
+def test_same_seed_same_model():
+    df = seasonal_frame(n=400)
+    a = TXLForecaster(**TINY).fit(df).predict()
+    b = TXLForecaster(**TINY).fit(df).predict()
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_time_col_targets_and_no_mutation():
+    df = seasonal_frame(n=400).reset_index()
+    df["station"] = "A"
+    snapshot = df.copy(deep=True)
+    model = TXLForecaster(**{**TINY, "targets": ["load"], "time_col": "time"}).fit(df)
+    forecast = model.predict()
+    pd.testing.assert_frame_equal(df, snapshot)
+    assert list(forecast.columns) == ["load"]
+    assert forecast.index[0] == df["time"].iloc[-1] + pd.Timedelta("1h")
+
+
+def test_daily_frequency_is_inferred_and_continued():
+    df = seasonal_frame(n=300)
+    df.index = pd.date_range("2000-01-01", periods=300, freq="D")
+    forecast = TXLForecaster(**TINY).fit(df).predict()
+    assert forecast.index[0] == pd.Timestamp("2000-10-27")
+    assert pd.infer_freq(forecast.index) == "D"
+
+
+@pytest.mark.parametrize("extra", [{"stateful": True}, {"burn_in": 1}, {"mem_len": 0},
+                                   {"val_size": 0}, {"val_size": 100}])
+def test_training_modes_fit_and_forecast(extra):
+    df = seasonal_frame(n=500)
+    model = TXLForecaster(**{**TINY, **extra}).fit(df)
+    assert np.isfinite(model.predict().to_numpy()).all()
+    assert model.fit_summary_["epochs"] >= 1
+
+
+def test_validation_data_is_used_for_early_stopping_and_history():
+    df = seasonal_frame(n=600)
+    model = TXLForecaster(**TINY).fit(df.iloc[:450], validation_data=df.iloc[450:])
+    assert model.fit_summary_["n_val_rows"] == 150
+    assert model.fit_summary_["best_val_loss"] is not None
+    assert model.predict().index[0] == df.index[-1] + pd.Timedelta("1h")
+    with pytest.raises(ValueError, match="must continue the timeline"):
+        TXLForecaster(**TINY).fit(df.iloc[:450], validation_data=df.iloc[460:])
+
+
+def test_diverging_training_stops_with_a_clear_error():
+    from txl_ts import TrainingDivergedError
+
+    df = seasonal_frame(n=400)
+    with pytest.raises(TrainingDivergedError, match="loss became"):
+        TXLForecaster(**{**TINY, "lr": 1e30, "max_epochs": 5}).fit(df)

@@ -112,7 +112,8 @@ def quiet_lightning() -> Iterator[None]:
         lg.setLevel(logging.WARNING)
     with warnings.catch_warnings():
         for pattern in (".*does not have many workers.*", ".*GPU available.*",
-                        ".*LeafSpec.*", ".*no `val_dataloader`.*", ".*number of training batches.*", ".*TPU available.*",
+                        ".*LeafSpec.*", ".*no `val_dataloader`.*",
+                        ".*number of training batches.*", ".*TPU available.*",
                         ".*`isinstance\\(treespec, LeafSpec\\)`.*"):
             warnings.filterwarnings("ignore", message=pattern)
         try:

@@ -32,7 +32,9 @@ def _timestamps(df: pd.DataFrame, time_col: str | None, name: str) -> pd.Datetim
         try:
             stamps = pd.DatetimeIndex(pd.to_datetime(df[time_col]))
         except (ValueError, TypeError) as err:
-            raise ValueError(f"{name}: column {time_col!r} cannot be parsed as timestamps: {err}") from err
+            raise ValueError(
+                f"{name}: column {time_col!r} cannot be parsed as timestamps: {err}"
+            ) from err
     elif isinstance(df.index, pd.DatetimeIndex):
         stamps = df.index
     else:

@@ -97,6 +97,21 @@ def test_arima_rolling_forecasts_equal_looped_predict(params):
     np.testing.assert_allclose(fast, _looped(model, df, cutoffs), rtol=1e-10, atol=1e-10)
 
 
+def test_arima_rolling_forecasts_equal_statsmodels_extend_per_origin():
+    df = _ar_walk()
+    model = ARIMAForecaster(horizon=5, order=(1, 1, 1)).fit(df[:180])
+    cutoffs = np.array([179, 185, 239])
+    fast = model.rolling_forecasts(df, cutoffs)
+    scaled = model.scaler_.transform(df.to_numpy())
+    for j, col in enumerate(df.columns):
+        fitted = model.results_[col]
+        for i, c in enumerate(cutoffs):
+            extended = fitted if c == 179 else fitted.extend(scaled[180 : c + 1, j])
+            expected = extended.forecast(5) * model.scaler_.scale_[j] + model.scaler_.mean_[j]
+            # extend restarts the filter from the stored state: equal up to rounding
+            np.testing.assert_allclose(fast[i, :, j], expected, rtol=1e-7, atol=1e-7)
+
+
 def test_arima_fit_predict_short_series_selects_orders_quietly():
     df = _ar_walk(n=120)
     before = df.copy()

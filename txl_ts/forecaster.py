@@ -354,8 +354,12 @@ class TXLForecaster(BaseForecaster):
         if not isinstance(state, TXLState):
             raise TypeError(f"expected a TXLState from get_state(), got {type(state).__name__}")
         mems = state.stream.memory.mems
-        if len(mems) != self.n_layers or state.stream.buffer.shape[0] != len(self.columns_):
-            raise ValueError("state does not match this model's layers or columns")
+        last = state.stream.last_forecast
+        if (len(mems) != self.n_layers or state.stream.buffer.shape[0] != len(self.columns_)
+                or mems[0].shape[-1] != self.d_model
+                or (last is not None and last.shape[-1] != self.forecast_len)):
+            raise ValueError("state does not match this model's layers, columns, d_model or "
+                             "forecast length")
         self.state_, self.history_index_ = state.stream, pd.DatetimeIndex([state.last_timestamp])
         return self
 
@@ -375,7 +379,10 @@ class TXLForecaster(BaseForecaster):
     def _tensors_to_save(self) -> dict[str, torch.Tensor]:
         tensors = {f"net.{k}": v for k, v in self.net_.state_dict().items()}
         tensors.update({f"state.{k}": v for k, v in self.state_.to_tensors().items()})
-        tensors.update({f"fitted.{k}": v for k, v in self.fitted_state_.to_tensors().items()})
+        # clone: right after fit (or until the memory moves) the two states share tensors,
+        # which safetensors refuses to write
+        fitted = self.fitted_state_.to_tensors()
+        tensors.update({f"fitted.{k}": v.clone() for k, v in fitted.items()})
         return tensors
 
     def _extra_state(self) -> dict[str, Any]:

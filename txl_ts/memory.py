@@ -57,7 +57,8 @@ def advance(
                 torch.cat([m, p], dim=1)[:, max(0, m.shape[1] + p.shape[1] - mem_len):].detach()
                 for m, p in zip(memory.mems, prefix)
             )
-            prefix = tuple(p[:, :0] for p in prefix)
+            # detached too: an empty slice still links to this segment's graph
+            prefix = tuple(p[:, :0].detach() for p in prefix)
             memory = Memory(mems=mems, prefix=prefix)
         else:
             memory = Memory(mems=memory.mems, prefix=prefix)
@@ -136,13 +137,15 @@ class Stream:
         n_new = patches.shape[1]
         channel_ids = torch.arange(buffer.shape[0], device=device)
         was_training = self.net.training
-        self.net.eval()
+        if was_training:  # toggling walks every module: skip it when already in eval mode
+            self.net.eval()
         try:
             forecasts, memory = advance(
                 self.net, state.memory, patches, channel_ids, self.segment_len, self.mem_len
             )
         finally:
-            self.net.train(was_training)
+            if was_training:
+                self.net.train()
         n_rows = state.n_rows + rows.shape[0]
         if n_new:
             last, consumed = forecasts[:, -1], n_new * self.stride

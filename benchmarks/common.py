@@ -1,0 +1,91 @@
+"""Helpers the benchmark scripts share: machine description, timing, synthetic data, output."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict[str, Any]:
+    """CPU model, core count, torch version and the intra-op threads the run used."""
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    return info
+
+
+def set_threads(n: int) -> None:
+    """Fix torch's intra-op threads (1 by default: the 2 shared cores are noisy)."""
+    torch.set_num_threads(n)
+
+
+def sync(device: str | torch.device = "cpu") -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn: Callable[[], Any], device: str | torch.device = "cpu") -> tuple[float, Any]:
+    """Seconds one call of `fn` takes (device work included) and its result."""
+    sync(device)
+    start = time.perf_counter()
+    out = fn()
+    sync(device)
+    return time.perf_counter() - start, out
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+def synthetic_frame(n_rows: int, n_channels: int, seed: int = 0) -> pd.DataFrame:
+    """An hourly multivariate series: daily and weekly cycles, a random walk and noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_rows)[:, None]
+    phase = rng.uniform(0, 2 * np.pi, n_channels)[None, :]
+    values = (np.sin(2 * np.pi * t / 24 + phase) + 0.5 * np.sin(2 * np.pi * t / 168 + phase)
+              + 0.05 * rng.standard_normal((n_rows, n_channels)).cumsum(0)
+              + 0.2 * rng.standard_normal((n_rows, n_channels)))
+    index = pd.date_range("2015-01-01", periods=n_rows, freq="h")
+    return pd.DataFrame(values, index=index, columns=[f"x{i}" for i in range(n_channels)])
+
+
+def write_json(out: Path, name: str, payload: dict[str, Any]) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
+
+
+def new_figure(ncols: int = 1):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, ncols, figsize=(5.5 * ncols, 4), squeeze=False)
+    return plt, fig, axes[0]

@@ -1,0 +1,228 @@
+"""Write BENCHMARKS.md from the JSON files in benchmarks/results (never typed by hand).
+
+    python -m benchmarks.report [--results DIR] [--output FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from benchmarks.common import RESULTS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load(results: Path, name: str) -> dict | None:
+    path = results / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _machine(m: dict) -> str:
+    gpu = m.get("gpu") or "no GPU"
+    return (f"{m['cpu']}, {m['cores']} cores, {gpu}, torch {m['torch']}, "
+            f"{m['torch_threads']} torch thread(s), Python {m['python']}")
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.2f}"
+
+
+def _streaming(d: dict) -> list[str]:
+    cfg = d["config"]
+    model = cfg["model"]
+    lines = [
+        "## 1. Streaming update vs re-encoding the history",
+        "",
+        f"Script: `python -m benchmarks.streaming_vs_reencode`. Machine: {_machine(d['machine'])}.",
+        "",
+        f"Model: {cfg['architecture']} (patch_len={model['patch_len']}, stride={model['stride']}, "
+        f"d_model={model['d_model']}, n_layers={model['n_layers']}, n_heads={model['n_heads']}, "
+        f"segment_len={model['segment_len']}, mem_len={model['mem_len']}, "
+        f"horizon={model['horizon']}), {cfg['training']}; {cfg['n_channels']} channels of a "
+        f"{cfg['data']}.",
+        "",
+        f"Streaming = `update(one row)` + `predict()`, timed over {cfg['updates_per_repeat']} "
+        "consecutive single-row updates (one patch completes among them): the mean is the "
+        "honest per-step cost, the worst is the update that computes the new token. "
+        "Re-encoding = `predict(history=all rows)`. Both are measured side by side in one "
+        f"process; ratios are taken per repeat, median (and minimum) of {cfg['repeats']} repeats.",
+        "",
+        "| history rows | re-encode (ms) | update+predict mean (ms) | worst (ms) "
+        "| network part of the mean (ms) | speed-up, mean | speed-up, worst case "
+        "| max abs diff |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in d["results"]:
+        lines.append(
+            f"| {r['history_rows']:,} | {_ms(r['reencode_s'])} | {_ms(r['stream_mean_s'])} "
+            f"| {_ms(r['stream_worst_s'])} | {_ms(r['stream_network_only_mean_s'])} "
+            f"| {r['ratio_mean']:.0f}x (min {r['ratio_mean_min']:.0f}x) "
+            f"| {r['ratio_worst']:.0f}x (min {r['ratio_worst_min']:.0f}x) "
+            f"| {r['max_abs_diff_stream_vs_reencode']:.1e} |"
+        )
+    at16 = [r for r in d["results"] if r["history_rows"] == 16000]
+    if at16:
+        r = at16[0]
+        verdict = "met" if r["ratio_mean"] >= 100 else "NOT met"
+        lines += ["", f"Target >= 100x at 16k rows: {verdict} ({r['ratio_mean']:.0f}x on the "
+                      f"mean per step; {r['ratio_worst']:.0f}x for the worst single update)."]
+    lines += ["", "'Network part' times the memory update and the forecast read alone "
+                  "(`Stream.feed` on scaled rows); the rest of update+predict is DataFrame "
+                  "validation, scaling and building the forecast frame. The last column is the "
+                  "largest difference between the streamed and the re-encoded forecast "
+                  "(original units).", "",
+              "![streaming](benchmarks/results/streaming_vs_reencode.png)", ""]
+    return lines
+
+
+def _training(d: dict) -> list[str]:
+    cfg = d["config"]
+    lines = [
+        "## 2. Training cost as the history grows",
+        "",
+        f"Script: `python -m benchmarks.training_cost`. Machine: {_machine(d['machine'])}.",
+        "",
+        f"Network: d_model={cfg['d_model']}, n_layers={cfg['n_layers']}, "
+        f"n_heads={cfg['n_heads']}, d_ff={cfg['d_ff']}, patch_len={cfg['patch_len']}, "
+        f"stride={cfg['stride']}, horizon={cfg['horizon']}, segment_len={cfg['segment_len']}, "
+        f"mem_len={cfg['mem_len']}; batch of {cfg['batch']} samples; one training sample covers "
+        f"{cfg['base_segments']} x mult segments. Variants: `txl_segment_backward` (truncated "
+        "BPTT: backward after each segment, memory detached, one optimiser step), "
+        "`txl_one_backward` (`TXLModule.loss` as `fit` uses it: one backward over all "
+        f"segments), `full_attention` ({cfg['full_attention']}).",
+        "",
+        f"Peak memory: {cfg['peak_memory']}; {cfg['memory_cap']} "
+        f"({cfg['memory_cap_gib']} GiB). Time: median of {cfg['rounds']} steps per "
+        "configuration, all configurations interleaved in one process.",
+        "",
+        "| variant | mult | tokens | peak memory growth (MiB) | step (s) | per sample (ms) "
+        "| per segment (ms) | per token per sample (us) | per token vs 1x |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    base = {r["variant"]: r for r in d["results"] if r["mult"] == min(
+        x["mult"] for x in d["results"])}
+    for r in d["results"]:
+        if r["oom"]:
+            lines.append(f"| {r['variant']} | {r['mult']} | {r['history_tokens']:,} "
+                         f"| out of memory | | | | | |")
+            continue
+        rel = r["per_token_us"] / base[r["variant"]]["per_token_us"]
+        lines.append(
+            f"| {r['variant']} | {r['mult']} | {r['history_tokens']:,} "
+            f"| {r['peak_rss_growth_mib']:.0f} | {r['step_s']:.3f} | {r['per_sample_s'] * 1e3:.1f} "
+            f"| {r['per_segment_s'] * 1e3:.1f} | {r['per_token_us']:.1f} | {rel:.2f} |"
+        )
+    lines.append("")
+    for variant in ("txl_segment_backward", "txl_one_backward", "full_attention"):
+        ok = [r for r in d["results"] if r["variant"] == variant and not r["oom"]]
+        upto8 = [r for r in ok if r["mult"] <= 8]
+        if len(upto8) < 2:
+            continue
+        mem = [r["peak_rss_growth_mib"] for r in upto8]
+        spread = (max(mem) - min(mem)) / min(mem) * 100 if min(mem) > 0 else float("nan")
+        tok = [r["per_token_us"] for r in upto8]
+        lines.append(
+            f"- `{variant}`, 1x..8x: peak memory {min(mem):.0f}..{max(mem):.0f} MiB "
+            f"(max/min - 1 = {spread:.0f}%), time per token {min(tok):.1f}..{max(tok):.1f} us "
+            f"(max/min = {max(tok) / min(tok):.2f})."
+        )
+        oom = [r for r in d["results"] if r["variant"] == variant and r["oom"]]
+        longest = max(r["mult"] for r in ok)
+        if not oom:
+            lines[-1] += (f" No out-of-memory up to {longest}x under the "
+                          f"{cfg['memory_cap_gib']} GiB cap; peak memory there: "
+                          f"{[r for r in ok if r['mult'] == longest][0]['peak_rss_growth_mib']:.0f}"
+                          " MiB.")
+        if oom:
+            first = oom[0]
+            lines[-1] += (f" Out of memory from {first['mult']}x "
+                          f"({first['history_tokens']:,} tokens).")
+    lines += [
+        "",
+        "Gradients of `txl_segment_backward` and `txl_one_backward` agree to "
+        f"{d['grad_max_abs_diff_segment_vs_one_backward']:.1e} (max abs difference, dropout off, "
+        "longest history): backward per segment is the same update at a fraction of the memory.",
+        "",
+        "![training cost](benchmarks/results/training_cost.png)",
+        "",
+    ]
+    return lines
+
+
+def _throughput(cpu: dict | None, gpu: dict | None) -> list[str]:
+    lines = ["## 3. Throughput of the default TXLForecaster on ETTh1", ""]
+    ref = cpu or gpu
+    if ref is None:
+        return lines + ["Not measured yet.", ""]
+    cfg = ref["config"]
+    lines += [
+        f"Script: `python -m benchmarks.throughput` (GPU: `--device cuda --bf16`). Model: "
+        f"{cfg['architecture']}, trained for {cfg['limit_train_batches']} batches of one "
+        f"epoch on the first {cfg['train_rows']} rows (the 12-month training split); training "
+        "speed is the median over those batches, the first excluded as warm-up (the "
+        "latencies do not depend on the weights). "
+        f"A sample is one window of {ref['training']['tokens_per_sample_per_channel']} tokens "
+        f"x {ref['training']['n_channels']} channels. Forecast latencies with the state at the "
+        f"end of ETTh1 ({ref['forecasting']['history_rows']:,} rows), median of "
+        f"{ref['forecasting']['repeats']} repeats.",
+        "",
+        "| device | machine | training samples/s | predict() (ms) | update(1 row)+predict, "
+        "mean / worst (ms) | predict(history=all) (ms) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for label, d in (("CPU", cpu), ("GPU (H100, bf16)", gpu)):
+        if d is None:
+            lines.append(f"| {label} | no GPU in this session | not measured | not measured "
+                         "| not measured | not measured |")
+            continue
+        t, f = d["training"], d["forecasting"]
+        lines.append(
+            f"| {label} | {_machine(d['machine'])} | {t['samples_per_s']:.1f} "
+            f"| {_ms(f['predict_s'])} | {_ms(f['update_predict_mean_s'])} / "
+            f"{_ms(f['update_predict_worst_s'])} | {_ms(f['reencode_s'])} |"
+        )
+    if gpu is None:
+        lines += ["", "No GPU was available in this session: the `--device cuda --bf16` path "
+                      "(bf16-mixed training, bf16 autocast for forecasting) is implemented but "
+                      "its row is not measured."]
+    lines.append("")
+    return lines
+
+
+def render(results: Path) -> str:
+    stream = _load(results, "streaming_vs_reencode")
+    train = _load(results, "training_cost")
+    cpu, gpu = _load(results, "throughput"), _load(results, "throughput_cuda_bf16")
+    lines = [
+        "# Efficiency benchmarks",
+        "",
+        "Generated by `python -m benchmarks.report` from the JSON files in "
+        "`benchmarks/results/`; do not edit by hand. The CPUs are shared and noisy: compare "
+        "the ratios (measured side by side in one process, medians of repeats), not the "
+        "absolute times.",
+        "",
+    ]
+    smoke = [d["benchmark"] for d in (stream, train, cpu, gpu) if d and d.get("smoke")]
+    if smoke:
+        lines += [f"**Smoke-run results (not real measurements): {', '.join(smoke)}.**", ""]
+    if stream:
+        lines += _streaming(stream)
+    if train:
+        lines += _training(train)
+    lines += _throughput(cpu, gpu)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    args.output.write_text(render(args.results))
+    return args.output
+
+
+if __name__ == "__main__":
+    main()

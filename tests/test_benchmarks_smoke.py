@@ -1,0 +1,88 @@
+"""Every benchmark script runs in its --smoke configuration and writes its outputs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import report, streaming_vs_reencode, throughput, training_cost  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def keep_threads():
+    threads = torch.get_num_threads()  # the scripts pin torch to one thread
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("bench")
+
+
+def _json(out: Path, name: str) -> dict:
+    data = json.loads((out / f"{name}.json").read_text())
+    assert data["smoke"] is True
+    assert data["machine"]["cores"] >= 1 and data["machine"]["torch"] == torch.__version__
+    return data
+
+
+def test_streaming_vs_reencode_smoke(out):
+    streaming_vs_reencode.main(["--smoke", "--out", str(out)])
+    data = _json(out, "streaming_vs_reencode")
+    rows = data["results"]
+    assert [r["history_rows"] for r in rows] == [300, 600]
+    for r in rows:
+        assert 0 < r["stream_mean_s"] <= r["stream_worst_s"]
+        assert r["reencode_s"] > 0 and r["ratio_mean"] > 0
+        assert r["max_abs_diff_stream_vs_reencode"] < 1e-4  # streaming is exact
+    assert (out / "streaming_vs_reencode.png").stat().st_size > 0
+
+
+def test_training_cost_smoke(out):
+    training_cost.main(["--smoke", "--out", str(out)])
+    data = _json(out, "training_cost")
+    keys = {(r["variant"], r["mult"]) for r in data["results"]}
+    assert keys == {(v, m) for v in training_cost.VARIANTS for m in (1, 2)}
+    for r in data["results"]:
+        assert not r["oom"] and r["step_s"] > 0 and r["peak_rss_growth_mib"] >= 0
+    # backward per segment computes the same gradients as one backward over all segments
+    assert data["grad_max_abs_diff_segment_vs_one_backward"] < 1e-5
+    assert (out / "training_cost.png").stat().st_size > 0
+
+
+def test_throughput_smoke(out):
+    throughput.main(["--smoke", "--out", str(out)])
+    data = _json(out, "throughput")
+    assert data["device"] == "cpu" and data["training"]["samples_per_s"] > 0
+    forecasting = data["forecasting"]
+    assert forecasting["predict_s"] > 0 and forecasting["reencode_s"] > 0
+    assert forecasting["update_predict_mean_s"] <= forecasting["update_predict_worst_s"]
+
+
+def test_throughput_refuses_cuda_without_a_gpu(out):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(SystemExit, match="no CUDA device"):
+        throughput.main(["--smoke", "--device", "cuda", "--bf16", "--out", str(out)])
+
+
+def test_report_from_smoke_results(out):
+    for name in ("streaming_vs_reencode", "training_cost", "throughput"):
+        if not (out / f"{name}.json").is_file():
+            pytest.skip(f"{name} smoke run did not produce results")
+    path = report.main(["--results", str(out), "--output", str(out / "BENCHMARKS.md")])
+    text = path.read_text()
+    assert "Smoke-run results" in text
+    for heading in ("## 1. Streaming", "## 2. Training cost", "## 3. Throughput"):
+        assert heading in text
+    cpu = json.loads((out / "throughput.json").read_text())["machine"]["cpu"]
+    assert cpu in text and "not measured" in text

@@ -139,3 +139,29 @@ def test_stream_feed_equals_patchified_pass_and_leaves_state_untouched():
     expected, _ = segmented(net, patches, segment_len=3, mem_len=5)
     torch.testing.assert_close(all_at_once.transpose(0, 1), expected, atol=1e-5, rtol=0)
     assert state.n_rows == 41 and state.lag == (41 - P) % S
+
+
+def test_per_segment_backward_gives_the_gradients_of_one_backward():
+    from txl_ts.forecaster import TXLModule
+
+    def module():
+        net = make_net(dropout=0.0)
+        return TXLModule(net, patch_len=P, stride=S, segment_len=3, mem_len=4, burn_in=1,
+                         stateful=False, val_start=0, lr=1e-3, weight_decay=0.0)
+
+    g = torch.Generator().manual_seed(3)
+    n_tokens = 10  # 4 segments of 3, 3, 3, 1 tokens; the first is burn-in
+    batch = torch.randn(2, 3, (n_tokens - 1) * S + P + 5, generator=g)
+    batch[0, 1, -3:] = float("nan")  # targets past the end of the data are masked out
+
+    whole = module()
+    loss = whole.loss(batch)
+    loss.backward()
+
+    pieces = module()
+    pieces.manual_backward = lambda piece: piece.backward()  # no Trainer in this unit test
+    loss_pieces = pieces.backward_loss(batch)
+
+    torch.testing.assert_close(loss_pieces, loss.detach())
+    for (name, a), (_, b) in zip(whole.named_parameters(), pieces.named_parameters()):
+        torch.testing.assert_close(a.grad, b.grad, atol=1e-6, rtol=1e-5, msg=name)

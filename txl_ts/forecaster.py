@@ -37,25 +37,50 @@ class TXLModule(ForecastModule):
         self._carry = None
 
     def loss(self, batch: torch.Tensor) -> torch.Tensor:
+        return self._unroll(batch, backward=False)
+
+    def backward_loss(self, batch: torch.Tensor) -> torch.Tensor:
+        return self._unroll(batch, backward=True)
+
+    def _unroll(self, batch: torch.Tensor, backward: bool) -> torch.Tensor:
+        """Masked MSE over the window's segments, unrolled with the memory carried along.
+
+        With `backward`, each segment is back-propagated as soon as it is computed (truncated
+        BPTT as in Transformer-XL): the memory is detached, so the gradients equal those of one
+        backward over all segments while only one segment's graph is alive at a time.
+        """
         # batch: (B, C, R) rows; R = (W - 1) * stride + patch_len + forecast_len
         b, c, _ = batch.shape
+        f_len = self.net.head.out_features
         rows = batch.reshape(b * c, -1)
         channel_ids = torch.arange(c, device=rows.device).repeat(b)
-        n_tokens = (rows.shape[1] - self.patch_len - self.net.head.out_features) // self.stride + 1
+        n_tokens = (rows.shape[1] - self.patch_len - f_len) // self.stride + 1
         span = (n_tokens - 1) * self.stride + self.patch_len
         patches = patchify(rows[:, :span], self.patch_len, self.stride)  # (BC, W, P)
-        targets = rows[:, self.patch_len :].unfold(-1, self.net.head.out_features, self.stride)
-        memory = self._carry if self.stateful and self._carry is not None else None
-        if memory is None:
-            memory = Memory.empty(self.net, b * c, rows.device)
-        forecasts, memory = advance(
-            self.net, memory, patches, channel_ids, self.segment_len, self.mem_len
-        )
-        skip = 0 if (self.stateful and self._carry is not None) else self.burn_in
+        targets = rows[:, self.patch_len :].unfold(-1, f_len, self.stride)[:, :n_tokens]
+        carried = self.stateful and self._carry is not None
+        memory = self._carry if carried else Memory.empty(self.net, b * c, rows.device)
+        skip = min((0 if carried else self.burn_in) * self.segment_len, n_tokens - 1)
+        n_scored = torch.isfinite(targets[:, skip:]).sum().clamp(min=1)
+        total = rows.new_zeros(())
+        for start in range(0, n_tokens, self.segment_len):
+            stop = min(start + self.segment_len, n_tokens)
+            forecasts, memory = advance(self.net, memory, patches[:, start:stop], channel_ids,
+                                        self.segment_len, self.mem_len)
+            lo = max(skip, start)
+            if lo >= stop:
+                continue
+            target = targets[:, lo:stop]
+            mask = torch.isfinite(target)
+            err = torch.where(mask, forecasts[:, lo - start :] - target.nan_to_num(), 0.0)
+            seg_loss = err.pow(2).sum() / n_scored
+            if backward:
+                self.manual_backward(seg_loss)
+                seg_loss = seg_loss.detach()
+            total = total + seg_loss
         if self.stateful:
             self._carry = memory
-        skip = min(skip * self.segment_len, n_tokens - 1)
-        return masked_mse(forecasts[:, skip:], targets[:, skip:n_tokens])
+        return total
 
     def validation_loss(self, batch: torch.Tensor) -> torch.Tensor:
         # batch: (1, C, T) the whole scaled series; score tokens whose origin is in the tail

@@ -31,22 +31,40 @@ def masked_mse(forecast: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 class ForecastModule(L.LightningModule):
-    """Optimiser, loss bookkeeping and the NaN guard; subclasses implement `loss(batch)`."""
+    """Optimiser, gradient clipping and the NaN guard; subclasses implement `loss(batch)`.
 
-    def __init__(self, lr: float, weight_decay: float):
+    Optimisation is manual so that a subclass can back-propagate piece by piece
+    (`backward_loss`): Transformer-XL's detached memory lets each segment's graph be freed
+    right after its backward, which keeps training memory flat in the number of segments.
+    """
+
+    def __init__(self, lr: float, weight_decay: float, grad_clip: float | None = 1.0):
         super().__init__()
-        self.lr, self.weight_decay = lr, weight_decay
+        self.lr, self.weight_decay, self.grad_clip = lr, weight_decay, grad_clip
+        self.automatic_optimization = False
 
     def loss(self, batch: Any) -> torch.Tensor:
         raise NotImplementedError
 
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+    def backward_loss(self, batch: Any) -> torch.Tensor:
+        """Back-propagate the training loss of `batch`; return it detached."""
         loss = self.loss(batch)
+        self.manual_backward(loss)
+        return loss.detach()
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        optimizer = self.optimizers()
+        optimizer.zero_grad()
+        loss = self.backward_loss(batch)
         if not torch.isfinite(loss):
             raise TrainingDivergedError(
                 f"training loss became {loss.item()} at epoch {self.current_epoch}, step "
                 f"{batch_idx}; lower lr, check the data scale, or raise weight decay"
             )
+        if self.grad_clip:
+            self.clip_gradients(optimizer, gradient_clip_val=self.grad_clip,
+                                gradient_clip_algorithm="norm")
+        optimizer.step()
         self.log("train_loss", loss, prog_bar=True, on_step=False, on_epoch=True,
                  batch_size=_batch_size(batch))
         return loss
@@ -133,7 +151,6 @@ def fit_module(
     accelerator: str,
     random_state: int | None,
     trainer_kwargs: dict[str, Any] | None,
-    grad_clip: float = 1.0,
 ) -> dict[str, Any]:
     """Train with Lightning: early stopping and best-weights restore when there is validation.
 
@@ -145,7 +162,6 @@ def fit_module(
         max_epochs=max_epochs,
         accelerator=accelerator,
         devices=1,
-        gradient_clip_val=grad_clip,
         logger=False,
         enable_model_summary=False,
         num_sanity_val_steps=0,
@@ -154,6 +170,8 @@ def fit_module(
     if resolve_device(accelerator).type == "cuda":
         kwargs["precision"] = "bf16-mixed"
     kwargs.update(trainer_kwargs or {})
+    if "gradient_clip_val" in kwargs:  # clipping is the module's job under manual optimisation
+        module.grad_clip = kwargs.pop("gradient_clip_val")
     with tempfile.TemporaryDirectory(prefix="txl_ts_") as tmp:
         kwargs.setdefault("default_root_dir", tmp)
         callbacks = list(kwargs.pop("callbacks", []) or [])

@@ -1,0 +1,161 @@
+"""`python -m txl_ts demo`: the weather and load backtest, TXL against ARIMA, LSTM and naive.
+
+On one load data set (ETTh1) and the weather data (WTH), at one horizon, every model is fitted
+on the protocol's training split (validation split for early stopping) and scored on every
+stride-1 window of the test split, as in `txl_ts.benchmark`. The neural models get a reduced
+training budget so that the whole run fits in about ten minutes on a 2-core CPU; the full
+versions are `examples/backtest_load.py` and `examples/backtest_weather.py`.
+
+It prints a markdown table and writes into `--out` (default `demo_output/`):
+`results.md`, `results.json`, `forecasts_<data>.png` (forecast vs actual for a few windows)
+and `error_by_step_<data>.png` (scaled MSE by horizon step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import datasets
+from .backtest import BacktestResult, backtest
+from .benchmark import MASE_LAG, load_protocol, machine_info, make_model
+
+DATASETS = {"load": "ETTh1", "weather": "WTH"}
+# Reduced budgets for the quick run: epochs, and training batches per epoch.
+QUICK = {"max_epochs": 4, "limit_train_batches": 40}
+
+
+def build_models(horizon: int, seed: int, quick: bool) -> dict[str, Any]:
+    """Unfitted models of the comparison; `quick` caps the neural models' training budget."""
+    limits = {"limit_train_batches": QUICK["limit_train_batches"]} if quick else {}
+    extra = {"trainer_kwargs": {"enable_progress_bar": False, **limits}}
+    epochs = QUICK["max_epochs"] if quick else None
+    models = {
+        "txl": make_model("txl", horizon, seed, epochs),
+        "txl-nomem": make_model("txl-nomem", horizon, seed, epochs),
+        "lstm": make_model("lstm", horizon, seed, epochs),
+        "arima": make_model("arima", horizon, seed, model_params={"arima": {"order": (1, 1, 1)}}
+                            if quick else None),
+        "naive": make_model("naive", horizon),
+        "snaive": make_model("snaive", horizon),
+    }
+    for name in ("txl", "txl-nomem", "lstm"):
+        models[name].set_params(**extra)
+    return models
+
+
+def run_dataset(dataset: str, horizon: int, seed: int, quick: bool,
+                log=print) -> tuple[BacktestResult, Any, float]:
+    df, split = load_protocol(dataset, "M")
+    started = time.perf_counter()
+    result = backtest(build_models(horizon, seed, quick), df, horizon, start=split.test_start,
+                      end=split.end, train_end=split.train_end, mase_lag=MASE_LAG)
+    seconds = time.perf_counter() - started
+    log(f"{dataset}: {result.n_windows} test windows, {seconds:.0f} s")
+    return result, df, seconds
+
+
+def table(results: dict[str, BacktestResult]) -> str:
+    lines = ["| data | model | MSE | MAE | MASE | sMAPE % | fit s | predict s | windows |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for data, result in results.items():
+        best = result.metrics["mse"].idxmin()
+        for name, row in result.metrics.iterrows():
+            mark = " **(best)**" if name == best else ""
+            lines.append(
+                f"| {data} | {name}{mark} | {row['mse']:.4f} | {row['mae']:.4f} | "
+                f"{row['mase']:.3f} | {row['smape']:.1f} | {row['fit_seconds']:.1f} | "
+                f"{row['predict_seconds']:.2f} | {int(row['n_windows'])} |"
+            )
+    return "\n".join(lines)
+
+
+def plot(result: BacktestResult, df, dataset: str, out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    target = datasets.TARGETS[dataset]
+    col = result.columns.index(target)
+    h = result.horizon
+    picks = np.linspace(0, result.n_windows - 1, 3).round().astype(int)
+    fig, axes = plt.subplots(len(picks), 1, figsize=(10, 3 * len(picks)), sharey=False)
+    for ax, w in zip(np.atleast_1d(axes), picks):
+        cutoff = int(result.cutoffs[w])
+        past = df.index[cutoff - 2 * h + 1 : cutoff + 1]
+        future = df.index[cutoff + 1 : cutoff + 1 + h]
+        ax.plot(past, df[target].iloc[cutoff - 2 * h + 1 : cutoff + 1], color="black", lw=1,
+                label="history")
+        ax.plot(future, result.y[w, :, col], color="black", lw=2, label="actual")
+        for name, pred in result.predictions.items():
+            ax.plot(future, pred[w, :, col], lw=1.2, label=name)
+        ax.set_title(f"{dataset} {target}: forecast from {df.index[cutoff]}")
+    np.atleast_1d(axes)[0].legend(ncol=4, fontsize=8)
+    fig.tight_layout()
+    forecasts_png = out / f"forecasts_{dataset}.png"
+    fig.savefig(forecasts_png, dpi=90)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    steps = np.arange(1, h + 1)
+    for name, pred in result.predictions.items():
+        err = (pred - result.y) / result.scaler.scale_
+        ax.plot(steps, (err**2).mean(axis=(0, 2)), label=name)
+    ax.set_xlabel("horizon step")
+    ax.set_ylabel("MSE (train-scaled)")
+    ax.set_title(f"{dataset}: error by horizon step over {result.n_windows} test windows")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    error_png = out / f"error_by_step_{dataset}.png"
+    fig.savefig(error_png, dpi=90)
+    plt.close(fig)
+    return [forecasts_png, error_png]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--horizon", type=int, default=96)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="demo_output")
+    parser.add_argument("--full", action="store_true",
+                        help="full training budgets and AIC-selected ARIMA orders (slow)")
+    parser.add_argument("--data", default="load,weather",
+                        help="comma-separated subset of: load (ETTh1), weather (WTH)")
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    quick = not args.full
+    results, written, seconds = {}, [], {}
+    for key in args.data.split(","):
+        dataset = DATASETS[key.strip()]
+        result, df, seconds[dataset] = run_dataset(dataset, args.horizon, args.seed, quick)
+        results[dataset] = result
+        written += plot(result, df, dataset, out)
+    text = table(results)
+    setting = ("quick: neural models capped at " f"{QUICK['max_epochs']} epochs x "
+               f"{QUICK['limit_train_batches']} batches, ARIMA(1,1,1)") if quick else "full"
+    header = (f"Backtest at horizon {args.horizon}, seed {args.seed}, {setting}. MSE/MAE on "
+              "train-scaled values over every stride-1 test window; MASE against the "
+              "training part's seasonal-naive (24 h) error.\n")
+    machine = machine_info()
+    footer = f"\nMachine: {machine.get('cpu')}, {machine.get('cores')} cores, " \
+             f"torch {machine.get('torch')}; run time " + \
+             ", ".join(f"{d} {s:.0f} s" for d, s in seconds.items()) + "\n"
+    (out / "results.md").write_text(header + "\n" + text + "\n" + footer)
+    (out / "results.json").write_text(json.dumps({
+        "horizon": args.horizon, "seed": args.seed, "setting": setting, "machine": machine,
+        "seconds": seconds,
+        "metrics": {d: r.metrics.to_dict(orient="index") for d, r in results.items()},
+    }, indent=2, default=float))
+    print(header)
+    print(text)
+    print(footer)
+    print("wrote", ", ".join(str(p) for p in [out / "results.md", *written]))
+    return 0

@@ -9,7 +9,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from statsmodels.tsa.statespace.sarimax import SARIMAX
@@ -18,15 +17,6 @@ from threadpoolctl import threadpool_limits
 from txl_ts.baselines import ARIMAForecaster, LSTMForecaster
 
 QUIET = {"enable_progress_bar": False}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    # Small LSTMs on a few shared cores run many times faster on one thread.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _frame(values: dict[str, np.ndarray]) -> pd.DataFrame:

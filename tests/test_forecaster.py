@@ -192,3 +192,16 @@ def test_diverging_training_stops_with_a_clear_error():
     df = seasonal_frame(n=400)
     with pytest.raises(TrainingDivergedError, match="loss became"):
         TXLForecaster(**{**TINY, "lr": 1e30, "max_epochs": 5}).fit(df)
+
+
+def test_save_with_unstorable_trainer_kwargs_warns_and_still_round_trips(tmp_path):
+    from lightning.pytorch.callbacks import Callback
+
+    df = seasonal_frame(n=300)
+    kwargs = {**QUIET, "callbacks": [Callback()]}
+    model = TXLForecaster(**{**TINY, "trainer_kwargs": kwargs, "max_epochs": 1}).fit(df)
+    with pytest.warns(UserWarning, match="trainer_kwargs"):
+        model.save(tmp_path / "m")
+    loaded = TXLForecaster.load(tmp_path / "m")
+    assert loaded.trainer_kwargs is None
+    pd.testing.assert_frame_equal(loaded.predict(), model.predict())

@@ -9,6 +9,7 @@ and, for persistence, `_tensors_to_save` / `_restore`. The data path is always
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -196,7 +197,7 @@ class BaseForecaster(BaseEstimator):
         config = {
             "format_version": FORMAT_VERSION,
             "class": type(self).__name__,
-            "params": self.get_params(deep=False),
+            "params": _storable_params(self.get_params(deep=False)),
             "fitted": {
                 "columns": self.columns_,
                 "freq": self.freq_.freqstr,
@@ -228,6 +229,21 @@ class BaseForecaster(BaseEstimator):
         model.scaler_ = scaler_from_json(fitted["scaler"])
         model._restore(load_file(str(path / "weights.safetensors")), config["extra"])
         return model
+
+
+def _storable_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters as JSON; ones that JSON cannot hold (e.g. callbacks inside trainer_kwargs,
+    which only matter for training) are stored as None, with a warning."""
+    out = {}
+    for key, value in params.items():
+        try:
+            json.dumps(value, default=_json_default)
+            out[key] = value
+        except TypeError:
+            warnings.warn(f"parameter {key}={value!r} cannot be stored as JSON; the saved "
+                          "model gets None instead", stacklevel=3)
+            out[key] = None
+    return out
 
 
 def _json_default(obj: object) -> object:

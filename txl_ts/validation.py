@@ -6,6 +6,7 @@ length), and nothing here modifies the caller's DataFrame.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -59,9 +60,12 @@ def _timestamps(df: pd.DataFrame, time_col: str | None, name: str) -> pd.Datetim
 def _frequency(stamps: pd.DatetimeIndex, name: str) -> pd.DateOffset:
     if len(stamps) < 2:
         raise ValueError(f"{name}: at least 2 timestamps are needed to infer the frequency")
-    inferred = pd.infer_freq(stamps) if len(stamps) >= 3 else None
+    with warnings.catch_warnings():  # pandas 3 warns that infer_freq will return an offset
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        inferred = pd.infer_freq(stamps) if len(stamps) >= 3 else None
     if inferred is not None:
-        return to_offset(inferred)
+        return to_offset(inferred)  # accepts a string or an offset
     steps = pd.TimedeltaIndex(stamps[1:] - stamps[:-1])
     counts = steps.value_counts()
     if len(counts) == 1:

@@ -237,6 +237,10 @@ def render(runs: list[dict[str, Any]]) -> str:
         "run): the neural rows are budget-limited runs, not tuned results, and the timings "
         "include contention.",
         "",
+        "**Code version.** The rows were run while the code base was still changing; each "
+        "row's commit column is HEAD when the run started, and \"+uncommitted\" marks runs "
+        "that started while tracked files had uncommitted edits (listed in the report).",
+        "",
         "## Scoreboard",
         "",
     ]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 from sklearn.preprocessing import StandardScaler
 
 from txl_ts import TXLForecaster, datasets
+from txl_ts.benchmark import machine_info
 
 
 def main() -> None:
@@ -67,25 +67,13 @@ def main() -> None:
         "predict_seconds_full_history_11520_rows": predict_seconds,
         "rolling_seconds_all_windows": rolling_seconds,
         "torch_threads": torch.get_num_threads(),
-        "cpu": _cpu(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
+        "machine": machine_info(),
         "params": model.get_params(),
     }
     print(json.dumps(result, indent=2, default=str))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=2, default=str))
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip() + f" x{torch.get_num_threads()} threads"
-    except OSError:
-        pass
-    return platform.processor()
 
 
 if __name__ == "__main__":

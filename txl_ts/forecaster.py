@@ -16,7 +16,16 @@ from torch.utils.data import DataLoader, Dataset
 from .base import BaseForecaster
 from .memory import Memory, Stream, StreamState, advance, patchify
 from .model import TXLNet
-from .training import ForecastModule, Windows, fit_module, masked_mse, resolve_device
+from .training import (
+    ForecastModule,
+    Windows,
+    check_training_params,
+    fit_module,
+    masked_mse,
+    min_fit_rows,
+    resolve_device,
+    validation_rows,
+)
 from .validation import check_non_negative_int, check_positive_int
 
 
@@ -209,48 +218,20 @@ class TXLForecaster(BaseForecaster):
                 f"burn_in ({self.burn_in}) must be smaller than n_segments ({self.n_segments}), "
                 "or no segment contributes to the loss"
             )
-        if not 0.0 <= float(self.dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not float(self.lr) > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be non-negative, got {self.weight_decay}")
-        self._n_val(1000)  # validates val_size
+        check_training_params(self.dropout, self.lr, self.weight_decay, self.val_size)
 
     def _n_val(self, n_rows: int) -> int:
-        v = self.val_size
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-            raise ValueError(f"val_size must be a fraction in [0, 1) or a row count, got {v!r}")
-        if isinstance(v, (float, np.floating)) and not float(v).is_integer():
-            if not 0.0 < v < 1.0:
-                raise ValueError(f"val_size must be a fraction in [0, 1) or a row count, got {v}")
-            n = int(round(v * n_rows))
-        else:
-            if v < 0:
-                raise ValueError(f"val_size must be non-negative, got {v}")
-            n = int(v)
-        return 0 if n == 0 else max(n, self.stride)
+        # at least one stride, so that some token's forecast origin lies in the tail
+        return validation_rows(self.val_size, n_rows, at_least=self.stride)
 
     @property
     def forecast_len(self) -> int:
         """Steps each token forecasts: the horizon plus up to stride-1 rows of lag."""
         return self.horizon + self.stride - 1
 
-    def _min_train_rows(self) -> int:
-        return self.patch_len + self.horizon
-
     def _min_fit_length(self) -> tuple[int, str]:
-        need = self._min_train_rows()
-        v = self.val_size
-        if isinstance(v, (float, np.floating)) and not float(v).is_integer() and v > 0:
-            total = math.ceil(need / (1 - v))
-            while total - self._n_val(total) < need:
-                total += 1
-            why = f"patch_len + horizon = {need} rows to train on, plus val_size={v}"
-        else:
-            total = need + (max(int(v), self.stride) if v else 0)
-            why = f"patch_len + horizon = {need} rows to train on, plus {total - need} to validate"
-        return total, why
+        return min_fit_rows(self.patch_len + self.horizon, "patch_len + horizon",
+                            self.val_size, at_least=self.stride)
 
     def _min_history_length(self) -> tuple[int, str]:
         return self.patch_len, f"one patch of patch_len={self.patch_len} rows"

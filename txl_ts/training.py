@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from torch.utils.data import Dataset
@@ -77,6 +78,46 @@ class ForecastModule(L.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+
+def check_training_params(dropout: float, lr: float, weight_decay: float,
+                          val_size: float | int) -> None:
+    """Hyperparameter checks shared by the neural forecasters."""
+    if not 0.0 <= float(dropout) < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    if not float(lr) > 0:
+        raise ValueError(f"lr must be positive, got {lr}")
+    if not float(weight_decay) >= 0:
+        raise ValueError(f"weight_decay must be non-negative, got {weight_decay}")
+    validation_rows(val_size, 1000)
+
+
+def validation_rows(val_size: float | int, n_rows: int, at_least: int = 1) -> int:
+    """Rows of the time-ordered validation tail: `val_size` is a fraction in (0, 1) of
+    `n_rows` or a row count; 0 disables validation. A non-empty tail has `at_least` rows."""
+    v = val_size
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise ValueError(f"val_size must be a fraction in [0, 1) or a row count, got {v!r}")
+    if isinstance(v, (float, np.floating)) and not float(v).is_integer():
+        if not 0.0 < v < 1.0:
+            raise ValueError(f"val_size must be a fraction in [0, 1) or a row count, got {v}")
+        n = int(round(v * n_rows))
+    else:
+        if v < 0:
+            raise ValueError(f"val_size must be non-negative, got {v}")
+        n = int(v)
+    return 0 if n == 0 else max(n, at_least)
+
+
+def min_fit_rows(need: int, what: str, val_size: float | int,
+                 at_least: int = 1) -> tuple[int, str]:
+    """The shortest fit frame that leaves `need` training rows beside the validation tail."""
+    total = need
+    while total - validation_rows(val_size, total, at_least) < need:
+        total += 1
+    n_val = total - need
+    return total, f"{what} = {need} rows to train on" + (
+        f", plus {n_val} to validate (val_size={val_size})" if n_val else "")
 
 
 def _batch_size(batch: Any) -> int:

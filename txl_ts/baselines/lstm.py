@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
@@ -14,7 +13,16 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..base import BaseForecaster
-from ..training import ForecastModule, Windows, fit_module, masked_mse, resolve_device
+from ..training import (
+    ForecastModule,
+    Windows,
+    check_training_params,
+    fit_module,
+    masked_mse,
+    min_fit_rows,
+    resolve_device,
+    validation_rows,
+)
 from ..validation import check_non_negative_int, check_positive_int
 
 INFERENCE_BATCH = 4096  # sequences per forward pass in rolling forecasts
@@ -130,36 +138,13 @@ class LSTMForecaster(BaseForecaster):
             max_epochs=self.max_epochs, patience=self.patience,
         )
         check_non_negative_int(channel_embedding=self.channel_embedding)
-        if not 0.0 <= float(self.dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not float(self.lr) > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
-        if not float(self.weight_decay) >= 0:
-            raise ValueError(f"weight_decay must be non-negative, got {self.weight_decay}")
-        self._n_val(1000)  # validates val_size
+        check_training_params(self.dropout, self.lr, self.weight_decay, self.val_size)
 
     def _n_val(self, n_rows: int) -> int:
-        v = self.val_size
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-            raise ValueError(f"val_size must be a fraction in [0, 1) or a row count, got {v!r}")
-        if isinstance(v, (float, np.floating)) and not float(v).is_integer():
-            if not 0.0 < v < 1.0:
-                raise ValueError(f"val_size must be a fraction in [0, 1) or a row count, got {v}")
-            return int(round(v * n_rows))
-        if v < 0:
-            raise ValueError(f"val_size must be non-negative, got {v}")
-        return int(v)
+        return validation_rows(self.val_size, n_rows)
 
     def _min_fit_length(self) -> tuple[int, str]:
-        need = self.lookback + self.horizon
-        why = f"lookback + horizon = {need} rows to train on"
-        v = self.val_size
-        if isinstance(v, (float, np.floating)) and not float(v).is_integer() and 0 < v < 1:
-            total = math.ceil(need / (1 - v))
-            while total - self._n_val(total) < need:
-                total += 1
-            return total, f"{why}, plus val_size={v}"
-        return need + int(v), f"{why}, plus val_size={int(v)}" if v else why
+        return min_fit_rows(self.lookback + self.horizon, "lookback + horizon", self.val_size)
 
     def _min_history_length(self) -> tuple[int, str]:
         return self.lookback, f"lookback={self.lookback} rows"

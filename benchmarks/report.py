@@ -88,10 +88,11 @@ def _training(d: dict) -> list[str]:
         f"n_heads={cfg['n_heads']}, d_ff={cfg['d_ff']}, patch_len={cfg['patch_len']}, "
         f"stride={cfg['stride']}, horizon={cfg['horizon']}, segment_len={cfg['segment_len']}, "
         f"mem_len={cfg['mem_len']}; batch of {cfg['batch']} samples; one training sample covers "
-        f"{cfg['base_segments']} x mult segments. Variants: `txl_segment_backward` (truncated "
-        "BPTT: backward after each segment, memory detached, one optimiser step), "
-        "`txl_one_backward` (`TXLModule.loss` as `fit` uses it: one backward over all "
-        f"segments), `full_attention` ({cfg['full_attention']}).",
+        f"{cfg['base_segments']} x mult segments. Variants: `txl_segment_backward` "
+        "(`TXLModule.backward_loss`, what `fit` runs: truncated BPTT, backward after each "
+        "segment, memory detached, one optimiser step), `txl_one_backward` (`TXLModule.loss`: "
+        "one backward over all segments), "
+        f"`full_attention` ({cfg['full_attention']}).",
         "",
         f"Peak memory: {cfg['peak_memory']}; {cfg['memory_cap']} "
         f"({cfg['memory_cap_gib']} GiB). Time: median of {cfg['rounds']} steps per "

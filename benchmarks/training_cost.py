@@ -4,11 +4,12 @@ One training sample covers a history of `n_segments` consecutive segments of `se
 tokens; the history grows 1x, 2x, 4x, ... with every other setting fixed. Variants, all the
 same `TXLNet` (same d_model, layers, heads), one optimisation step per sample batch:
 
-- txl_segment_backward: truncated BPTT as in Transformer-XL: each segment's loss is
-  back-propagated as soon as the segment is done (the memory is detached), so only one
-  segment's graph is alive at a time; gradients accumulate, then one optimiser step.
-- txl_one_backward: `TXLModule.loss` as used by `TXLForecaster.fit` today: all segments are
-  run, then one backward over the summed loss, so every segment's graph stays alive.
+- txl_segment_backward: `TXLModule.backward_loss`, what `TXLForecaster.fit` runs: truncated
+  BPTT as in Transformer-XL, each segment's loss is back-propagated as soon as the segment is
+  done (the memory is detached), so only one segment's graph is alive at a time; gradients
+  accumulate, then one optimiser step.
+- txl_one_backward: `TXLModule.loss`: all segments are run, then one backward over the summed
+  loss, so every segment's graph stays alive (how fit trained before per-segment backward).
 - full_attention: the same network run as ONE segment over all the history's tokens with
   mem_len=0 (causal attention over everything: a vanilla Transformer of the same size).
 
@@ -104,23 +105,9 @@ class Trainer:
         self.batch = (torch.sin(t / 4 + phase) + 0.1 * torch.randn(setup.batch, len(t)))[:, None]
 
     def _segment_backward(self) -> None:
-        from txl_ts.memory import Memory, advance, patchify
-        from txl_ts.training import masked_mse
-
-        s, net = self.setup, self.net
-        rows = self.batch[:, 0]
-        n_tokens = self.n_segments * s.segment_len
-        patches = patchify(rows[:, : (n_tokens - 1) * s.stride + s.patch_len], s.patch_len,
-                           s.stride)
-        targets = rows[:, s.patch_len :].unfold(-1, s.forecast_len, s.stride)[:, :n_tokens]
-        ids = torch.zeros(rows.shape[0], dtype=torch.long)
-        memory = Memory.empty(net, rows.shape[0])
-        for k in range(self.n_segments):
-            part = slice(k * s.segment_len, (k + 1) * s.segment_len)
-            forecast, memory = advance(net, memory, patches[:, part], ids, s.segment_len,
-                                       s.mem_len)
-            # equal-length segments without NaN: the mean of segment means is the full mean
-            (masked_mse(forecast, targets[:, part]) / self.n_segments).backward()
+        # outside a Trainer, Lightning's manual_backward is a plain backward
+        self.module.manual_backward = lambda loss: loss.backward()
+        self.module.backward_loss(self.batch)
 
     def step(self) -> None:
         self.net.train()

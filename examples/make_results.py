@@ -157,6 +157,9 @@ def tally(rows) -> list[str]:
         k = HORIZONS.index(h)
         others.update({f"published {label}": values[k][0]
                        for label, values, _ in PUBLISHED.get(dataset, [])})
+        if dataset == "WTH":
+            others.update({f"published {label} (WTH, split uncertain)": values[h][0]
+                           for label, values, _ in PUBLISHED_WTH_M if h in values})
         for label, o in others.items():
             c = counts.setdefault(label, [0, 0])
             c[0] += t < o
@@ -184,6 +187,11 @@ def comparisons(rows) -> list[str]:
             for label, values, _ in PUBLISHED.get(dataset, []):
                 (wins if t < values[k][0] else losses).append(
                     f"published {label} {values[k][0]:.3f}")
+            if dataset == "WTH":
+                for label, values, _ in PUBLISHED_WTH_M:
+                    if h in values:
+                        (wins if t < values[h][0] else losses).append(
+                            f"published {label} {values[h][0]:.3f} (split uncertain)")
             out.append(f"- {dataset} H={h}: TXL MSE {t:.4f}. Better than: "
                        f"{'; '.join(wins) or 'nothing'}. Worse than: "
                        f"{'; '.join(losses) or 'nothing'}.")

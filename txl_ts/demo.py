@@ -30,7 +30,7 @@ from .benchmark import MASE_LAG, load_protocol, machine_info, make_model
 
 DATASETS = {"load": "ETTh1", "weather": "WTH"}
 # Reduced budgets for the quick run: epochs, and training batches per epoch.
-QUICK = {"max_epochs": 3, "limit_train_batches": 15}
+QUICK = {"max_epochs": 4, "limit_train_batches": 25}
 QUICK_TRAIN_ROWS = 8640  # quick run: fit on the latest 12 months of a longer training split
 QUICK_LSTM = {"lookback": 96, "batch_size": 32, "window_step": 8}  # its defaults are slow on CPU
 

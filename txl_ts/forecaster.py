@@ -70,7 +70,12 @@ class TXLModule(ForecastModule):
         carried = self.stateful and self._carry is not None
         memory = self._carry if carried else Memory.empty(self.net, b * c, rows.device)
         skip = min((0 if carried else self.burn_in) * self.segment_len, n_tokens - 1)
-        n_scored = torch.isfinite(targets[:, skip:]).sum().clamp(min=1)
+        # count per segment: isfinite over the whole overlapping unfold view would materialise
+        # a window-sized copy, and peak memory would grow with the window again
+        n_scored = sum(
+            int(torch.isfinite(targets[:, lo : lo + self.segment_len]).sum())
+            for lo in range(skip, n_tokens, self.segment_len)
+        ) or 1
         total = rows.new_zeros(())
         for start in range(0, n_tokens, self.segment_len):
             stop = min(start + self.segment_len, n_tokens)

@@ -114,7 +114,7 @@ class _Chunks(Dataset):
 
     def __init__(self, values: torch.Tensor, n_streams: int, tokens_per_stream: int,
                  segment_len: int, stride: int, window_rows: int, end: int):
-        self.windows = Windows(values, window_rows, stride, n_starts=10**12, end=end)
+        self.windows = Windows(values, window_rows, stride, n_streams * tokens_per_stream, end=end)
         self.n_streams, self.tokens_per_stream = n_streams, tokens_per_stream
         self.segment_len = segment_len
 
@@ -401,15 +401,15 @@ class TXLForecaster(BaseForecaster):
                 "fitted_timestamp": self.fitted_timestamp_.isoformat()}
 
     def _restore(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
+        device = resolve_device(self.accelerator)
+
         def part(prefix: str) -> dict[str, torch.Tensor]:
-            return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+            return {k[len(prefix):]: v.to(device) for k, v in tensors.items()
+                    if k.startswith(prefix)}
 
         self.net_ = self._build_net(len(self.columns_))
         self.net_.load_state_dict(part("net."))
-        device = resolve_device(self.accelerator)
         self.net_.eval().to(device)
-        moved = {k: v.to(device) for k, v in tensors.items()}
-        tensors = moved
         self.state_ = StreamState.from_tensors(part("state."), self.n_layers)
         self.fitted_state_ = StreamState.from_tensors(part("fitted."), self.n_layers)
         self.fit_summary_ = extra["fit_summary"]

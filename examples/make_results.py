@@ -1,10 +1,13 @@
 """Build RESULTS.md (the scoreboard) from the JSON reports of `python -m txl_ts benchmark`.
 
-    python examples/make_results.py results/*.json --out RESULTS.md
+    python examples/make_results.py results --out RESULTS.md
 
-Every number of ours in the output comes from a report; published numbers come from the
-PUBLISHED table below (with their sources and caveats) and are labelled as published. A cell
-with no report reads "missing": nothing is ever filled in by hand.
+Arguments are report files or folders (searched recursively; hidden folders such as a grid's
+`.parts/` are skipped). Every number of ours in the output comes from a report; published
+numbers come from the PUBLISHED table below (with their sources and caveats) and are labelled
+as published. A cell with no report reads "missing": nothing is ever filled in by hand.
+Capped or truncated reports (`--max-epochs`, `--rows`, window sub-sampling) and everything
+under a `quick/` folder are quick runs: listed separately, never on the scoreboard.
 """
 
 from __future__ import annotations
@@ -16,11 +19,14 @@ from typing import Any
 
 DATASETS = ("ETTh1", "ETTh2", "WTH")
 HORIZONS = (96, 192, 336, 720)
-# The scoreboard's models, in display order (snaive is extra: it is the strongest naive one).
+# The scoreboard's models, in display order.
 OURS = {"txl": "TXL (ours)", "txl-nomem": "TXL mem_len=0 (ours, ablation)",
-        "lstm": "LSTM (ours)", "arima": "ARIMA (ours)", "naive": "naive repeat-last (ours)",
+        "lstm": "LSTM (ours)", "dlinear": "DLinear (ours)", "arima": "ARIMA seasonal (ours)",
+        "arima-nonseasonal": "ARIMA non-seasonal (ours)", "naive": "naive repeat-last (ours)",
         "snaive": "seasonal naive 24 (ours)"}
-REQUIRED = ("txl", "txl-nomem", "lstm", "arima", "naive")
+# Every cell of these must be filled; the others are shown only where they ran.
+REQUIRED = ("txl", "txl-nomem", "lstm", "dlinear", "arima", "naive", "snaive")
+NEURAL = ("txl", "txl-nomem", "lstm", "dlinear")
 
 # Published multivariate ("M") MSE / MAE, from /work/shared/reference/published_results.md.
 PUBLISHED: dict[str, list[tuple[str, list[tuple[float, float]], str]]] = {
@@ -61,12 +67,50 @@ REFERENCE_NAIVE = {
 }
 
 
-def load_all(paths: list[Path]) -> list[dict[str, Any]]:
-    """Every successful model run of the full-protocol "M" reports, oldest first."""
+def report_paths(args: list[Path]) -> list[Path]:
+    """The JSON files named, or found under the folders named (hidden folders skipped)."""
+    paths = []
+    for arg in args:
+        if arg.is_dir():
+            paths += sorted(p for p in arg.rglob("*.json")
+                            if not any(part.startswith(".") for part in p.relative_to(arg).parts))
+        else:
+            paths.append(arg)
+    return paths
+
+
+def quick_reasons(report: dict[str, Any], path: Path) -> list[str]:
+    """Why a report is a quick run (empty for a scoreboard run). Reports written before
+    `capped` was recorded are judged from their max_epochs and parameters."""
+    reasons = list(report.get("capped_by") or [])
+    if report.get("truncated"):
+        reasons.append(f"rows={report.get('rows')}")
+    if "capped" not in report:
+        neural = [n for n in report["models"] if n in NEURAL]
+        if report.get("max_epochs") is not None and neural:
+            reasons.append(f"max_epochs={report['max_epochs']}")
+        for entry in report["models"].values():
+            step = (entry.get("params") or {}).get("window_step") or 1
+            if step > 1:
+                reasons.append(f"window_step={step}")
+    if "quick" in path.parts:
+        reasons.append("in quick/")
+    return sorted(set(reasons))
+
+
+def load_all(paths: list[Path], quick: list[dict[str, Any]] | None = None,
+             ) -> list[dict[str, Any]]:
+    """Every successful model run of the full-budget, full-protocol "M" reports, oldest
+    first. Quick runs are appended to `quick` (if given) instead."""
     runs = []
-    for path in paths:
+    for path in report_paths(paths):
         report = json.loads(path.read_text())
-        if report.get("truncated") or report.get("features") != "M":
+        if report.get("features") != "M" or "models" not in report:
+            continue
+        reasons = quick_reasons(report, path)
+        if reasons:
+            if quick is not None:
+                quick.append({"report": report, "file": path.as_posix(), "why": reasons})
             continue
         for name, entry in report["models"].items():
             if "mean" in entry:
@@ -90,28 +134,51 @@ def _cell(info: dict[str, Any] | None) -> str:
 
 
 def _epochs(entry: dict[str, Any]) -> str:
-    runs = [r.get("fit_summary") or {} for r in entry["runs"]]
-    epochs = [str(r["epochs"]) for r in runs if "epochs" in r]
-    return ",".join(epochs) if epochs else "-"
+    """Epochs run per seed, and how many seeds stopped early ("-" for non-neural models)."""
+    epochs, early = [], 0
+    for run in entry["runs"]:
+        summary = run.get("fit_summary") or {}
+        n = run.get("epochs", summary.get("epochs"))
+        if n is not None:
+            epochs.append(str(n))
+            early += bool(run.get("stopped_early", summary.get("stopped_early")))
+    if not epochs:
+        return "-"
+    return f"{','.join(epochs)} (early stop {early}/{len(epochs)})"
+
+
+def _machine(report: dict[str, Any]) -> str:
+    machine = report["machine"]
+    return machine.get("gpu") or f"{machine['cpu']} CPU ({machine['cores']} cores)"
+
+
+def _score_cell(info: dict[str, Any] | None) -> str:
+    if info is None:
+        return "missing"
+    epochs = _epochs(info["entry"])
+    return _cell(info) + ("" if epochs == "-" else f"<br>epochs {epochs}")
 
 
 def scoreboard(rows, dataset: str) -> list[str]:
     lines = [f"### {dataset}, multivariate (\"M\"): MSE / MAE on train-scaled values", "",
-             "| model | " + " | ".join(str(h) for h in HORIZONS) + " | source |",
-             "|---|" + "---|" * len(HORIZONS) + "---|"]
+             "| model | " + " | ".join(str(h) for h in HORIZONS) + " | machine | source |",
+             "|---|" + "---|" * len(HORIZONS) + "---|---|"]
     for name, label in OURS.items():
-        cells = [_cell(rows.get((dataset, h, name))) for h in HORIZONS]
-        if name == "snaive" and all(c == "missing" for c in cells):
+        infos = [rows.get((dataset, h, name)) for h in HORIZONS]
+        if name not in REQUIRED and all(i is None for i in infos):
             continue
-        lines.append(f"| {label} | " + " | ".join(cells) + " | this repo, every window |")
+        machines = sorted({_machine(i["report"]) for i in infos if i is not None})
+        lines.append(f"| {label} | " + " | ".join(_score_cell(i) for i in infos)
+                     + f" | {'; '.join(machines) or '-'} | this repo, every window |")
     for label, values, source in PUBLISHED.get(dataset, []):
         cells = [f"{mse:.3f} / {mae:.3f}" for mse, mae in values]
-        lines.append(f"| *published:* {label} | " + " | ".join(cells) + f" | {source} |")
+        lines.append(f"| *published:* {label} | " + " | ".join(cells) + f" | - | {source} |")
     if dataset == "WTH":
         for label, values, source in PUBLISHED_WTH_M:
             cells = [f"{values[h][0]:.3f} / {values[h][1]:.3f}" if h in values else "-"
                      for h in HORIZONS]
-            lines.append(f"| *published:* {label} | " + " | ".join(cells) + f" | {source} |")
+            lines.append(f"| *published:* {label} | " + " | ".join(cells)
+                         + f" | - | {source} |")
     return lines + [""]
 
 
@@ -119,9 +186,9 @@ def run_table(runs: list[dict[str, Any]], rows) -> list[str]:
     """Every run; a run that a newer one of the same data set, horizon and model superseded
     is marked as such (the scoreboard shows the newest)."""
     lines = ["| data | H | model | seeds | windows | MSE / MAE | sMAPE % | MASE (lag 24) | "
-             "max_epochs | epochs run | fit s | predict s | run s | machine | load 1m | "
+             "epochs run | fit s | predict s | run s | machine | load 1m | "
              "commit | finished (UTC) | report |",
-             "|" + "---|" * 18]
+             "|" + "---|" * 17]
     for info in sorted(runs, key=lambda r: r["key"]):
         dataset, horizon, name = info["key"]
         if rows[info["key"]] is not info:
@@ -134,8 +201,8 @@ def run_table(runs: list[dict[str, Any]], rows) -> list[str]:
         seeds = ",".join(str(s) for s in e["seeds"]) if e["seeds"] != [None] else "-"
         lines.append(
             f"| {dataset} | {horizon} | {name} | {seeds} | {r['n_windows']} | {_cell(info)} | "
-            f"{m['smape']:.2f} | {m['mase']:.3f} | {r.get('max_epochs') or 'default'} | "
-            f"{_epochs(e)} | {m['fit_seconds']:.1f} | {m['predict_seconds']:.2f} | "
+            f"{m['smape']:.2f} | {m['mase']:.3f} | {_epochs(e)} | {m['fit_seconds']:.1f} | "
+            f"{m['predict_seconds']:.2f} | "
             f"{r['runtime_seconds']:.0f} | {where} | {machine.get('load_average_1m', 0):.1f} | "
             f"{(machine.get('git_commit') or '?')[:7]}"
             f"{'+uncommitted' if machine.get('uncommitted_changes') else ''} | "
@@ -216,15 +283,35 @@ def missing(rows) -> list[str]:
             if (d, h, m) not in rows]
 
 
-def render(runs: list[dict[str, Any]]) -> str:
+def quick_table(quick: list[dict[str, Any]]) -> list[str]:
+    """The quick runs, one line per report: not comparable with the scoreboard."""
+    if not quick:
+        return ["- none"]
+    lines = ["| report | data | H | models (MSE) | why quick | epochs run | machine |",
+             "|---|---|---|---|---|---|---|"]
+    for q in sorted(quick, key=lambda q: q["file"]):
+        r = q["report"]
+        models = ", ".join(f"{n} {e['mean']['mse']:.4f}" if "mean" in e else f"{n} failed"
+                           for n, e in r["models"].items())
+        epochs = "; ".join(f"{n} {_epochs(e)}" for n, e in r["models"].items()
+                           if "mean" in e and _epochs(e) != "-") or "-"
+        lines.append(f"| {q['file']} | {r['dataset']} | {r['horizon']} | {models} | "
+                     f"{', '.join(q['why'])} | {epochs} | {_machine(r)} |")
+    return lines
+
+
+def render(runs: list[dict[str, Any]], quick: list[dict[str, Any]] | None = None) -> str:
     rows = {run["key"]: run for run in runs}
     lines = [
         "# RESULTS: the txl_ts scoreboard",
         "",
-        "Generated by `python examples/make_results.py results/*.json --out RESULTS.md` from "
-        "the JSON reports in `results/`; do not edit by hand. Each report records the exact "
-        "command (`argv`), the machine, the load average, the git commit (and which files had "
-        "uncommitted changes when it ran) and timings.",
+        "Generated by `python examples/make_results.py results --out RESULTS.md` from the JSON "
+        "reports under `results/`; do not edit by hand. Each report records the exact command "
+        "(`argv`), the machine, the load average, the git commit (and which files had "
+        "uncommitted changes when it ran) and timings. The grid that fills the scoreboard is "
+        "`python -m txl_ts benchmark --dataset ETTh1,ETTh2,WTH --horizon 96,192,336,720 "
+        "--models txl,txl-nomem,lstm,dlinear,arima,naive,snaive --seeds 3 --jobs N "
+        "--out-dir results/grid`.",
         "",
         "**Protocol (ours).** ETTh1/ETTh2: train rows 0..8639, validation 8640..11519, test "
         "11520..14399; WTH: 70/10/20 in time order (Time-Series-Library convention). Models "
@@ -234,24 +321,26 @@ def render(runs: list[dict[str, Any]]) -> str:
         "6,917 / 6,821 / 6,677 / 6,293). Neural models: mean ± sample std over seeds when "
         "more than one seed ran.",
         "",
+        "**Fair budgets.** Scoreboard rows are full-budget runs only: every neural model at "
+        "its defaults, trained to early-stopping convergence (no `--max-epochs` cap, no "
+        "window sub-sampling, no `--rows` truncation). Each cell shows the epochs run per "
+        "seed and how many seeds early stopping ended; the machine column names the CPU or "
+        "GPU. Capped or truncated runs are listed under \"Quick runs\" and are not "
+        "comparable with the scoreboard or with each other.",
+        "",
         "**Published numbers** are labelled *published*; they are not our runs. Caveat: "
         "many papers' test loaders dropped the last incomplete batch (drop_last=True), which "
         "removes up to ~100 windows from the end of the test split and usually flatters MSE "
         "by 0.01-0.04; look-back windows differ per paper (in brackets). Our protocol scores "
         "every window. WTH's published Informer results use an uncertain split.",
         "",
-        "**Compute caveat.** All our rows ran on a shared 2-core CPU (no GPU) while other "
-        "jobs ran (see the load column), with few training epochs (see max_epochs / epochs "
-        "run): the neural rows are budget-limited runs, not tuned results, and the timings "
-        "include contention.",
-        "",
-        "**Code version.** The rows were run while the code base was still changing; each "
-        "row's commit column is HEAD when the run started, and \"+uncommitted\" marks runs "
-        "that started while tracked files had uncommitted edits (listed in the report).",
-        "",
         "## Scoreboard",
         "",
     ]
+    if not runs:
+        lines += ["**No full-budget run yet: every cell of ours is missing.** Capped or "
+                  "truncated runs are listed under \"Quick runs\" below; they are not a "
+                  "scoreboard.", ""]
     for dataset in DATASETS:
         lines += scoreboard(rows, dataset)
     lines += ["## Where TXL wins and loses (MSE, same data set and horizon)", "",
@@ -264,19 +353,27 @@ def render(runs: list[dict[str, Any]]) -> str:
               "Our naive rows against the reference values computed on this protocol "
               "(tolerance 5e-5): " + ("; ".join(oracle_check(rows)) or "no naive rows") + ".",
               ""]
-    lines += ["## Runs (machine and runtime of each row)", ""] + run_table(runs, rows)
-    lines += ["## Missing rows (not run: no report, so no number)", ""]
+    lines += ["## Runs (machine and runtime of each row)", ""]
+    lines += run_table(runs, rows) if runs else ["- none", ""]
+    lines += ["## Missing cells (not run at full budget: no report, so no number)", ""]
     lines += missing(rows) or ["- none"]
+    lines += ["", "## Quick runs (capped or truncated: not comparable, not on the scoreboard)",
+              "", "Reports under `results/quick/` or with a capped budget. Their `arima` is "
+              "whatever ARIMA default the report's commit had (non-seasonal before the "
+              "seasonal default).", ""] + quick_table(quick or [])
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("reports", nargs="+", type=Path)
+    parser.add_argument("reports", nargs="*", type=Path, default=[Path("results")],
+                        help="report files or folders (default: results)")
     parser.add_argument("--out", type=Path, default=Path("RESULTS.md"))
     args = parser.parse_args(argv)
-    args.out.write_text(render(load_all(args.reports)))
-    print(f"wrote {args.out}")
+    quick: list[dict[str, Any]] = []
+    runs = load_all(args.reports, quick)
+    args.out.write_text(render(runs, quick))
+    print(f"wrote {args.out}: {len(runs)} scoreboard runs, {len(quick)} quick reports")
     return 0
 
 

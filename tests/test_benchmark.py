@@ -89,7 +89,10 @@ def test_cli_on_truncated_data(tmp_path, capsys, monkeypatch):
     make_results = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_results)
     assert make_results.load_reports([out]) == {}
-    report.update(truncated=False, features="M")
+    assert report["capped"] and report["capped_by"] == ["max_epochs=1", "rows=400"]
+    assert {"epochs", "stopped_early"} <= set(nomem["runs"][0])
+    assert nomem["runs"][0]["epochs"] == 1
+    report.update(truncated=False, features="M", capped=False, capped_by=[])
     full = tmp_path / "full.json"
     full.write_text(json.dumps(report))
     rows = make_results.load_reports([full])

@@ -13,6 +13,11 @@ Protocol (as in the Informer / Autoformer / PatchTST line of work, but scoring e
 
 `--rows N` truncates a data set to its first N rows and splits it in the same proportions
 (ETTh: 60/20/20), for quick runs; such results are not comparable with the full protocol.
+A report records `capped: true` (and why, in `capped_by`) when `--rows`, `--max-epochs` or a
+model parameter that sub-samples training windows was used: such runs are not scoreboard runs.
+
+`--out-dir DIR` runs a grid of data sets x horizons x models x seeds in worker processes, one
+JSON report per cell (see `txl_ts.grid`).
 """
 
 from __future__ import annotations
@@ -38,8 +43,11 @@ from . import datasets
 from .backtest import backtest
 
 HORIZONS = (96, 192, 336, 720)
-MODELS = ("txl", "txl-nomem", "lstm", "arima", "naive", "snaive")
-STOCHASTIC = ("txl", "txl-nomem", "lstm")
+MODELS = ("txl", "txl-nomem", "lstm", "dlinear", "arima", "arima-nonseasonal", "naive", "snaive")
+STOCHASTIC = ("txl", "txl-nomem", "lstm", "dlinear")
+# Which `model_params` key configures each model (both ARIMA variants share "arima").
+PARAM_GROUP = {"lstm": "lstm", "dlinear": "dlinear", "arima": "arima",
+               "arima-nonseasonal": "arima"}
 METRICS = ("mse", "mae", "mse_orig", "mae_orig", "smape", "mase", "fit_seconds",
            "predict_seconds")
 ETT_BORDERS = (8640, 11520, 14400)  # 12 / 4 / 4 months of hourly rows
@@ -102,8 +110,8 @@ def make_model(name: str, horizon: int, seed: int | None = 0, max_epochs: int | 
                model_params: dict[str, dict[str, Any]] | None = None):
     """A fresh, unfitted forecaster for benchmark model `name`.
 
-    `txl_params` go to both TXL variants; `model_params` maps "lstm" / "arima" to extra
-    constructor parameters.
+    `txl_params` go to both TXL variants; `model_params` maps "lstm" / "dlinear" / "arima" to
+    extra constructor parameters ("arima" configures both ARIMA variants).
     """
     from .baselines.naive import NaiveForecaster
 
@@ -118,12 +126,16 @@ def make_model(name: str, horizon: int, seed: int | None = 0, max_epochs: int | 
         model.set_params(**(txl_params or {}))
         if name == "txl-nomem":
             model.set_params(mem_len=0)
-    elif name == "lstm":
-        model = _lazy("lstm", "LSTMForecaster")(horizon=horizon)
-        model.set_params(**(model_params or {}).get("lstm", {}))
-    elif name == "arima":
-        model = _lazy("arima", "ARIMAForecaster")(horizon=horizon)
-        model.set_params(**(model_params or {}).get("arima", {}))
+    elif name in PARAM_GROUP:
+        module, cls = {"lstm": ("lstm", "LSTMForecaster"),
+                       "dlinear": ("dlinear", "DLinearForecaster"),
+                       "arima": ("arima", "ARIMAForecaster"),
+                       "arima-nonseasonal": ("arima", "ARIMAForecaster")}[name]
+        model = _lazy(module, cls)(horizon=horizon)
+        model.set_params(**(model_params or {}).get(PARAM_GROUP[name], {}))
+        # An ARIMAForecaster without a `seasonal` switch is non-seasonal already.
+        if name == "arima-nonseasonal" and "seasonal" in model.get_params(deep=False):
+            model.set_params(seasonal=False)
     else:
         raise ValueError(f"unknown model {name!r}; choose from {list(MODELS)}")
     params = model.get_params(deep=False)
@@ -133,6 +145,20 @@ def make_model(name: str, horizon: int, seed: int | None = 0, max_epochs: int | 
                         if k in params and v is not None and not (k == "trainer_kwargs"
                                                                   and params[k])})
     return model
+
+
+def capped_by(params: dict[str, Any] | None, max_epochs: int | None,
+              rows: int | None) -> list[str]:
+    """Why a run with these constructor `params` is not a full-budget run (empty if it is)."""
+    params = params or {}
+    reasons = []
+    if rows is not None:
+        reasons.append(f"rows={rows}")
+    if max_epochs is not None and "max_epochs" in params:
+        reasons.append(f"max_epochs={max_epochs}")
+    if (params.get("window_step") or 1) > 1:
+        reasons.append(f"window_step={params['window_step']}")
+    return reasons
 
 
 def _git(args: list[str]) -> str | None:
@@ -188,6 +214,64 @@ def _summary(runs: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, fl
     return mean, std
 
 
+def report_header(dataset: str, horizon: int, features: str, df: pd.DataFrame, split: Split,
+                  rows: int | None, max_epochs: int | None, txl_params: dict[str, Any] | None,
+                  model_params: dict[str, dict[str, Any]] | None,
+                  machine: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The fields of a report that describe the protocol, the machine (this one unless given)
+    and the command; no results yet."""
+    return {
+        "dataset": dataset, "features": features, "horizon": horizon,
+        "rows": len(df), "truncated": rows is not None, "split": split.as_dict(),
+        "columns": list(df.columns), "mase_lag": MASE_LAG,
+        "protocol": "train-only StandardScaler; MSE/MAE on scaled values over every stride-1 "
+                    "test window, all columns and horizon steps (no drop_last)",
+        "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine or machine_info(), "argv": sys.argv, "max_epochs": max_epochs,
+        "txl_params": txl_params or {}, "model_params": model_params or {}, "models": {},
+    }
+
+
+def run_one(name: str, df: pd.DataFrame, split: Split, horizon: int, seed: int | None, *,
+            max_epochs: int | None = None, txl_params: dict[str, Any] | None = None,
+            accelerator: str = "auto", model_params: dict[str, dict[str, Any]] | None = None,
+            ) -> tuple[dict[str, Any] | None, str | None, dict[str, Any] | None]:
+    """Fit and score one model with one seed: (metrics row, None, params) or
+    (None, error message, params) when it fails."""
+    params = None
+    try:
+        model = make_model(name, horizon, seed, max_epochs, txl_params, accelerator,
+                           model_params)
+        params = model.get_params(deep=False)
+        result = backtest({name: model}, df, horizon, start=split.test_start, end=split.end,
+                          train_end=split.train_end, mase_lag=MASE_LAG, keep_forecasts=False)
+    except Exception as err:  # noqa: BLE001 - reported; the other models and seeds still run
+        return None, f"{type(err).__name__}: {err}", params
+    row: dict[str, Any] = {k: float(v) for k, v in result.metrics.loc[name].items()}
+    summary = getattr(result.models[name], "fit_summary_", None)
+    row.update(seed=seed, n_windows=int(result.n_windows),
+               epochs=(summary or {}).get("epochs"),
+               stopped_early=(summary or {}).get("stopped_early"), fit_summary=summary)
+    return row, None, params
+
+
+def model_entry(seed_list: list[int | None], runs: list[dict[str, Any]],
+                errors: list[dict[str, Any]], params: dict[str, Any] | None) -> dict[str, Any]:
+    """A report's entry for one model: its runs, errors and mean / std over the runs."""
+    entry: dict[str, Any] = {"seeds": seed_list, "runs": runs, "errors": errors,
+                             "params": params}
+    if runs:
+        entry["mean"], entry["std"] = _summary(runs)
+    return entry
+
+
+def mark_capped(report: dict[str, Any], rows: int | None) -> None:
+    """Set `capped` / `capped_by` from the models' recorded parameters."""
+    reasons = sorted({r for e in report["models"].values()
+                      for r in capped_by(e.get("params"), report.get("max_epochs"), rows)})
+    report["capped"], report["capped_by"] = bool(reasons), reasons
+
+
 def run_benchmark(dataset: str, horizon: int, models: list[str], *, features: str = "M",
                   seeds: int = 1, max_epochs: int | None = None,
                   txl_params: dict[str, Any] | None = None, rows: int | None = None,
@@ -195,56 +279,38 @@ def run_benchmark(dataset: str, horizon: int, models: list[str], *, features: st
                   log=print) -> dict[str, Any]:
     """Run the protocol for every model; returns the JSON-ready report.
 
-    Stochastic models (txl, txl-nomem, lstm) run with seeds 0..seeds-1 and report mean and
-    sample std (ddof=1); deterministic ones run once. A model that fails is reported with
-    its error instead of metrics.
+    Stochastic models (txl, txl-nomem, lstm, dlinear) run with seeds 0..seeds-1 and report
+    mean and sample std (ddof=1); deterministic ones run once. A model that fails is reported
+    with its error instead of metrics.
     """
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         raise ValueError(f"unknown models {unknown}; choose from {list(MODELS)}")
     df, split = load_protocol(dataset, features, rows)
     began = time.perf_counter()
-    report: dict[str, Any] = {
-        "dataset": dataset, "features": features, "horizon": horizon,
-        "rows": len(df), "truncated": rows is not None, "split": split.as_dict(),
-        "columns": list(df.columns), "mase_lag": MASE_LAG,
-        "protocol": "train-only StandardScaler; MSE/MAE on scaled values over every stride-1 "
-                    "test window, all columns and horizon steps (no drop_last)",
-        "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(), "argv": sys.argv, "max_epochs": max_epochs,
-        "txl_params": txl_params or {}, "model_params": model_params or {}, "models": {},
-    }
+    report = report_header(dataset, horizon, features, df, split, rows, max_epochs, txl_params,
+                           model_params)
     for name in models:
         seed_list = list(range(seeds)) if name in STOCHASTIC else [None]
         runs, errors, params = [], [], None
         for seed in seed_list:
             log(f"[{datetime.now(timezone.utc):%H:%M:%S}] {dataset} {features} H={horizon} "
                 f"{name} seed={seed}")
-            try:
-                model = make_model(name, horizon, seed, max_epochs, txl_params, accelerator,
-                                   model_params)
-                params = model.get_params(deep=False)
-                result = backtest({name: model}, df, horizon, start=split.test_start,
-                                  end=split.end, train_end=split.train_end,
-                                  mase_lag=MASE_LAG, keep_forecasts=False)
-            except Exception as err:  # noqa: BLE001 - reported, the other models still run
-                errors.append({"seed": seed, "error": f"{type(err).__name__}: {err}"})
-                log(f"  failed: {type(err).__name__}: {err}")
+            row, error, seed_params = run_one(
+                name, df, split, horizon, seed, max_epochs=max_epochs, txl_params=txl_params,
+                accelerator=accelerator, model_params=model_params)
+            params = seed_params or params
+            if row is None:
+                errors.append({"seed": seed, "error": error})
+                log(f"  failed: {error}")
                 continue
-            row = {k: float(v) for k, v in result.metrics.loc[name].items()}
-            row["seed"] = seed
-            row["n_windows"] = int(result.n_windows)
-            fitted = result.models[name]
-            row["fit_summary"] = getattr(fitted, "fit_summary_", None)
-            report["n_windows"] = int(result.n_windows)
+            report["n_windows"] = row["n_windows"]
             runs.append(row)
             log(f"  mse={row['mse']:.4f} mae={row['mae']:.4f} fit={row['fit_seconds']:.1f}s "
-                f"predict={row['predict_seconds']:.2f}s windows={result.n_windows}")
-        entry: dict[str, Any] = {"seeds": seed_list, "runs": runs, "errors": errors,
-                                 "params": params}
-        if runs:
-            entry["mean"], entry["std"] = _summary(runs)
-        report["models"][name] = entry
+                f"predict={row['predict_seconds']:.2f}s windows={row['n_windows']} "
+                f"epochs={row['epochs']}")
+        report["models"][name] = model_entry(seed_list, runs, errors, params)
+    mark_capped(report, rows)
     report["runtime_seconds"] = time.perf_counter() - began
     report["load_average_1m_end"] = os.getloadavg()[0]
     report["finished_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -302,42 +368,98 @@ def _models_arg(text: str) -> list[str]:
     return names
 
 
+def _datasets_arg(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in datasets.NAMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown data sets {unknown}; choose from {list(datasets.NAMES)}")
+    return names
+
+
+def _horizons_arg(text: str) -> list[int]:
+    try:
+        horizons = [int(h) for h in text.split(",") if h.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"horizons are comma-separated integers, got {text!r}") from None
+    if not horizons or min(horizons) < 1:
+        raise argparse.ArgumentTypeError(f"horizons must be positive integers, got {text!r}")
+    return horizons
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write `obj` as JSON so that `path` is never seen half-written (temp file + os.replace)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(obj, indent=2))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, choices=datasets.NAMES)
-    parser.add_argument("--horizon", type=int, default=96, help="forecast horizon (96, 192, "
-                        "336, 720 in the standard protocol)")
+    parser.add_argument("--dataset", required=True, type=_datasets_arg,
+                        help=f"comma-separated, from {','.join(datasets.NAMES)} (several only "
+                        "with --out-dir)")
+    parser.add_argument("--horizon", type=_horizons_arg, default=[96],
+                        help="forecast horizon(s), comma-separated (96,192,336,720 in the "
+                        "standard protocol; several only with --out-dir)")
     parser.add_argument("--models", type=_models_arg, default=["naive", "snaive"],
                         help=f"comma-separated, from {','.join(MODELS)}")
     parser.add_argument("--features", choices=("M", "S"), default="M",
                         help="M: all columns in and out; S: the target column only")
     parser.add_argument("--seeds", type=int, default=1,
                         help="seeds 0..N-1 for the neural models (mean ± std)")
-    parser.add_argument("--max-epochs", type=int, default=None)
+    parser.add_argument("--max-epochs", type=int, default=None,
+                        help="cap the neural models' epochs (the report is marked capped)")
     parser.add_argument("--txl-param", type=_parse_param, action="append", default=[],
                         metavar="KEY=VALUE", help="TXLForecaster parameter (repeatable)")
-    for name in ("lstm", "arima"):
+    for name in ("lstm", "dlinear", "arima"):
         parser.add_argument(f"--{name}-param", type=_parse_param, action="append", default=[],
                             metavar="KEY=VALUE", help=f"{name} parameter (repeatable)")
     parser.add_argument("--rows", type=int, default=None,
-                        help="quick run: truncate the data set to its first N rows")
+                        help="quick run: truncate the data set to its first N rows (capped)")
     parser.add_argument("--accelerator", default="auto")
-    parser.add_argument("--out", type=Path, default=None, help="write the JSON report here")
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("--out", type=Path, default=None,
+                     help="one data set and horizon: write the JSON report here")
+    out.add_argument("--out-dir", type=Path, default=None,
+                     help="grid: one report per (data set, features, horizon, model) cell in "
+                     "DIR/<dataset>_<features>_<horizon>_<model>.json; a rerun resumes")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="grid: worker processes (each uses one torch thread on a CPU; "
+                        "on a GPU machine they share the GPU)")
+    parser.add_argument("--force", action="store_true",
+                        help="grid: rerun every cell, even finished ones")
+
+
+def model_params_from(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    return {name: dict(getattr(args, f"{name}_param")) for name in ("lstm", "dlinear", "arima")}
 
 
 def run(args: argparse.Namespace) -> int:
     if args.seeds < 1:
         raise SystemExit("--seeds must be at least 1")
+    if args.jobs < 1:
+        raise SystemExit("--jobs must be at least 1")
+    if args.out_dir is not None:
+        from .grid import run_grid_cli
+
+        return run_grid_cli(args)
+    if len(args.dataset) > 1 or len(args.horizon) > 1:
+        raise SystemExit("several data sets or horizons need --out-dir (the grid)")
     report = run_benchmark(
-        args.dataset, args.horizon, args.models, features=args.features, seeds=args.seeds,
-        max_epochs=args.max_epochs, txl_params=dict(args.txl_param), rows=args.rows,
-        accelerator=args.accelerator,
-        model_params={"lstm": dict(args.lstm_param), "arima": dict(args.arima_param)},
+        args.dataset[0], args.horizon[0], args.models, features=args.features,
+        seeds=args.seeds, max_epochs=args.max_epochs, txl_params=dict(args.txl_param),
+        rows=args.rows, accelerator=args.accelerator, model_params=model_params_from(args),
         log=lambda msg: print(msg, file=sys.stderr, flush=True),
     )
     print(markdown_table(report))
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2))
+        write_json_atomic(args.out, report)
         print(f"\nwrote {args.out}")
     failed = any(e["errors"] for e in report["models"].values())
     return 1 if failed else 0

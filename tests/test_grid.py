@@ -1,0 +1,126 @@
+"""The benchmark grid CLI: parallel workers, one file per cell, resuming, and no optuna."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from txl_ts.__main__ import main
+from txl_ts.grid import Settings, run_grid
+
+TINY_TXL = {"patch_len": 8, "stride": 4, "d_model": 16, "n_heads": 2, "n_layers": 1,
+            "d_ff": 32, "segment_len": 4, "n_segments": 2}
+CELLS = {f"ETTh1_M_{h}_{m}.json" for h in (12, 24) for m in ("naive", "snaive", "txl-nomem")}
+
+
+def _argv(out_dir: Path, jobs: int) -> list[str]:
+    argv = ["benchmark", "--dataset", "ETTh1", "--rows", "400", "--horizon", "12,24",
+            "--models", "naive,snaive,txl-nomem", "--seeds", "2", "--max-epochs", "1",
+            "--jobs", str(jobs), "--out-dir", str(out_dir)]
+    for key, value in TINY_TXL.items():
+        argv += ["--txl-param", f"{key}={value}"]
+    return argv
+
+
+def _mtimes(out_dir: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in out_dir.glob("*.json")}
+
+
+def test_grid_writes_cells_and_resumes(tmp_path, capsys):
+    out = tmp_path / "grid"
+    assert main(_argv(out, jobs=2)) == 0
+    assert {p.name for p in out.glob("*.json")} == CELLS
+    assert not list(out.rglob("*.tmp"))
+    report = json.loads((out / "ETTh1_M_24_txl-nomem.json").read_text())
+    entry = report["models"]["txl-nomem"]  # run_benchmark's report format
+    assert entry["seeds"] == [0, 1] and len(entry["runs"]) == 2 and not entry["errors"]
+    assert entry["std"]["mse"] is not None and entry["params"]["mem_len"] == 0
+    assert [r["epochs"] for r in entry["runs"]] == [1, 1]
+    assert all(r["stopped_early"] is False for r in entry["runs"])
+    assert report["capped"] and report["capped_by"] == ["max_epochs=1", "rows=400"]
+    assert report["horizon"] == 24 and report["n_windows"] == 57 and report["truncated"]
+    naive = json.loads((out / "ETTh1_M_12_naive.json").read_text())["models"]["naive"]
+    assert naive["seeds"] == [None] and len(naive["runs"]) == 1
+
+    # a rerun of the same command runs nothing and rewrites nothing
+    before = _mtimes(out)
+    capsys.readouterr()
+    assert main(_argv(out, jobs=2)) == 0
+    assert "0 cells written, 6 skipped" in capsys.readouterr().out
+    assert _mtimes(out) == before
+
+    # a corrupt cell whose seed was lost is rerun; a missing cell file whose seeds are all
+    # kept in .parts is rebuilt without running anything; the others are left alone
+    (out / "ETTh1_M_12_naive.json").write_text('{"dataset": "ETT')
+    (out / ".parts" / "ETTh1_M_12_naive_seed-.json").unlink()
+    (out / "ETTh1_M_24_txl-nomem.json").unlink()
+    settings = Settings(rows=400, max_epochs=1, txl_params=TINY_TXL)
+    result = run_grid(["ETTh1"], [12, 24], ["naive", "snaive", "txl-nomem"], seeds=2,
+                      out_dir=out, settings=settings, log=lambda msg: None)
+    assert result.n_tasks == 1 and not result.failed
+    assert sorted(result.written) == ["ETTh1_M_12_naive", "ETTh1_M_24_txl-nomem"]
+    assert len(result.skipped) == 4
+    rebuilt = json.loads((out / "ETTh1_M_24_txl-nomem.json").read_text())
+    assert rebuilt["models"] == report["models"]
+    assert json.loads((out / "ETTh1_M_12_naive.json").read_text())["models"]["naive"]["runs"]
+    after = _mtimes(out)
+    assert {k for k in after if after[k] != before[k]} == {"ETTh1_M_12_naive.json",
+                                                         "ETTh1_M_24_txl-nomem.json"}
+
+    # other settings (a third seed) extend the cell: only the new seed runs
+    result = run_grid(["ETTh1"], [12], ["txl-nomem"], seeds=3, out_dir=out,
+                      settings=settings, log=lambda msg: None)
+    assert result.n_tasks == 1 and result.written == ["ETTh1_M_12_txl-nomem"]
+
+
+def test_grid_reruns_failed_cells(tmp_path, capsys):
+    out = tmp_path / "grid"
+    bad = Settings(rows=400, max_epochs=1, txl_params={**TINY_TXL, "n_heads": 3})
+    models = ["naive", "txl"]
+    result = run_grid(["ETTh1"], [12], models, seeds=1, out_dir=out, settings=bad,
+                      log=lambda msg: None)
+    assert result.failed == ["ETTh1_M_12_txl"] and result.written == ["ETTh1_M_12_naive"]
+    failed = json.loads((out / "ETTh1_M_12_txl.json").read_text())["models"]["txl"]
+    assert failed["errors"] and not failed["runs"] and "mean" not in failed
+    # the same command again: the failed cell runs again, the finished one is skipped
+    result = run_grid(["ETTh1"], [12], models, seeds=1, out_dir=out, settings=bad,
+                      log=lambda msg: None)
+    assert result.n_tasks == 1 and result.failed == ["ETTh1_M_12_txl"]
+    assert result.skipped == ["ETTh1_M_12_naive"]
+    # --force reruns everything
+    good = Settings(rows=400, max_epochs=1, txl_params=TINY_TXL)
+    result = run_grid(["ETTh1"], [12], ["naive"], seeds=1, out_dir=out, settings=good,
+                      force=True, log=lambda msg: None)
+    assert result.n_tasks == 1 and result.written == ["ETTh1_M_12_naive"]
+
+
+def test_benchmark_never_imports_optuna(tmp_path):
+    """`benchmark` (single cell and grid modules) runs where optuna cannot be imported."""
+    script = textwrap.dedent(f"""
+        import importlib.abc, sys
+
+        class NoOptuna(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name.split(".")[0] in ("optuna", "optuna_integration"):
+                    raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+
+        sys.meta_path.insert(0, NoOptuna())
+        from txl_ts.__main__ import main
+        import txl_ts.grid, txl_ts.forecaster, txl_ts.baselines.lstm, txl_ts.baselines.arima
+        code = main(["benchmark", "--dataset", "ETTh1", "--rows", "400", "--horizon", "12",
+                     "--models", "naive", "--out", {str(tmp_path / "r.json")!r}])
+        assert code == 0, code
+        assert not any(m.startswith("optuna") for m in sys.modules), "optuna imported"
+        try:
+            main(["tune", "--help"])
+        except SystemExit as stop:
+            print("tune exit", stop.code)
+    """)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "tune exit 2" in done.stdout
+    assert "needs the package 'optuna'" in done.stderr

@@ -1,5 +1,6 @@
 """The benchmark grid CLI: parallel workers, one file per cell, resuming, and no optuna."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -43,6 +44,16 @@ def test_grid_writes_cells_and_resumes(tmp_path, capsys):
     assert report["horizon"] == 24 and report["n_windows"] == 57 and report["truncated"]
     naive = json.loads((out / "ETTh1_M_12_naive.json").read_text())["models"]["naive"]
     assert naive["seeds"] == [None] and len(naive["runs"]) == 1
+
+    # capped runs stay off the scoreboard: listed as quick runs, every cell "missing"
+    spec = importlib.util.spec_from_file_location(
+        "make_results", Path(__file__).parents[1] / "examples" / "make_results.py")
+    make_results = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_results)
+    quick = []
+    assert make_results.load_all([out], quick) == [] and len(quick) == len(CELLS)
+    text = make_results.render([], quick)
+    assert "- ETTh1 H=96 DLinear (ours)" in text and "rows=400" in text
 
     # a rerun of the same command runs nothing and rewrites nothing
     before = _mtimes(out)

@@ -449,8 +449,9 @@ def run(args: argparse.Namespace) -> int:
         from .grid import run_grid_cli
 
         return run_grid_cli(args)
-    if len(args.dataset) > 1 or len(args.horizon) > 1:
-        raise SystemExit("several data sets or horizons need --out-dir (the grid)")
+    if len(args.dataset) > 1 or len(args.horizon) > 1 or args.jobs > 1 or args.force:
+        raise SystemExit("several data sets or horizons, --jobs and --force need --out-dir "
+                         "(the grid)")
     report = run_benchmark(
         args.dataset[0], args.horizon[0], args.models, features=args.features,
         seeds=args.seeds, max_epochs=args.max_epochs, txl_params=dict(args.txl_param),

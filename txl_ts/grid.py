@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import signal
 import sys
@@ -85,14 +86,17 @@ class Task:
 # ---------------------------------------------------------------- worker side
 
 
-def _init_worker(accelerator: str) -> None:
-    """One torch thread per worker on a CPU (N workers share N cores); Ctrl-C is the main
-    process's job, which cancels the pending tasks and stops the workers."""
+def _init_worker(accelerator: str, jobs: int) -> None:
+    """One torch thread per worker on a CPU (N workers share N cores); with a GPU the
+    workers share it and split the CPU cores. Ctrl-C is the main process's job, which
+    cancels the pending tasks and stops the workers."""
     import torch
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if accelerator == "cpu" or not torch.cuda.is_available():
         torch.set_num_threads(1)
+    else:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // jobs))
 
 
 @functools.lru_cache(maxsize=4)
@@ -122,8 +126,6 @@ def run_task(task: Task, settings: Settings) -> dict[str, Any]:
 
 def _read_json(path: Path) -> dict[str, Any] | None:
     """The parsed file, or None when it is missing or unreadable (then it is rerun)."""
-    import json
-
     try:
         obj = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -262,6 +264,7 @@ def run_grid(datasets: list[str], horizons: list[int], models: list[str], *, see
         if len(parts[cell]) == len(cells[cell]):
             write_cell(cell)
 
+    here = functools.cache(machine_info)  # for tasks whose worker died
     executor = None
     try:
         if jobs == 1:
@@ -275,7 +278,7 @@ def run_grid(datasets: list[str], horizons: list[int], models: list[str], *, see
             try:
                 executor = ProcessPoolExecutor(
                     max_workers=min(jobs, len(todo)), mp_context=get_context("spawn"),
-                    initializer=_init_worker, initargs=(settings.accelerator,))
+                    initializer=_init_worker, initargs=(settings.accelerator, jobs))
                 futures: dict[Future, Task] = {executor.submit(run_task, t, settings): t
                                                for t in todo}
             finally:
@@ -286,12 +289,10 @@ def run_grid(datasets: list[str], horizons: list[int], models: list[str], *, see
                 try:
                     out = future.result()
                 except Exception as err:  # noqa: BLE001 - e.g. a worker killed for memory
+                    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
                     out = {"task": asdict(task), "row": None, "params": None, "seconds": 0.0,
-                           "error": f"{type(err).__name__}: {err}", "machine": machine_info(),
-                           "started_utc": datetime.now(timezone.utc).isoformat(
-                               timespec="seconds"),
-                           "finished_utc": datetime.now(timezone.utc).isoformat(
-                               timespec="seconds")}
+                           "error": f"{type(err).__name__}: {err}", "machine": here(),
+                           "started_utc": now, "finished_utc": now}
                 finish(task, out)
     except KeyboardInterrupt:
         result.interrupted = True

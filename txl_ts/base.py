@@ -9,7 +9,9 @@ and, for persistence, `_tensors_to_save` / `_restore`. The data path is always
 from __future__ import annotations
 
 import json
+import math
 import warnings
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +24,22 @@ from sklearn.base import BaseEstimator
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from .validation import Series, future_index, validate_frame
+from .validation import (
+    MAX_ABS_SCALED,
+    Series,
+    check_cutoffs,
+    check_outliers,
+    check_scaled,
+    future_index,
+    validate_frame,
+)
 
-FORMAT_VERSION = 1
+# 2: typed column labels, the time zone's name. Files of version 1 still load.
+FORMAT_VERSION = 2
+
+
+class CorruptModelError(ValueError):
+    """A saved model directory that cannot be loaded; the message names the file and field."""
 
 
 def scaler_to_json(scaler: StandardScaler) -> dict[str, Any]:
@@ -46,16 +61,71 @@ def scaler_from_json(state: dict[str, Any]) -> StandardScaler:
     return scaler
 
 
+def identity_scaler(n_columns: int, n_samples: int) -> StandardScaler:
+    """A fitted StandardScaler that leaves values exactly as they are (mean 0, scale 1)."""
+    return scaler_from_json({"mean": [0.0] * n_columns, "scale": [1.0] * n_columns,
+                             "var": [1.0] * n_columns, "n_samples_seen": n_samples})
+
+
+def label_to_json(label: Hashable) -> Any:
+    """Column labels in config.json: strings as they are, other labels with a type tag."""
+    if isinstance(label, str):
+        return str(label)
+    if isinstance(label, tuple):
+        return {"tuple": [label_to_json(x) for x in label]}
+    if isinstance(label, (int, np.integer)) and not isinstance(label, (bool, np.bool_)):
+        return {"int": int(label)}
+    if isinstance(label, (float, np.floating)):
+        return {"float": float(label)}
+    raise TypeError(f"column label {label!r} of type {type(label).__name__} cannot be saved")
+
+
+def label_from_json(value: Any) -> Hashable:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        (kind, inner), = value.items()
+        if kind == "tuple" and isinstance(inner, list):
+            return tuple(label_from_json(x) for x in inner)
+        if kind == "int" and isinstance(inner, int) and not isinstance(inner, bool):
+            return inner
+        if kind == "float" and isinstance(inner, (int, float)) and not isinstance(inner, bool):
+            return float(inner)
+    raise ValueError(f"not a column label: {value!r}")
+
+
+def tz_name(tz: Any) -> str | None:
+    """The name of a time zone that pandas can rebuild ("Europe/Berlin"), or None for naive
+    timestamps and fixed offsets (the ISO offset of the stored timestamp keeps those)."""
+    if tz is None:
+        return None
+    for attr in ("key", "zone"):  # zoneinfo, pytz
+        name = getattr(tz, attr, None)
+        if isinstance(name, str):
+            return name
+    name = str(tz)
+    try:
+        pd.Timestamp("2000-01-01", tz=name)
+    except (ValueError, TypeError, KeyError):
+        return None
+    return name
+
+
 class BaseForecaster(BaseEstimator):
     """Shared behaviour of txl_ts forecasters (not used directly).
 
     Fitted attributes common to all: `columns_`, `freq_`, `scaler_`, `history_index_`
     (timestamps of the last known history) and `n_features_in_`.
+
+    Every public call either succeeds or leaves the fitted state exactly as it was: `fit`
+    builds the new state on a bare copy and commits it in one step (`_commit`).
     """
 
     horizon: int
-    targets: list[str] | None
-    time_col: str | None
+    targets: list[Hashable] | None
+    time_col: Hashable | None
+    # scaled values (training standard deviations) beyond this are rejected as poison
+    max_abs_scaled: float = MAX_ABS_SCALED
 
     # ---- hooks for subclasses -------------------------------------------------------------
     def _check_params(self) -> None:
@@ -74,6 +144,27 @@ class BaseForecaster(BaseEstimator):
         """(H, C) scaled forecast after `history` (T, C) scaled, or after the fitted data."""
         raise NotImplementedError
 
+    # ---- transactions ---------------------------------------------------------------------
+    def _fitted_attributes(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
+
+    def _bare_copy(self):
+        """A copy with the same parameters and no fitted state, to fit on aside."""
+        work = object.__new__(type(self))
+        fitted = self._fitted_attributes()
+        work.__dict__.update({k: v for k, v in vars(self).items() if k not in fitted})
+        return work
+
+    def _commit(self, fitted: dict[str, Any], replace: bool = False) -> None:
+        """Install new fitted attributes in one step (`replace`: drop all the old ones)."""
+        if replace:
+            old = self._fitted_attributes()
+            state = {k: v for k, v in vars(self).items() if k not in old}
+        else:
+            state = dict(vars(self))
+        state.update(fitted)
+        self.__dict__ = state
+
     # ---- data path ------------------------------------------------------------------------
     def _validate_fit_frame(self, df: object, name: str = "df") -> Series:
         min_len, why = self._min_fit_length()
@@ -83,19 +174,27 @@ class BaseForecaster(BaseEstimator):
         )
 
     def _validate_history(self, history: object, name: str = "history") -> Series:
+        """A frame with the fitted target columns (others are ignored when the model was fitted
+        with explicit `targets`), frequency and time-zone awareness, and sane values."""
         min_len, why = self._min_history_length()
-        return validate_frame(
+        series = validate_frame(
             history, time_col=self.time_col, expected_columns=self.columns_,
+            extra_columns_ok=self.targets is not None,
             expected_freq=self.freq_, min_length=min_len, min_length_reason=why, name=name,
         )
+        self._check_known_values(series, name)
+        return series
 
     def _validate_continuation(self, df: object, name: str) -> Series:
         """A frame that continues the known timeline: it starts one step after the last known
-        timestamp and keeps the fitted frequency, with no gap or overlap."""
+        timestamp and keeps the fitted frequency, with no gap or overlap, and its values are
+        sane on the fitted scale. The one place that checks update / validation_data frames."""
         series = validate_frame(
-            df, time_col=self.time_col, expected_columns=self.columns_, min_length=1, name=name,
+            df, time_col=self.time_col, expected_columns=self.columns_,
+            extra_columns_ok=self.targets is not None, min_length=1, name=name,
             expected_freq=self.freq_, infer_freq=False,
         )
+        self._check_tz(series, name)
         last = self.history_index_[-1]
         expected = future_index(last, self.freq_, len(series.index))
         wrong = np.flatnonzero(series.index != expected)
@@ -107,7 +206,24 @@ class BaseForecaster(BaseEstimator):
                 f"{self.freq_.freqstr}: it {where} at {series.index[i]}, expected {expected[i]} "
                 f"({'overlap' if series.index[i] < expected[i] else 'gap'})"
             )
+        self._check_known_values(series, name)
         return series
+
+    def _check_tz(self, series: Series, name: str) -> None:
+        fitted_tz = self.history_index_.tz
+        if (series.index.tz is None) != (fitted_tz is None):
+            raise ValueError(
+                f"{name} has {'time-zone naive' if series.index.tz is None else 'time-zone aware'}"
+                f" timestamps, but the model was fitted on "
+                f"{'naive' if fitted_tz is None else f'aware ({fitted_tz})'} ones"
+            )
+
+    def _check_known_values(self, series: Series, name: str) -> None:
+        """Values must be sane on the fitted scale (finite ones are checked by validation)."""
+        self._check_tz(series, name)
+        if math.isfinite(self.max_abs_scaled):
+            check_scaled(self._scale(series.values), series.values, series.columns,
+                         series.index, name, self.max_abs_scaled)
 
     def _fit_scaler(self, train: np.ndarray) -> None:
         self.scaler_ = StandardScaler().fit(train)
@@ -118,14 +234,22 @@ class BaseForecaster(BaseEstimator):
     def _unscale(self, values: np.ndarray) -> np.ndarray:
         return self.scaler_.inverse_transform(values)
 
+    def _check_forecast(self, scaled: np.ndarray, forecast: np.ndarray) -> None:
+        """Never hand out non-finite or absurd forecasts: they mean a broken model."""
+        with np.errstate(invalid="ignore"):
+            absurd = not (np.abs(scaled) <= self.max_abs_scaled).all()
+        if absurd or not np.isfinite(forecast).all():
+            raise FloatingPointError(
+                f"{type(self).__name__} produced non-finite or absurd forecasts (beyond "
+                f"max_abs_scaled={self.max_abs_scaled:g} training standard deviations); "
+                "the model has diverged"
+            )
+
     def _to_frame(self, scaled: np.ndarray, last: pd.Timestamp) -> pd.DataFrame:
         forecast = self._unscale(scaled)
-        if not np.isfinite(forecast).all():
-            raise FloatingPointError(
-                f"{type(self).__name__} produced non-finite forecasts; the model has diverged"
-            )
+        self._check_forecast(scaled, forecast)
         index = future_index(last, self.freq_, self.horizon)
-        return pd.DataFrame(forecast, index=index, columns=self.columns_)
+        return pd.DataFrame(forecast, index=index, columns=_column_index(self.columns_))
 
     def _record_data(self, series: Series) -> None:
         self.columns_ = list(series.columns)
@@ -138,23 +262,38 @@ class BaseForecaster(BaseEstimator):
         """Fit on `df` (DatetimeIndex or `time_col`).
 
         `validation_data`, if given, must continue `df` in time; it is used only for early
-        stopping (neural models). Scaling statistics come from `df` alone.
+        stopping (neural models). Scaling statistics come from `df` alone. If fitting fails,
+        a previously fitted model is left exactly as it was.
         """
         self._check_params()
+        work = self._bare_copy()
+        work._fit_frames(df, validation_data)
+        self._commit(work._fitted_attributes(), replace=True)
+        return self
+
+    def _fit_frames(self, df: object, validation_data: object) -> None:
+        """The body of `fit`, run on a bare copy (see `_bare_copy`)."""
+        from .training import check_fit_outcome  # training imports torch/lightning lazily
+
         series = self._validate_fit_frame(df)
+        self._record_data(series)
+        self.history_index_ = series.index
+        if math.isfinite(self.max_abs_scaled):
+            check_outliers(series.values, series.columns, series.index, "df",
+                           self.max_abs_scaled)
+        self._fit_scaler(series.values)
         valid = None
         if validation_data is not None:
-            self._record_data(series)
-            self.history_index_ = series.index
             valid = self._validate_continuation(validation_data, "validation_data")
-        self._record_data(series)
-        self._fit_scaler(series.values)
         train_scaled = self._scale(series.values)
         valid_scaled = None if valid is None else self._scale(valid.values)
+        self.history_index_ = (series if valid is None else valid).index[-1:]
         self._fit_scaled(train_scaled, valid_scaled)
-        if valid is not None:
-            self.history_index_ = valid.index[-1:]
-        return self
+        summary = getattr(self, "fit_summary_", None)
+        if isinstance(summary, dict) and "best_val_loss" in summary:
+            full = train_scaled if valid_scaled is None else np.concatenate(
+                [train_scaled, valid_scaled])
+            check_fit_outcome(summary, full, self.horizon)
 
     def predict(self, history: pd.DataFrame | None = None) -> pd.DataFrame:
         """Forecast the next `horizon` steps after the fitted data, or after `history`."""
@@ -173,9 +312,10 @@ class BaseForecaster(BaseEstimator):
         """
         check_is_fitted(self, "scaler_")
         series = self._validate_history(df, name="df")
+        cutoffs = check_cutoffs(cutoffs, len(series.values), self._min_history_length()[0])
         scaled = self._scale(series.values)
         out = np.empty((len(cutoffs), self.horizon, len(self.columns_)))
-        for i, c in enumerate(np.asarray(cutoffs, dtype=int)):
+        for i, c in enumerate(cutoffs):
             out[i] = self._unscale(self._forecast_scaled(scaled[: c + 1]))
         return out
 
@@ -189,46 +329,230 @@ class BaseForecaster(BaseEstimator):
     def _restore(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
         pass
 
+    def _parse_timestamp(self, text: str) -> pd.Timestamp:
+        """A stored ISO timestamp in the fitted time zone (its name survives, not just the
+        offset, so wall-clock times stay right across daylight-saving changes)."""
+        stamp = pd.Timestamp(text)
+        tz = self.history_index_.tz
+        if tz is not None and stamp.tz is not None:
+            stamp = stamp.tz_convert(tz)
+        return stamp
+
     def save(self, path: str | Path) -> Path:
         """Write `config.json` and `weights.safetensors` into directory `path`."""
         check_is_fitted(self, "scaler_")
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
+        params = _storable_params(self.get_params(deep=False))
+        params["targets"] = (None if self.targets is None
+                             else [label_to_json(t) for t in _label_list(self.targets)])
+        params["time_col"] = None if self.time_col is None else label_to_json(self.time_col)
         config = {
             "format_version": FORMAT_VERSION,
             "class": type(self).__name__,
-            "params": _storable_params(self.get_params(deep=False)),
+            "params": params,
             "fitted": {
-                "columns": self.columns_,
+                "columns": [label_to_json(c) for c in self.columns_],
                 "freq": self.freq_.freqstr,
                 "last_timestamp": self.history_index_[-1].isoformat(),
+                "timezone": tz_name(self.history_index_.tz),
                 "scaler": scaler_to_json(self.scaler_),
             },
             "extra": self._extra_state(),
         }
-        (path / "config.json").write_text(json.dumps(config, indent=2, default=_json_default))
+        text = json.dumps(config, indent=2, default=_json_default)
         tensors = {k: v.detach().cpu().contiguous() for k, v in self._tensors_to_save().items()}
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "config.json").write_text(text)
         save_file(tensors, str(path / "weights.safetensors"))
         return path
 
     @classmethod
     def load(cls, path: str | Path):
-        """Load a model written by `save`; reads only JSON and safetensors, never pickle."""
+        """Load a model written by `save`; reads only JSON and safetensors, never pickle.
+
+        Every field is checked (types, the estimator's own parameter checks, columns against
+        the scaler and the tensors); a corrupt or mismatched directory raises one ValueError
+        (`CorruptModelError`) naming the file and the field.
+        """
         path = Path(path)
-        config = json.loads((path / "config.json").read_text())
-        if config.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: unsupported format_version {config.get('format_version')}")
-        if config["class"] != cls.__name__:
-            raise ValueError(f"{path} holds a {config['class']}, not a {cls.__name__}")
-        model = cls(**config["params"])
-        fitted = config["fitted"]
-        model.columns_ = list(fitted["columns"])
-        model.n_features_in_ = len(model.columns_)
-        model.freq_ = to_offset(fitted["freq"])
-        model.history_index_ = pd.DatetimeIndex([pd.Timestamp(fitted["last_timestamp"])])
-        model.scaler_ = scaler_from_json(fitted["scaler"])
-        model._restore(load_file(str(path / "weights.safetensors")), config["extra"])
+        if not path.is_dir():
+            raise FileNotFoundError(f"{path} is not a directory written by save()")
+        config_file, weights_file = path / "config.json", path / "weights.safetensors"
+        config = _read_json(config_file)
+        model = _model_from_config(cls, config, config_file)
+        if not weights_file.is_file():
+            raise CorruptModelError(f"{weights_file}: file is missing")
+        try:
+            tensors = load_file(str(weights_file))
+        except Exception as err:  # safetensors raises its own error types, and OSError
+            raise CorruptModelError(f"{weights_file}: not a readable safetensors file "
+                                    f"({type(err).__name__}: {err})") from err
+        for key, tensor in tensors.items():
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                raise CorruptModelError(f"{weights_file}: tensor '{key}' has NaN or infinite "
+                                        "values")
+        tensors = _Fields(tensors, f"{weights_file}", "tensor")
+        extra = _Fields(config["extra"], f"{config_file}", "field", "extra.")
+        try:
+            model._restore(tensors, extra)
+            forecast = model._forecast_scaled(None)
+            if np.shape(forecast) != (model.horizon, len(model.columns_)):
+                raise ValueError(f"restored forecast has shape {np.shape(forecast)}, expected "
+                                 f"{(model.horizon, len(model.columns_))}")
+            model._check_forecast(forecast, model._unscale(forecast))
+        except CorruptModelError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError,
+                FloatingPointError) as err:
+            raise CorruptModelError(
+                f"{weights_file} and the 'extra' field of {config_file} do not describe a "
+                f"valid {cls.__name__} with the stored parameters and columns: "
+                f"{type(err).__name__}: {err}"
+            ) from err
         return model
+
+
+class _Fields(dict):
+    """A dict whose missing keys raise CorruptModelError naming the file and the key."""
+
+    def __init__(self, data: Any, where: str, what: str, prefix: str = ""):
+        if not isinstance(data, dict):
+            raise CorruptModelError(f"{where}: field '{prefix.rstrip('.')}' must be an object")
+        super().__init__(data)
+        self.where, self.what, self.prefix = where, what, prefix
+
+    def __missing__(self, key: str) -> Any:
+        raise CorruptModelError(f"{self.where}: missing {self.what} '{self.prefix}{key}'")
+
+
+def _read_json(file: Path) -> dict[str, Any]:
+    if not file.is_file():
+        raise CorruptModelError(f"{file}: file is missing")
+    try:
+        config = json.loads(file.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CorruptModelError(f"{file}: not valid JSON ({err})") from err
+    if not isinstance(config, dict):
+        raise CorruptModelError(f"{file}: must hold a JSON object, got {type(config).__name__}")
+    return config
+
+
+def _get(data: dict[str, Any], key: str, kinds: type | tuple[type, ...], where: str,
+         field: str) -> Any:
+    """data[key], which must be of `kinds` (bool never counts as a number)."""
+    if key not in data:
+        raise CorruptModelError(f"{where}: missing field '{field}'")
+    value = data[key]
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in (
+            kinds if isinstance(kinds, tuple) else (kinds,))):
+        names = kinds.__name__ if isinstance(kinds, type) else "/".join(k.__name__ for k in kinds)
+        raise CorruptModelError(f"{where}: field '{field}' must be {names}, got "
+                                f"{type(value).__name__} {value!r:.80}")
+    return value
+
+
+def _model_from_config(cls: type, config: dict[str, Any], file: Path):
+    where = str(file)
+    version = _get(config, "format_version", int, where, "format_version")
+    if version > FORMAT_VERSION or version < 1:
+        raise CorruptModelError(
+            f"{where}: format_version {version} is not supported (this txl_ts reads 1 to "
+            f"{FORMAT_VERSION}); a newer version of txl_ts wrote it, so upgrade txl_ts"
+        )
+    name = _get(config, "class", str, where, "class")
+    if name != cls.__name__:
+        raise CorruptModelError(f"{where}: holds a {name}, not a {cls.__name__}")
+    params = dict(_get(config, "params", dict, where, "params"))
+    _get(config, "extra", dict, where, "extra")
+    try:
+        if params.get("targets") is not None:
+            params["targets"] = [label_from_json(t) for t in _get(
+                params, "targets", list, where, "params.targets")]
+        if params.get("time_col") is not None:
+            params["time_col"] = label_from_json(params["time_col"])
+    except ValueError as err:
+        raise CorruptModelError(f"{where}: field 'params.targets/time_col': {err}") from err
+    known = set(cls._get_param_names())
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise CorruptModelError(f"{where}: unknown field 'params.{unknown[0]}' for "
+                                f"{cls.__name__}")
+    model = cls(**params)
+    try:
+        model._check_params()
+    except (ValueError, TypeError) as err:
+        raise CorruptModelError(f"{where}: field 'params' is invalid: {err}") from err
+
+    fitted = _get(config, "fitted", dict, where, "fitted")
+    raw_columns = _get(fitted, "columns", list, where, "fitted.columns")
+    try:
+        columns = [label_from_json(c) for c in raw_columns]
+    except ValueError as err:
+        raise CorruptModelError(f"{where}: field 'fitted.columns': {err}") from err
+    if not columns or len(set(columns)) != len(columns):
+        raise CorruptModelError(f"{where}: field 'fitted.columns' must list distinct labels, "
+                                f"got {columns}")
+    freq_text = _get(fitted, "freq", str, where, "fitted.freq")
+    try:
+        freq = to_offset(freq_text)
+    except (ValueError, TypeError) as err:
+        raise CorruptModelError(f"{where}: field 'fitted.freq' {freq_text!r}: {err}") from err
+    stamp_text = _get(fitted, "last_timestamp", str, where, "fitted.last_timestamp")
+    zone = fitted.get("timezone")
+    try:
+        stamp = pd.Timestamp(stamp_text)
+        if pd.isna(stamp):
+            raise ValueError("NaT")
+    except (ValueError, TypeError) as err:
+        raise CorruptModelError(
+            f"{where}: field 'fitted.last_timestamp' {stamp_text!r}: {err}") from err
+    if zone is not None:
+        if not isinstance(zone, str) or stamp.tz is None:
+            raise CorruptModelError(f"{where}: field 'fitted.timezone' {zone!r} needs a zone "
+                                    "name and a last_timestamp with an offset")
+        try:
+            stamp = stamp.tz_convert(zone)
+        except Exception as err:  # pytz / zoneinfo raise different unknown-zone errors
+            raise CorruptModelError(f"{where}: field 'fitted.timezone' {zone!r}: {err}") from err
+    scaler_state = _get(fitted, "scaler", dict, where, "fitted.scaler")
+    arrays = {}
+    for key in ("mean", "scale", "var"):
+        raw = _get(scaler_state, key, list, where, f"fitted.scaler.{key}")
+        if len(raw) != len(columns) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw):
+            raise CorruptModelError(
+                f"{where}: field 'fitted.scaler.{key}' must hold {len(columns)} numbers (one "
+                f"per column in fitted.columns), got {raw!r:.120}")
+        arrays[key] = np.asarray(raw, dtype=np.float64)
+        if not np.isfinite(arrays[key]).all():
+            raise CorruptModelError(f"{where}: field 'fitted.scaler.{key}' is not finite")
+    if not (arrays["scale"] > 0).all() or (arrays["var"] < 0).any():
+        raise CorruptModelError(f"{where}: field 'fitted.scaler.scale' must be positive")
+    n_seen = _get(scaler_state, "n_samples_seen", int, where, "fitted.scaler.n_samples_seen")
+    if n_seen < 1:
+        raise CorruptModelError(f"{where}: field 'fitted.scaler.n_samples_seen' must be >= 1")
+
+    model.columns_ = columns
+    model.n_features_in_ = len(columns)
+    model.freq_ = freq
+    model.history_index_ = pd.DatetimeIndex([stamp])
+    model.scaler_ = scaler_from_json(scaler_state)
+    return model
+
+
+def _label_list(targets: Any) -> list[Hashable]:
+    if isinstance(targets, (str, tuple)) or not hasattr(targets, "__iter__"):
+        return [targets]
+    return list(targets)
+
+
+def _column_index(columns: list[Hashable]) -> pd.Index:
+    """The frame columns for `columns` (a MultiIndex when the labels are tuples)."""
+    if columns and all(isinstance(c, tuple) for c in columns) and len(
+            {len(c) for c in columns}) == 1:
+        return pd.MultiIndex.from_tuples(columns)
+    return pd.Index(columns, dtype=object) if any(
+        isinstance(c, tuple) for c in columns) else pd.Index(columns)
 
 
 def _storable_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -239,7 +563,7 @@ def _storable_params(params: dict[str, Any]) -> dict[str, Any]:
         try:
             json.dumps(value, default=_json_default)
             out[key] = value
-        except TypeError:
+        except (TypeError, ValueError):
             warnings.warn(f"parameter {key}={value!r} cannot be stored as JSON; the saved "
                           "model gets None instead", stacklevel=3)
             out[key] = None

@@ -26,7 +26,7 @@ from .training import (
     resolve_device,
     validation_rows,
 )
-from .validation import check_non_negative_int, check_positive_int
+from .validation import check_cutoffs, check_non_negative_int, check_positive_int
 
 
 class TXLModule(ForecastModule):
@@ -235,6 +235,11 @@ class TXLForecaster(BaseForecaster):
         return self.horizon + self.stride - 1
 
     def _min_fit_length(self) -> tuple[int, str]:
+        if self.stateful:  # one full segment per stream, or training runs zero steps
+            need = max(self.patch_len + self.horizon,
+                       (self.segment_len - 1) * self.stride + self.patch_len)
+            return min_fit_rows(need, "stateful: max(patch_len + horizon, (segment_len - 1) "
+                                "* stride + patch_len)", self.val_size, at_least=self.stride)
         return min_fit_rows(self.patch_len + self.horizon, "patch_len + horizon",
                             self.val_size, at_least=self.stride)
 
@@ -324,11 +329,10 @@ class TXLForecaster(BaseForecaster):
         """
         check_is_fitted(self, "net_")
         series = self._validate_history(df, name="df")
-        cutoffs = np.asarray(cutoffs, dtype=int)
+        cutoffs = check_cutoffs(cutoffs, len(series.values), self.patch_len)
+        if not len(cutoffs):
+            return np.empty((0, self.horizon, len(self.columns_)))
         n_known = cutoffs + 1
-        if n_known.min() < self.patch_len:
-            raise ValueError(f"every cutoff needs at least patch_len={self.patch_len} rows "
-                             f"before it; the first cutoff has {n_known.min()}")
         stream = self._stream()
         scaled = self._scale(series.values)
         tokens, _ = stream.feed(stream.start(scaled.shape[1]), scaled[: n_known.max()])
@@ -351,7 +355,7 @@ class TXLForecaster(BaseForecaster):
         check_is_fitted(self, "net_")
         series = self._validate_continuation(new_df, "new_df")
         _, state = self._stream().feed(self.state_, self._scale(series.values))
-        self.state_, self.history_index_ = state, series.index[-1:]
+        self._commit({"state_": state, "history_index_": series.index[-1:]})
         return self
 
     def get_state(self) -> TXLState:
@@ -364,21 +368,56 @@ class TXLForecaster(BaseForecaster):
         check_is_fitted(self, "net_")
         if not isinstance(state, TXLState):
             raise TypeError(f"expected a TXLState from get_state(), got {type(state).__name__}")
-        mems = state.stream.memory.mems
-        last = state.stream.last_forecast
-        if (len(mems) != self.n_layers or state.stream.buffer.shape[0] != len(self.columns_)
-                or mems[0].shape[-1] != self.d_model
-                or (last is not None and last.shape[-1] != self.forecast_len)):
-            raise ValueError("state does not match this model's layers, columns, d_model or "
-                             "forecast length")
-        self.state_, self.history_index_ = state.stream, pd.DatetimeIndex([state.last_timestamp])
+        self._check_stream_state(state.stream, "state")
+        stamp = state.last_timestamp
+        if not isinstance(stamp, pd.Timestamp) or pd.isna(stamp) or (
+                (stamp.tz is None) != (self.history_index_.tz is None)):
+            raise ValueError(f"state.last_timestamp {stamp!r} is not a timestamp of this "
+                             "model's time zone")
+        self._commit({"state_": state.stream, "history_index_": pd.DatetimeIndex([stamp])})
         return self
+
+    def _check_stream_state(self, stream: object, name: str) -> None:
+        """Raise ValueError unless `stream` fits this model's layers, columns and sizes."""
+        c, d = len(self.columns_), self.d_model
+
+        def bad(what: str) -> ValueError:
+            return ValueError(f"{name} does not match this model's layers, columns ({c}), "
+                              f"d_model or sizes: {what}")
+
+        if not isinstance(stream, StreamState) or not isinstance(stream.memory, Memory):
+            raise bad(f"expected a StreamState, got {type(stream).__name__}")
+        mem = stream.memory
+        if len(mem.mems) != self.n_layers or len(mem.prefix) != self.n_layers:
+            raise bad(f"{len(mem.mems)} memory layers, expected n_layers={self.n_layers}")
+        for group, limit in ((mem.mems, self.mem_len + 1), (mem.prefix, self.segment_len)):
+            for t in group:
+                if (not isinstance(t, torch.Tensor) or t.ndim != 3 or t.shape[0] != c
+                        or t.shape[1] >= limit or t.shape[2] != d
+                        or t.shape[1] != group[0].shape[1] or not t.is_floating_point()
+                        or not bool(torch.isfinite(t).all())):
+                    raise bad(f"memory tensor of shape {tuple(getattr(t, 'shape', ()))}, "
+                              f"expected ({c}, < {limit}, {d}) finite floats")
+        buf, last = stream.buffer, stream.last_forecast
+        if (not isinstance(buf, torch.Tensor) or buf.ndim != 2 or buf.shape[0] != c
+                or buf.shape[1] >= self.patch_len or not bool(torch.isfinite(buf).all())):
+            raise bad(f"buffer of shape {tuple(getattr(buf, 'shape', ()))}, expected "
+                      f"({c}, < patch_len={self.patch_len}) finite values")
+        if last is not None and (
+                not isinstance(last, torch.Tensor) or tuple(last.shape) != (c, self.forecast_len)
+                or not bool(torch.isfinite(last).all())):
+            raise bad(f"last forecast of shape {tuple(getattr(last, 'shape', ()))}, expected "
+                      f"({c}, {self.forecast_len}) finite values")
+        if not (isinstance(stream.n_rows, int) and isinstance(stream.lag, int)
+                and stream.n_rows >= 0 and 0 <= stream.lag <= stream.n_rows
+                and (last is None) == (stream.n_rows < self.patch_len)):
+            raise bad(f"n_rows={stream.n_rows!r}, lag={stream.lag!r}")
 
     def reset_state(self) -> TXLForecaster:
         """Return to the state right after `fit`, forgetting every `update`."""
         check_is_fitted(self, "net_")
-        self.state_ = self.fitted_state_
-        self.history_index_ = pd.DatetimeIndex([self.fitted_timestamp_])
+        self._commit({"state_": self.fitted_state_,
+                      "history_index_": pd.DatetimeIndex([self.fitted_timestamp_])})
         return self
 
     def fit(self, df: pd.DataFrame, validation_data: pd.DataFrame | None = None):
@@ -412,5 +451,7 @@ class TXLForecaster(BaseForecaster):
         self.net_.eval().to(device)
         self.state_ = StreamState.from_tensors(part("state."), self.n_layers)
         self.fitted_state_ = StreamState.from_tensors(part("fitted."), self.n_layers)
+        self._check_stream_state(self.state_, "the stored state")
+        self._check_stream_state(self.fitted_state_, "the stored fitted state")
         self.fit_summary_ = extra["fit_summary"]
-        self.fitted_timestamp_ = pd.Timestamp(extra["fitted_timestamp"])
+        self.fitted_timestamp_ = self._parse_timestamp(extra["fitted_timestamp"])

@@ -5,6 +5,7 @@ the base LightningModule (AdamW, masked MSE, divergence check) and sliding windo
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -18,8 +19,25 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from torch.utils.data import Dataset
 
 
-class TrainingDivergedError(FloatingPointError):
-    """The training loss became NaN or infinite."""
+class TrainingDivergedError(FloatingPointError, ValueError):
+    """Training went off the rails: a NaN or infinite loss, or a model far worse than naive.
+
+    Also a ValueError, so that callers catching bad-input errors catch it too.
+    """
+
+
+# A fitted model whose validation MSE (scaled units) exceeds the repeat-last forecast's by this
+# factor, plus DIVERGED_FLOOR, is rejected: an under-trained but sane network on a random walk
+# is at most tens of times worse than naive, a diverged one (lr=1e6) millions of times.
+DIVERGED_RATIO = 1e3
+DIVERGED_FLOOR = 1.0
+# Beyond this factor (plus WARN_FLOOR) the model is kept, with a warning.
+WARN_RATIO = 10.0
+WARN_FLOOR = 0.1
+
+
+class TrainingWarning(UserWarning):
+    """Training finished, but the model forecasts much worse than the naive forecast."""
 
 
 def masked_mse(forecast: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -120,6 +138,51 @@ def min_fit_rows(need: int, what: str, val_size: float | int,
         f", plus {n_val} to validate (val_size={val_size})" if n_val else "")
 
 
+def naive_mse(values: np.ndarray, start: int, horizon: int) -> float:
+    """MSE of the repeat-last forecast from every origin in rows [start - 1, T - 2] of the
+    (T, C) scaled series, over the targets inside the series (the validation loss's scale)."""
+    total, count = 0.0, 0
+    origin = max(start - 1, 0)
+    for h in range(1, horizon + 1):
+        if origin + h >= len(values):
+            break
+        err = values[origin + h :] - values[origin : len(values) - h]
+        total += float(np.square(err).sum())
+        count += err.size
+    return total / count if count else float("nan")
+
+
+def check_fit_outcome(summary: dict[str, Any], values: np.ndarray, horizon: int) -> None:
+    """Compare the trained model's loss with the repeat-last forecast's on the same rows.
+
+    `summary` is `fit_module`'s (plus `n_train_rows`); `values` the (T, C) scaled training and
+    validation rows. The validation loss is used when there was validation, the last epoch's
+    training loss otherwise. Raises TrainingDivergedError, or warns (TrainingWarning).
+    """
+    best = summary.get("best_val_loss")
+    if best is not None:
+        loss, start, what = best, int(summary.get("n_train_rows", 0)), "validation"
+    else:
+        loss, start, what = summary.get("train_loss"), 0, "training"
+        values = values[: int(summary.get("n_train_rows", len(values)))]
+    if loss is None:
+        return
+    if not math.isfinite(loss):
+        raise TrainingDivergedError(f"the best {what} loss is {loss}; training diverged: "
+                                    "lower lr or check the data")
+    naive = naive_mse(values, start, horizon)
+    if not math.isfinite(naive):
+        return
+    ratio_text = (f"the {what} MSE {loss:.4g} (scaled units) against {naive:.4g} for "
+                  "repeating the last value")
+    if loss > DIVERGED_RATIO * naive + DIVERGED_FLOOR:
+        raise TrainingDivergedError(
+            f"training diverged: {ratio_text}; lower lr, raise weight_decay or check the data")
+    if loss > WARN_RATIO * naive + WARN_FLOOR:
+        warnings.warn(f"the model forecasts much worse than naive: {ratio_text}; train longer "
+                      "or tune lr", TrainingWarning, stacklevel=4)
+
+
 def _batch_size(batch: Any) -> int:
     first = batch[0] if isinstance(batch, (tuple, list)) else batch
     return int(first.shape[0])
@@ -195,8 +258,14 @@ def fit_module(
 ) -> dict[str, Any]:
     """Train with Lightning: early stopping and best-weights restore when there is validation.
 
-    Returns a summary: epochs run, best validation loss, and whether training stopped early.
+    Returns a summary: epochs run, best validation loss, last training loss, and whether
+    training stopped early. Raises ValueError when the loader yields no training batch (the
+    caller's minimum length should prevent that) and TrainingDivergedError when the best
+    validation loss is not finite.
     """
+    if len(train_loader) == 0:
+        raise ValueError("training would run zero steps: the training rows make no training "
+                         "window; give a longer series (see the estimator's minimum length)")
     if random_state is not None:
         L.seed_everything(random_state, workers=True, verbose=False)
     kwargs: dict[str, Any] = dict(
@@ -231,9 +300,18 @@ def fit_module(
             state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
             module.load_state_dict(state["state_dict"])
             best = float(checkpoint.best_model_score)
+        elif checkpoint is not None:  # validation ran but no score was ever finite
+            best = float("nan")
     module.cpu()
+    if best is not None and not math.isfinite(best):
+        raise TrainingDivergedError(f"the best validation loss is {best}: training diverged or "
+                                    "the validation data is unusable")
+    if trainer.global_step == 0:
+        raise ValueError("training ran zero steps; give a longer series")
+    train_loss = trainer.callback_metrics.get("train_loss")
     return {
         "epochs": int(trainer.current_epoch),
         "best_val_loss": best,
+        "train_loss": None if train_loss is None else float(train_loss),
         "stopped_early": bool(trainer.should_stop and trainer.current_epoch < max_epochs),
     }

@@ -7,7 +7,7 @@ length), and nothing here modifies the caller's DataFrame.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,8 +22,19 @@ class Series:
 
     values: np.ndarray  # (T, C) float64, a private copy
     index: pd.DatetimeIndex
-    columns: list[str]
+    columns: list[Hashable]  # the frame's own labels (str, int, tuple for a MultiIndex, ...)
     freq: pd.DateOffset
+
+
+# A scaled value (in standard deviations of the training data) beyond this bound is treated as
+# poison rather than data: fill values such as netCDF's 9.97e36 or 1e30 land far beyond it,
+# while even a 1e6-sigma jump of a real measurement is implausible. Past about 1e7 a float32
+# network also stops resolving the ordinary values beside it (24-bit mantissa), so forecasts
+# would be meaningless anyway. Override per class or instance with `max_abs_scaled`.
+MAX_ABS_SCALED = 1e6
+
+# Column labels that persistence can write to JSON and read back as the same label.
+_LABEL_TYPES = (str, int, float, np.integer, np.floating)
 
 
 def _timestamps(df: pd.DataFrame, time_col: str | None, name: str) -> pd.DatetimeIndex:
@@ -78,15 +89,46 @@ def _frequency(stamps: pd.DatetimeIndex, name: str) -> pd.DateOffset:
     )
 
 
+def _is_target_dtype(column: pd.Series) -> bool:
+    # bool counts as numeric (0/1) with and without targets=, so both paths agree
+    return is_numeric_dtype(column) and not isinstance(column.dtype, pd.CategoricalDtype)
+
+
+def check_label(label: object, name: str) -> None:
+    """Column labels are kept as given; they must be ones that a saved model can restore."""
+    if isinstance(label, tuple):
+        for part in label:
+            check_label(part, name)
+        return
+    if isinstance(label, bool) or isinstance(label, np.bool_) or not isinstance(label,
+                                                                                _LABEL_TYPES):
+        raise TypeError(
+            f"{name}: column label {label!r} of type {type(label).__name__} is not supported; "
+            "labels must be str, int or float (or tuples of them for a MultiIndex): rename "
+            "the columns, e.g. df.columns = df.columns.map(str)"
+        )
+
+
+def _as_label_list(targets: object, df: pd.DataFrame) -> list[Hashable]:
+    if isinstance(targets, str) or (isinstance(targets, tuple) and targets in df.columns):
+        return [targets]
+    if isinstance(targets, (int, np.integer, float)) and not isinstance(targets, bool):
+        return [targets]
+    try:
+        return list(targets)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"targets must be a list of column labels, got {targets!r}") from None
+
+
 def _select_targets(
-    df: pd.DataFrame, targets: Sequence[str] | None, time_col: str | None, name: str
-) -> list[str]:
+    df: pd.DataFrame, targets: Sequence[Hashable] | None, time_col: Hashable | None, name: str
+) -> list[Hashable]:
     candidates = [c for c in df.columns if c != time_col]
     if targets is None:
-        numeric = [c for c in candidates if is_numeric_dtype(df[c])]
+        numeric = [c for c in candidates if _is_target_dtype(df[c])]
         if not numeric:
             raise ValueError(
-                f"{name} has no numeric target columns (columns: {list(map(str, candidates))})"
+                f"{name} has no numeric target columns (columns: {list(candidates)})"
             )
         non_numeric = [c for c in candidates if c not in numeric]
         if non_numeric:
@@ -94,22 +136,27 @@ def _select_targets(
                 f"{name}: non-numeric columns {non_numeric}; pass targets=[...] to choose the "
                 "numeric columns to forecast, or drop the others"
             )
-        return [str(c) for c in numeric]
-    if isinstance(targets, str):
-        targets = [targets]
-    targets = list(targets)
-    if not targets:
-        raise ValueError("targets must name at least one column")
-    missing = [c for c in targets if c not in df.columns]
-    if missing:
-        raise ValueError(f"{name}: target columns {missing} are not in the frame")
-    for c in targets:
-        if not is_numeric_dtype(df[c]) or df[c].dtype == bool:
-            raise TypeError(f"{name}: target column {c!r} is not numeric (dtype {df[c].dtype})")
-    return [str(c) for c in targets]
+        chosen = numeric
+    else:
+        chosen = _as_label_list(targets, df)
+        if not chosen:
+            raise ValueError("targets must name at least one column")
+        if len(set(chosen)) != len(chosen):
+            raise ValueError(f"targets {chosen} name a column more than once")
+        missing = [c for c in chosen if c not in candidates]
+        if missing:
+            raise ValueError(f"{name}: target columns {missing} are not in the frame")
+        for c in chosen:
+            if not _is_target_dtype(df[c]):
+                raise TypeError(
+                    f"{name}: target column {c!r} is not numeric (dtype {df[c].dtype})")
+    for c in chosen:
+        check_label(c, name)
+    return chosen
 
 
-def check_values(values: np.ndarray, columns: list[str], index: pd.DatetimeIndex, name: str):
+def check_values(values: np.ndarray, columns: list[Hashable], index: pd.DatetimeIndex,
+                 name: str) -> None:
     """Raise if any value is NaN or infinite, naming the column and the first timestamp."""
     bad = ~np.isfinite(values)
     if bad.any():
@@ -121,12 +168,66 @@ def check_values(values: np.ndarray, columns: list[str], index: pd.DatetimeIndex
         )
 
 
+def check_scaled(scaled: np.ndarray, raw: np.ndarray, columns: list[Hashable],
+                 index: pd.DatetimeIndex, name: str, bound: float) -> None:
+    """Raise if a scaled value is not finite or lies beyond `bound` standard deviations,
+    naming the column, the timestamp and the raw value."""
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.abs(scaled) <= bound)  # also catches NaN
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{name}: value {float(raw[row, col])!r} in column {columns[col]!r} at "
+            f"{index[row]} is "
+            f"{abs(scaled[row, col]):.3g} standard deviations of the training data from its "
+            f"mean (bound max_abs_scaled={bound:g}; {int(bad[:, col].sum())} such values in "
+            "that column); it looks like a fill value or a unit error: fix or drop it first"
+        )
+
+
+def check_outliers(values: np.ndarray, columns: list[Hashable], index: pd.DatetimeIndex,
+                   name: str, bound: float) -> None:
+    """Reject training values absurdly far from the bulk of their column.
+
+    A fill value such as 1e30 would dominate the standard deviation and so look tame after
+    scaling; measured against the median and a robust spread (MAD, or the standard deviation
+    where the MAD is 0) it stands out. Also rejects columns whose scaling overflows float64.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        center = np.median(values, axis=0)
+        dev = np.abs(values - center)
+        spread = 1.4826 * np.median(dev, axis=0)
+        std = np.std(values, axis=0)
+        spread = np.where(spread > 0, spread, std)
+        for c, col in enumerate(columns):
+            if not (np.isfinite(center[c]) and np.isfinite(std[c])
+                    and np.isfinite(np.mean(values[:, c]))):
+                row = int(np.argmax(np.abs(values[:, c])))
+                raise ValueError(
+                    f"{name}: column {col!r} cannot be standardised in float64 (its mean or "
+                    f"standard deviation overflows; largest value {float(values[row, c])!r} at "
+                    f"{index[row]}); rescale the column first"
+                )
+        ratio = np.where(spread > 0, dev / np.where(spread > 0, spread, 1.0), 0.0)
+    bad = ~(ratio <= bound)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{name}: value {float(values[row, col])!r} in column {columns[col]!r} at "
+            f"{index[row]} is "
+            f"{ratio[row, col]:.3g} robust standard deviations from the column's median "
+            f"(bound max_abs_scaled={bound:g}); it looks like a fill value or a unit error: "
+            "fix or drop it first"
+        )
+
+
 def validate_frame(
     df: object,
     *,
     time_col: str | None = None,
-    targets: Sequence[str] | None = None,
-    expected_columns: Sequence[str] | None = None,
+    targets: Sequence[Hashable] | None = None,
+    expected_columns: Sequence[Hashable] | None = None,
+    extra_columns_ok: bool = False,
     expected_freq: pd.DateOffset | None = None,
     min_length: int = 1,
     min_length_reason: str = "",
@@ -135,7 +236,8 @@ def validate_frame(
 ) -> Series:
     """Validate a user frame and return a private float64 copy of its target values.
 
-    `expected_columns` (from a fitted model) must match the frame's targets exactly;
+    `expected_columns` (from a fitted model) must match the frame's targets exactly, or, with
+    `extra_columns_ok` (the model was fitted with explicit targets), be among its columns;
     `expected_freq` must match the inferred frequency; with `infer_freq=False` it is taken as
     given (the caller checks the timestamps itself).
     """
@@ -143,12 +245,16 @@ def validate_frame(
         raise TypeError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
     if df.empty or len(df.columns) == 0:
         raise ValueError(f"{name} is empty")
+    duplicated = df.columns[df.columns.duplicated()]
+    if len(duplicated):
+        raise ValueError(f"{name}: duplicate column names {list(dict.fromkeys(duplicated))}; "
+                         "column names must be unique")
     stamps = _timestamps(df, time_col, name)
     if expected_columns is not None:
         expected = list(expected_columns)
         present = [c for c in df.columns if c != time_col]
         missing = [c for c in expected if c not in present]
-        extra = [c for c in present if c not in expected]
+        extra = [] if extra_columns_ok else [c for c in present if c not in expected]
         if missing or extra:
             raise ValueError(
                 f"{name} must have the fitted columns {expected}; "
@@ -160,7 +266,8 @@ def validate_frame(
     if len(df) < min_length:
         why = f" ({min_length_reason})" if min_length_reason else ""
         raise ValueError(f"{name} has {len(df)} rows; at least {min_length} are needed{why}")
-    values = df[columns].to_numpy(dtype=np.float64, copy=True)
+    positions = [df.columns.get_loc(c) for c in columns]  # unique labels: ints
+    values = df.iloc[:, positions].to_numpy(dtype=np.float64, copy=True)
     check_values(values, columns, stamps, name)
     freq = _frequency(stamps, name) if infer_freq else expected_freq
     if infer_freq and expected_freq is not None and freq != expected_freq:
@@ -187,3 +294,17 @@ def check_non_negative_int(**params: object) -> None:
 def future_index(last: pd.Timestamp, freq: pd.DateOffset, horizon: int) -> pd.DatetimeIndex:
     """The `horizon` timestamps that follow `last` at `freq`."""
     return pd.date_range(start=last + freq, periods=horizon, freq=freq)
+
+
+def check_cutoffs(cutoffs: object, n_rows: int, min_known: int) -> np.ndarray:
+    """Integer cutoffs (row positions) with at least `min_known` rows up to each, inside a
+    frame of `n_rows` rows."""
+    raw = np.asarray(cutoffs)
+    if raw.ndim != 1 or not (np.issubdtype(raw.dtype, np.integer) or raw.size == 0):
+        raise ValueError("cutoffs must be a 1-d array of integer row positions")
+    if raw.size and (raw.min() < min_known - 1 or raw.max() >= n_rows):
+        raise ValueError(
+            f"cutoffs must lie in [{min_known - 1}, {n_rows - 1}] (at least {min_known} known "
+            f"rows, within df of {n_rows} rows); got range [{raw.min()}, {raw.max()}]"
+        )
+    return raw.astype(np.int64)

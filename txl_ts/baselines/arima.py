@@ -25,7 +25,7 @@ from statsmodels.tsa.stattools import kpss
 from threadpoolctl import threadpool_limits
 
 from ..base import BaseForecaster
-from ..validation import check_non_negative_int, check_positive_int
+from ..validation import check_cutoffs, check_non_negative_int, check_positive_int
 
 TRENDS = ("n", "c")
 KPSS_ALPHA = 0.05
@@ -227,7 +227,7 @@ class ARIMAForecaster(BaseForecaster):
         """
         check_is_fitted(self, "results_")
         series = self._validate_history(df, name="df")
-        cutoffs = _check_cutoffs(cutoffs, len(series.values), self._min_history_length()[0])
+        cutoffs = check_cutoffs(cutoffs, len(series.values), self._min_history_length()[0])
         scaled = self._scale(series.values)
         out = np.empty((len(cutoffs), self.horizon, len(self.columns_)))
         for i, col in enumerate(self.columns_):
@@ -259,8 +259,11 @@ class ARIMAForecaster(BaseForecaster):
         }
 
     def _restore(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
-        endog = tensors["endog"].numpy()
+        endog = tensors["endog"].double().numpy()
         cols = self.columns_
+        if endog.ndim != 2 or endog.shape[1] != len(cols) or not np.isfinite(endog).all():
+            raise ValueError(f"tensor 'endog' has shape {tuple(endog.shape)}, expected "
+                             f"(rows, {len(cols)} columns) of finite values")
         self.orders_ = {c: tuple(o) for c, o in zip(cols, extra["orders"], strict=True)}
         self.trends_ = dict(zip(cols, extra["trends"], strict=True))
         self.aic_ = dict(zip(cols, extra["aic"], strict=True))
@@ -271,6 +274,10 @@ class ARIMAForecaster(BaseForecaster):
         with _statsmodels_context():
             for i, col in enumerate(cols):
                 model = self._model(endog[:, i].copy(), self.orders_[col], self.trends_[col])
+                if len(self.params_[col]) != len(model.param_names):
+                    raise ValueError(
+                        f"tensor 'params.{i}' has {len(self.params_[col])} values, but the "
+                        f"stored order of column {col!r} has {len(model.param_names)}")
                 self.results_[col] = model.filter(self.params_[col], cov_type="none")
 
 
@@ -280,18 +287,6 @@ def _kpss_pvalue(x: np.ndarray) -> float:
         return float(kpss(x, regression="c", nlags="auto", result_object=True).pvalue)
     except TypeError:  # statsmodels 0.14: a plain tuple, no result_object argument
         return float(kpss(x, regression="c", nlags="auto")[1])
-
-
-def _check_cutoffs(cutoffs: np.ndarray, n_rows: int, min_known: int) -> np.ndarray:
-    raw = np.asarray(cutoffs)
-    if raw.ndim != 1 or not np.issubdtype(raw.dtype, np.integer):
-        raise ValueError("cutoffs must be a 1-d array of integer row positions")
-    if len(raw) and (raw.min() < min_known - 1 or raw.max() >= n_rows):
-        raise ValueError(
-            f"cutoffs must lie in [{min_known - 1}, {n_rows - 1}] (at least {min_known} known "
-            f"rows, within df); got range [{raw.min()}, {raw.max()}]"
-        )
-    return raw.astype(np.int64)
 
 
 def _time_invariant(model: SARIMAX, name: str, ndim: int) -> np.ndarray:

@@ -23,7 +23,7 @@ from ..training import (
     resolve_device,
     validation_rows,
 )
-from ..validation import check_non_negative_int, check_positive_int
+from ..validation import check_cutoffs, check_non_negative_int, check_positive_int
 
 INFERENCE_BATCH = 4096  # sequences per forward pass in rolling forecasts
 
@@ -217,15 +217,7 @@ class LSTMForecaster(BaseForecaster):
         """
         check_is_fitted(self, "net_")
         series = self._validate_history(df, name="df")
-        raw = np.asarray(cutoffs)
-        if raw.ndim != 1 or not np.issubdtype(raw.dtype, np.integer):
-            raise ValueError("cutoffs must be a 1-d array of integer row positions")
-        if len(raw) and (raw.min() < self.lookback - 1 or raw.max() >= len(series.values)):
-            raise ValueError(
-                f"cutoffs must lie in [{self.lookback - 1}, {len(series.values) - 1}] "
-                f"(lookback={self.lookback} known rows, within df); "
-                f"got range [{raw.min()}, {raw.max()}]"
-            )
+        raw = check_cutoffs(cutoffs, len(series.values), self.lookback)
         scaled = self._scale(series.values)
         views = np.lib.stride_tricks.sliding_window_view(scaled, self.lookback, axis=0)
         starts = raw - self.lookback + 1
@@ -250,5 +242,9 @@ class LSTMForecaster(BaseForecaster):
         self.net_ = self._build_net(len(self.columns_))
         self.net_.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
         self.net_.eval().to(resolve_device(self.accelerator))
-        self.last_window_ = tensors["last_window"].numpy().copy()
+        window = tensors["last_window"]
+        if tuple(window.shape) != (self.lookback, len(self.columns_)):
+            raise ValueError(f"tensor 'last_window' has shape {tuple(window.shape)}, expected "
+                             f"(lookback={self.lookback}, {len(self.columns_)} columns)")
+        self.last_window_ = window.double().numpy().copy()
         self.fit_summary_ = extra["fit_summary"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -10,8 +11,8 @@ import torch
 from pandas.tseries import offsets
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import BaseForecaster
-from ..validation import check_positive_int
+from ..base import BaseForecaster, identity_scaler
+from ..validation import check_cutoffs, check_positive_int
 
 METHODS = ("last", "seasonal")
 
@@ -59,7 +60,11 @@ class NaiveForecaster(BaseForecaster):
     `season_from_freq`: 24 for hourly data).
 
     Fitted attributes: `season_` (1 for "last") and `last_` (the newest `season_` rows).
+    Forecasts are exact copies of observed values, however large: no scaling is involved
+    (`scaler_` is the identity, kept for the shared API), and no bound on their size applies.
     """
+
+    max_abs_scaled = math.inf  # repeating values needs no scale, so no value is absurd
 
     def __init__(
         self,
@@ -95,17 +100,15 @@ class NaiveForecaster(BaseForecaster):
     def _min_history_length(self) -> tuple[int, str]:
         return self.season_, f"one season of {self.season_} rows"
 
-    def fit(self, df: pd.DataFrame, validation_data: pd.DataFrame | None = None):
-        self._check_params()
-        series = self._validate_fit_frame(df)
-        self.season_ = self._resolve_season(series.freq)
-        n_known = len(series.index) + (0 if validation_data is None else len(validation_data))
-        if n_known < self.season_:
-            raise ValueError(f"df has {n_known} rows; at least season={self.season_} are needed")
-        return super().fit(df, validation_data)
+    def _fit_scaler(self, train: np.ndarray) -> None:
+        self.scaler_ = identity_scaler(train.shape[1], len(train))
 
     def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None) -> None:
+        self.season_ = self._resolve_season(self.freq_)
         known = train if valid is None else np.concatenate([train, valid])
+        if len(known) < self.season_:
+            raise ValueError(f"df has {len(known)} rows; at least season={self.season_} are "
+                             "needed")
         self.last_ = known[-self.season_ :].copy()
 
     def _steps(self) -> np.ndarray:
@@ -120,12 +123,7 @@ class NaiveForecaster(BaseForecaster):
         """Forecasts from every integer cutoff `c` (rows `df[:c + 1]` known), by indexing."""
         check_is_fitted(self, "last_")
         series = self._validate_history(df, name="df")
-        cutoffs = np.asarray(cutoffs, dtype=int)
-        if cutoffs.size and (cutoffs.min() + 1 < self.season_ or cutoffs.max() >= len(df)):
-            raise ValueError(
-                f"cutoffs must lie in [{self.season_ - 1}, {len(df) - 1}] (one season of "
-                f"{self.season_} rows known, inside df); got {cutoffs.min()}..{cutoffs.max()}"
-            )
+        cutoffs = check_cutoffs(cutoffs, len(series.values), self.season_)
         return series.values[cutoffs[:, None] + self._steps()[None, :]]
 
     # ---- persistence ----------------------------------------------------------------------
@@ -136,5 +134,14 @@ class NaiveForecaster(BaseForecaster):
         return {"season": self.season_}
 
     def _restore(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
-        self.season_ = int(extra["season"])
-        self.last_ = tensors["last"].double().numpy()
+        season = extra["season"]
+        if (isinstance(season, bool) or not isinstance(season, int) or season < 1
+                or (self.method == "last" and season != 1)):
+            raise ValueError(f"field 'extra.season' {season!r} is not a valid season for "
+                             f"method={self.method!r}")
+        last = tensors["last"]
+        if tuple(last.shape) != (season, len(self.columns_)) or not last.is_floating_point():
+            raise ValueError(f"tensor 'last' has shape {tuple(last.shape)}, expected "
+                             f"({season}, {len(self.columns_)}) floats")
+        self.season_ = season
+        self.last_ = last.double().numpy()

@@ -343,8 +343,7 @@ class BaseForecaster(BaseEstimator):
         check_is_fitted(self, "scaler_")
         path = Path(path)
         params = _storable_params(self.get_params(deep=False))
-        params["targets"] = (None if self.targets is None
-                             else [label_to_json(t) for t in _label_list(self.targets)])
+        params["targets"] = _targets_to_json(self.targets)
         params["time_col"] = None if self.time_col is None else label_to_json(self.time_col)
         config = {
             "format_version": FORMAT_VERSION,
@@ -465,9 +464,10 @@ def _model_from_config(cls: type, config: dict[str, Any], file: Path):
     params = dict(_get(config, "params", dict, where, "params"))
     _get(config, "extra", dict, where, "extra")
     try:
-        if params.get("targets") is not None:
-            params["targets"] = [label_from_json(t) for t in _get(
-                params, "targets", list, where, "params.targets")]
+        if isinstance(params.get("targets"), list):
+            params["targets"] = [label_from_json(t) for t in params["targets"]]
+        elif params.get("targets") is not None:
+            params["targets"] = label_from_json(params["targets"])
         if params.get("time_col") is not None:
             params["time_col"] = label_from_json(params["time_col"])
     except ValueError as err:
@@ -540,10 +540,13 @@ def _model_from_config(cls: type, config: dict[str, Any], file: Path):
     return model
 
 
-def _label_list(targets: Any) -> list[Hashable]:
+def _targets_to_json(targets: Any) -> Any:
+    """`targets` as given: one label, or a list of labels (any other iterable becomes one)."""
+    if targets is None:
+        return None
     if isinstance(targets, (str, tuple)) or not hasattr(targets, "__iter__"):
-        return [targets]
-    return list(targets)
+        return label_to_json(targets)
+    return [label_to_json(t) for t in targets]
 
 
 def _column_index(columns: list[Hashable]) -> pd.Index:

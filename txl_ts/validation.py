@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import is_numeric_dtype
+from pandas.api.types import is_complex_dtype, is_numeric_dtype
 from pandas.tseries.frequencies import to_offset
 
 
@@ -90,8 +90,10 @@ def _frequency(stamps: pd.DatetimeIndex, name: str) -> pd.DateOffset:
 
 
 def _is_target_dtype(column: pd.Series) -> bool:
-    # bool counts as numeric (0/1) with and without targets=, so both paths agree
-    return is_numeric_dtype(column) and not isinstance(column.dtype, pd.CategoricalDtype)
+    # bool counts as numeric (0/1) with and without targets=, so both paths agree; complex
+    # values would lose their imaginary part
+    return (is_numeric_dtype(column) and not isinstance(column.dtype, pd.CategoricalDtype)
+            and not is_complex_dtype(column))
 
 
 def check_label(label: object, name: str) -> None:
@@ -267,7 +269,8 @@ def validate_frame(
         why = f" ({min_length_reason})" if min_length_reason else ""
         raise ValueError(f"{name} has {len(df)} rows; at least {min_length} are needed{why}")
     positions = [df.columns.get_loc(c) for c in columns]  # unique labels: ints
-    values = df.iloc[:, positions].to_numpy(dtype=np.float64, copy=True)
+    # nullable dtypes: pd.NA becomes NaN, which check_values then locates
+    values = df.iloc[:, positions].to_numpy(dtype=np.float64, copy=True, na_value=np.nan)
     check_values(values, columns, stamps, name)
     freq = _frequency(stamps, name) if infer_freq else expected_freq
     if infer_freq and expected_freq is not None and freq != expected_freq:

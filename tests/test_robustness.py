@@ -310,6 +310,17 @@ def test_missing_extra_fields_are_named(fitted, name, tmp_path):
 
 
 @pytest.mark.parametrize("name", list(FACTORIES))
+def test_extra_fields_of_the_wrong_type_are_rejected(fitted, name, tmp_path):
+    for key in EXTRA_KEYS[name]:
+        path = _saved(fitted, name, tmp_path)
+        config = _config(path)
+        config["extra"][key] = "x"
+        (path / "config.json").write_text(json.dumps(config))
+        with pytest.raises(ValueError, match="config.json"):
+            type(fitted[name]).load(path)
+
+
+@pytest.mark.parametrize("name", list(FACTORIES))
 @pytest.mark.parametrize("case", ["not json", "json list", "missing config", "missing weights",
                                   "garbage weights", "pickle weights", "truncated weights"])
 def test_corrupt_files_are_named(fitted, name, case, tmp_path):
@@ -415,7 +426,9 @@ def frames(draw):
         df = df.astype(dtype)
     poison = draw(POISON)
     if poison is not None and n and dtype.startswith("float"):
-        df.iloc[draw(st.integers(0, n - 1)), draw(st.integers(0, n_cols - 1))] = poison
+        with warnings.catch_warnings():  # 1e200 overflows float32 to inf: poison either way
+            warnings.simplefilter("ignore", RuntimeWarning)
+            df.iloc[draw(st.integers(0, n - 1)), draw(st.integers(0, n_cols - 1))] = poison
     df.columns = (["a", "b", "c"][:n_cols] if labels == "str" else list(range(n_cols))
                   if labels == "int"
                   else pd.MultiIndex.from_tuples([("x", str(i)) for i in range(n_cols)]))
@@ -474,3 +487,24 @@ def test_property_failed_calls_leave_predictions_bit_identical(fitted, name, fra
     if name == "txl":
         _check_call(model, lambda m, f: m.update(f).predict(), frame, before)
     _check_call(copy.deepcopy(model), refit, frame, before)
+
+
+@PROPERTY
+@given(values=st.lists(st.sampled_from([0.5, -1.0, 20.0, np.nan, np.inf, 1e30, 1e200]),
+                        min_size=1, max_size=12),
+       shift=st.sampled_from([0, 0, 1, -1]))
+def test_property_update_either_continues_cleanly_or_changes_nothing(fitted, values, shift):
+    model = fresh(fitted, "txl")
+    before, state = model.predict(), model.get_state()
+    start = model.history_index_[-1] + (shift + 1) * model.freq_
+    index = pd.date_range(start, periods=len(values), freq=model.freq_)
+    new = pd.DataFrame({"a": values, "b": 20.0}, index=index)
+    try:
+        model.update(new)
+    except ValueError as err:
+        assert "new_df" in str(err)
+        assert model.get_state() == state
+        _same(model.predict(), before)
+    else:
+        assert shift == 0 and all(abs(v) < 1e3 for v in values)
+        assert np.isfinite(model.predict().to_numpy()).all()

@@ -392,6 +392,8 @@ class BaseForecaster(BaseEstimator):
                                         "values")
         tensors = _Fields(tensors, f"{weights_file}", "tensor")
         extra = _Fields(config["extra"], f"{config_file}", "field", "extra.")
+        if not isinstance(extra.get("fit_summary", {}), dict):
+            raise CorruptModelError(f"{config_file}: field 'extra.fit_summary' must be an object")
         try:
             model._restore(tensors, extra)
             forecast = model._forecast_scaled(None)

@@ -42,6 +42,10 @@ class CorruptModelError(ValueError):
     """A saved model directory that cannot be loaded; the message names the file and field."""
 
 
+class MissingModelFileError(CorruptModelError, FileNotFoundError):
+    """The directory, or one of its two files, does not exist (a ValueError as well)."""
+
+
 def scaler_to_json(scaler: StandardScaler) -> dict[str, Any]:
     return {
         "mean": scaler.mean_.tolist(),
@@ -375,12 +379,12 @@ class BaseForecaster(BaseEstimator):
         """
         path = Path(path)
         if not path.is_dir():
-            raise FileNotFoundError(f"{path} is not a directory written by save()")
+            raise MissingModelFileError(f"{path} is not a directory written by save()")
         config_file, weights_file = path / "config.json", path / "weights.safetensors"
         config = _read_json(config_file)
         model = _model_from_config(cls, config, config_file)
         if not weights_file.is_file():
-            raise CorruptModelError(f"{weights_file}: file is missing")
+            raise MissingModelFileError(f"{weights_file}: file is missing")
         try:
             tensors = load_file(str(weights_file))
         except Exception as err:  # safetensors raises its own error types, and OSError
@@ -428,7 +432,7 @@ class _Fields(dict):
 
 def _read_json(file: Path) -> dict[str, Any]:
     if not file.is_file():
-        raise CorruptModelError(f"{file}: file is missing")
+        raise MissingModelFileError(f"{file}: file is missing")
     try:
         config = json.loads(file.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:

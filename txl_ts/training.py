@@ -300,14 +300,15 @@ def fit_module(
             state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
             module.load_state_dict(state["state_dict"])
             best = float(checkpoint.best_model_score)
-        elif checkpoint is not None:  # validation ran but no score was ever finite
-            best = float("nan")
+        elif checkpoint is not None and "val_loss" in trainer.callback_metrics:
+            best = float(trainer.callback_metrics["val_loss"])  # validated, never saved
     module.cpu()
+    if trainer.global_step == 0:
+        raise ValueError("training ran zero optimiser steps: give a longer series, or check "
+                         "trainer_kwargs such as limit_train_batches or max_steps")
     if best is not None and not math.isfinite(best):
         raise TrainingDivergedError(f"the best validation loss is {best}: training diverged or "
                                     "the validation data is unusable")
-    if trainer.global_step == 0:
-        raise ValueError("training ran zero steps; give a longer series")
     train_loss = trainer.callback_metrics.get("train_loss")
     return {
         "epochs": int(trainer.current_epoch),

@@ -320,7 +320,14 @@ class BaseForecaster(BaseEstimator):
         scaled = self._scale(series.values)
         out = np.empty((len(cutoffs), self.horizon, len(self.columns_)))
         for i, c in enumerate(cutoffs):
-            out[i] = self._unscale(self._forecast_scaled(scaled[: c + 1]))
+            out[i] = self._forecast_scaled(scaled[: c + 1])
+        return self._unscale_rolling(out)
+
+    def _unscale_rolling(self, scaled: np.ndarray) -> np.ndarray:
+        """(n, H, C) scaled rolling forecasts -> original units, checked like `predict`'s."""
+        n, h, c = scaled.shape
+        out = self._unscale(scaled.reshape(n * h, c)).reshape(n, h, c)
+        self._check_forecast(scaled, out)
         return out
 
     # ---- persistence ----------------------------------------------------------------------

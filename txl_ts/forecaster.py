@@ -343,7 +343,7 @@ class TXLForecaster(BaseForecaster):
         index = steps[:, None, :].expand(-1, picked.shape[1], -1).to(picked.device)
         out = torch.gather(picked, 2, index).transpose(1, 2).double().cpu().numpy()  # (n, H, C)
         n, h, c = out.shape
-        return self._unscale(out.reshape(n * h, c)).reshape(n, h, c)
+        return self._unscale_rolling(out)
 
     # ---- streaming ------------------------------------------------------------------------
     def update(self, new_df: pd.DataFrame) -> TXLForecaster:

@@ -102,8 +102,8 @@ def check_label(label: object, name: str) -> None:
         for part in label:
             check_label(part, name)
         return
-    if isinstance(label, bool) or isinstance(label, np.bool_) or not isinstance(label,
-                                                                                _LABEL_TYPES):
+    if (isinstance(label, (bool, np.bool_)) or not isinstance(label, _LABEL_TYPES)
+            or (isinstance(label, (float, np.floating)) and not np.isfinite(label))):
         raise TypeError(
             f"{name}: column label {label!r} of type {type(label).__name__} is not supported; "
             "labels must be str, int or float (or tuples of them for a MultiIndex): rename "

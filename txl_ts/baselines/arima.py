@@ -238,7 +238,7 @@ class ARIMAForecaster(BaseForecaster):
             states = filtered.predicted_state[:, cutoffs + 1]  # (k_states, n_cutoffs)
             out[:, :, i] = _propagate(model, states, self.horizon)
         n, h, c = out.shape
-        return self._unscale(out.reshape(n * h, c)).reshape(n, h, c)
+        return self._unscale_rolling(out)
 
     # ---- persistence ----------------------------------------------------------------------
     def _tensors_to_save(self) -> dict[str, torch.Tensor]:

@@ -227,7 +227,7 @@ class LSTMForecaster(BaseForecaster):
         for i in range(0, n, step):
             windows = views[starts[i : i + step]].transpose(0, 2, 1)  # (b, lookback, C)
             out[i : i + step] = self._forecast_windows(windows)
-        return self._unscale(out.reshape(n * h, c)).reshape(n, h, c)
+        return self._unscale_rolling(out)
 
     # ---- persistence ----------------------------------------------------------------------
     def _tensors_to_save(self) -> dict[str, torch.Tensor]:

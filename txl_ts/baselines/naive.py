@@ -124,7 +124,9 @@ class NaiveForecaster(BaseForecaster):
         check_is_fitted(self, "last_")
         series = self._validate_history(df, name="df")
         cutoffs = check_cutoffs(cutoffs, len(series.values), self.season_)
-        return series.values[cutoffs[:, None] + self._steps()[None, :]]
+        out = series.values[cutoffs[:, None] + self._steps()[None, :]]
+        self._check_forecast(out, out)
+        return out
 
     # ---- persistence ----------------------------------------------------------------------
     def _tensors_to_save(self) -> dict[str, torch.Tensor]:

@@ -456,7 +456,7 @@ def _check_call(model, call, frame: pd.DataFrame, before: pd.DataFrame | None) -
     pd.testing.assert_frame_equal(frame, kept)
 
 
-PROPERTY = settings(max_examples=12, deadline=None, derandomize=True,
+PROPERTY = settings(max_examples=25, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])
 

@@ -255,6 +255,7 @@ CONFIG_EDITS = {
     "bad horizon": (_edit(("params", "horizon"), 0), "horizon"),
     "horizon as text": (_edit(("params", "horizon"), "4"), "horizon"),
     "unknown param": (_edit(("params", "zzz"), 1), "params.zzz"),
+    "missing param": (_edit(("params", "horizon"), _DELETE), "params.horizon"),
     "no fitted": (_edit(("fitted",), _DELETE), "'fitted'"),
     "no columns": (_edit(("fitted", "columns"), _DELETE), "fitted.columns"),
     "columns not a list": (_edit(("fitted", "columns"), "a"), "fitted.columns"),

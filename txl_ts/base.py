@@ -486,10 +486,12 @@ def _model_from_config(cls: type, config: dict[str, Any], file: Path):
     except ValueError as err:
         raise CorruptModelError(f"{where}: field 'params.targets/time_col': {err}") from err
     known = set(cls._get_param_names())
-    unknown = sorted(set(params) - known)
+    unknown, missing = sorted(set(params) - known), sorted(known - set(params))
     if unknown:
         raise CorruptModelError(f"{where}: unknown field 'params.{unknown[0]}' for "
                                 f"{cls.__name__}")
+    if missing:  # save writes every parameter; a default would silently change the model
+        raise CorruptModelError(f"{where}: missing field 'params.{missing[0]}'")
     model = cls(**params)
     try:
         model._check_params()

@@ -256,6 +256,7 @@ CONFIG_EDITS = {
     "horizon as text": (_edit(("params", "horizon"), "4"), "horizon"),
     "unknown param": (_edit(("params", "zzz"), 1), "params.zzz"),
     "missing param": (_edit(("params", "horizon"), _DELETE), "params.horizon"),
+    "targets not labels": (_edit(("params", "targets"), [{"set": [1]}]), "params.targets"),
     "no fitted": (_edit(("fitted",), _DELETE), "'fitted'"),
     "no columns": (_edit(("fitted", "columns"), _DELETE), "fitted.columns"),
     "columns not a list": (_edit(("fitted", "columns"), "a"), "fitted.columns"),

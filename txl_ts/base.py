@@ -148,6 +148,18 @@ class BaseForecaster(BaseEstimator):
         """(H, C) scaled forecast after `history` (T, C) scaled, or after the fitted data."""
         raise NotImplementedError
 
+    def _check_common_params(self) -> None:
+        """Types of the parameters that several estimators share (checked in fit and load)."""
+        params = self.get_params(deep=False)
+        kwargs = params.get("trainer_kwargs")
+        if kwargs is not None and not isinstance(kwargs, dict):
+            raise TypeError(f"trainer_kwargs must be a dict or None, got {kwargs!r}")
+        seed = params.get("random_state")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise TypeError(f"random_state must be an integer or None, got {seed!r}")
+        if "accelerator" in params and not isinstance(params["accelerator"], str):
+            raise TypeError(f"accelerator must be a string, got {params['accelerator']!r}")
+
     # ---- transactions ---------------------------------------------------------------------
     def _fitted_attributes(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
@@ -269,6 +281,7 @@ class BaseForecaster(BaseEstimator):
         stopping (neural models). Scaling statistics come from `df` alone. If fitting fails,
         a previously fitted model is left exactly as it was.
         """
+        self._check_common_params()
         self._check_params()
         work = self._bare_copy()
         work._fit_frames(df, validation_data)
@@ -494,6 +507,7 @@ def _model_from_config(cls: type, config: dict[str, Any], file: Path):
         raise CorruptModelError(f"{where}: missing field 'params.{missing[0]}'")
     model = cls(**params)
     try:
+        model._check_common_params()
         model._check_params()
     except (ValueError, TypeError) as err:
         raise CorruptModelError(f"{where}: field 'params' is invalid: {err}") from err

@@ -182,13 +182,33 @@ def scoreboard(rows, dataset: str) -> list[str]:
     return lines + [""]
 
 
+def _coverage(info: dict[str, Any] | None) -> str:
+    """Empirical coverage (%) of the conformal 80% / 95% intervals, if the report has it."""
+    m = {} if info is None else info["entry"]["mean"]
+    if m.get("coverage_80") is None:
+        return "missing" if info is None else "-"
+    return f"{100 * m['coverage_80']:.1f} / {100 * m['coverage_95']:.1f}"
+
+
+def coverage_table(rows, dataset: str) -> list[str]:
+    lines = [f"### {dataset}: test coverage (%) of the 80% / 95% conformal intervals", "",
+             "| model | " + " | ".join(str(h) for h in HORIZONS) + " |",
+             "|---|" + "---|" * len(HORIZONS)]
+    for name, label in OURS.items():
+        cells = [_coverage(rows.get((dataset, h, name))) for h in HORIZONS]
+        if all(c in ("missing", "-") for c in cells):
+            continue
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines + [""] if len(lines) > 4 else []
+
+
 def run_table(runs: list[dict[str, Any]], rows) -> list[str]:
     """Every run; a run that a newer one of the same data set, horizon and model superseded
     is marked as such (the scoreboard shows the newest)."""
     lines = ["| data | H | model | seeds | windows | MSE / MAE | sMAPE % | MASE (lag 24) | "
-             "epochs run | fit s | predict s | run s | machine | load 1m | "
+             "cover 80 / 95 % | epochs run | fit s | predict s | run s | machine | load 1m | "
              "commit | finished (UTC) | report |",
-             "|" + "---|" * 17]
+             "|" + "---|" * 18]
     for info in sorted(runs, key=lambda r: r["key"]):
         dataset, horizon, name = info["key"]
         if rows[info["key"]] is not info:
@@ -201,8 +221,8 @@ def run_table(runs: list[dict[str, Any]], rows) -> list[str]:
         seeds = ",".join(str(s) for s in e["seeds"]) if e["seeds"] != [None] else "-"
         lines.append(
             f"| {dataset} | {horizon} | {name} | {seeds} | {r['n_windows']} | {_cell(info)} | "
-            f"{m['smape']:.2f} | {m['mase']:.3f} | {_epochs(e)} | {m['fit_seconds']:.1f} | "
-            f"{m['predict_seconds']:.2f} | "
+            f"{m['smape']:.2f} | {m['mase']:.3f} | {_coverage(info)} | {_epochs(e)} | "
+            f"{m['fit_seconds']:.1f} | {m['predict_seconds']:.2f} | "
             f"{r['runtime_seconds']:.0f} | {where} | {machine.get('load_average_1m', 0):.1f} | "
             f"{(machine.get('git_commit') or '?')[:7]}"
             f"{'+uncommitted' if machine.get('uncommitted_changes') else ''} | "
@@ -343,6 +363,12 @@ def render(runs: list[dict[str, Any]], quick: list[dict[str, Any]] | None = None
                   "scoreboard.", ""]
     for dataset in DATASETS:
         lines += scoreboard(rows, dataset)
+    coverage = [line for d in DATASETS for line in coverage_table(rows, d)]
+    if coverage:
+        lines += ["## Prediction intervals", "",
+                  "Share of test values inside each model's conformal intervals (calibrated "
+                  "on the validation split's residuals); 80 and 95 are the nominal levels.",
+                  ""] + coverage
     lines += ["## Where TXL wins and loses (MSE, same data set and horizon)", "",
               "Counted mechanically from the cells above. A cell with one seed cannot tell a "
               "small difference (e.g. TXL vs its mem_len=0 ablation) from seed noise: compare "

@@ -126,7 +126,8 @@ def test_arima_save_load_round_trip_without_pickle(tmp_path, monkeypatch):
     df = _seasonal(n=200)
     model = ARIMAForecaster(horizon=6, order=(1, 1, 1), trend="c").fit(df[:150], df[150:])
     model.save(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "weights.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["calibration.json", "config.json",
+                                                          "weights.safetensors"]
 
     def no_pickle(*args, **kwargs):
         raise AssertionError("pickle was used")

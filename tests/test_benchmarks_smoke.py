@@ -13,7 +13,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import report, streaming_vs_reencode, throughput, training_cost  # noqa: E402
+from benchmarks import (  # noqa: E402
+    interval_coverage,
+    report,
+    streaming_vs_reencode,
+    throughput,
+    training_cost,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -73,6 +79,16 @@ def test_throughput_refuses_cuda_without_a_gpu(out):
         pytest.skip("a GPU is present")
     with pytest.raises(SystemExit, match="no CUDA device"):
         throughput.main(["--smoke", "--device", "cuda", "--bf16", "--out", str(out)])
+
+
+def test_interval_coverage_smoke(out):
+    interval_coverage.main(["--smoke", "--out", str(out)])
+    data = _json(out, "interval_coverage")
+    assert set(data["models"]) == {"txl", "snaive", "naive"}
+    for row in data["models"].values():
+        assert 0 < row["coverage_80"] <= row["coverage_95"] <= 1
+        assert 0 < row["width_80"] < row["width_95"]
+        assert len(row["80"]["by_horizon_quarter"]) == 4
 
 
 def test_report_from_smoke_results(out):

@@ -15,10 +15,12 @@ def test_table_and_plots_from_a_small_backtest(tmp_path):
                       index=pd.date_range("2020-01-01", periods=n, freq="h"))
     models = {"naive": NaiveForecaster(horizon=12, method="last"),
               "snaive": NaiveForecaster(horizon=12, method="seasonal")}
-    result = backtest(models, df, horizon=12, start=300, train_end=250)
+    result = backtest(models, df, horizon=12, start=300, train_end=250, coverage=[0.8, 0.95])
     text = demo.table({"ETTh1": result})
     assert "| ETTh1 | snaive **(best)** |" in text  # a pure 24 h cycle: seasonal naive is exact
     assert f"| {result.n_windows} |" in text and result.n_windows == 89
+    cover = result.metrics.loc["naive"]
+    assert f"| {100 * cover['coverage_80']:.1f} / {100 * cover['coverage_95']:.1f} |" in text
     written = demo.plot(result, df, "ETTh1", tmp_path)
     assert [p.name for p in written] == ["forecasts_ETTh1.png", "error_by_step_ETTh1.png"]
     assert all(p.stat().st_size > 1000 and p.read_bytes()[:4] == b"\x89PNG" for p in written)

@@ -109,7 +109,7 @@ def test_save_load_round_trip_gives_identical_predictions(fitted, tmp_path):
     model, df = fitted
     model.save(tmp_path / "m")
     files = sorted(p.name for p in (tmp_path / "m").iterdir())
-    assert files == ["config.json", "weights.safetensors"]
+    assert files == ["calibration.json", "config.json", "weights.safetensors"]
     loaded = TXLForecaster.load(tmp_path / "m")
     pd.testing.assert_frame_equal(loaded.predict(), model.predict())
     history = df.iloc[-400:]

@@ -9,6 +9,10 @@ Without refitting, each model is fitted once (unless it already is) and forecast
 cutoff through its `rolling_forecasts`, which sees only `df[:last cutoff + 1]`. With
 `refit=k`, a fresh clone is fitted on the data up to the first cutoff of every block of `k`
 cutoffs (all of it, or the last `train_size` rows) and forecasts that block.
+
+With `coverage`, each model's conformal intervals (the half widths it stored at fit, see
+`txl_ts.conformal`) are placed around the same rolling forecasts, so intervals cost no extra
+forecasting pass, and scored by their empirical coverage, mean width and interval score.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from .conformal import check_levels
 from .validation import check_positive_int, validate_frame
 
 WINDOWS = ("expanding", "sliding")
@@ -54,6 +59,24 @@ class ModelScores:
     fit_seconds: float = 0.0
     n_fits: int = 0
     predict_seconds: float = 0.0
+    covered: np.ndarray | None = None  # per coverage level: values inside the interval
+    width: np.ndarray | None = None  # per level: sum of widths, train-scaled
+    winkler: np.ndarray | None = None  # per level: sum of interval scores, train-scaled
+
+    def add_intervals(self, y: np.ndarray, y_hat: np.ndarray, half: np.ndarray,
+                      levels: np.ndarray, scale: np.ndarray) -> None:
+        """Accumulate interval metrics; `half` (L, H, C) half widths, y (n, H, C)."""
+        if self.covered is None:
+            self.covered, self.width, self.winkler = (np.zeros(len(levels)) for _ in range(3))
+        for i, c in enumerate(levels):
+            lower, upper = (y_hat - half[i]) / scale, (y_hat + half[i]) / scale
+            ys = y / scale
+            below, above = np.maximum(lower - ys, 0.0), np.maximum(ys - upper, 0.0)
+            width = upper - lower
+            self.covered[i] += float(((below == 0) & (above == 0)).sum())
+            self.width[i] += float(width.sum())
+            # Winkler / interval score at alpha = 1 - c: width plus 2/alpha times the miss
+            self.winkler[i] += float((width + 2.0 / (1.0 - c) * (below + above)).sum())
 
     def add(self, y: np.ndarray, y_hat: np.ndarray, scale: np.ndarray) -> None:
         err = y_hat - y
@@ -92,6 +115,8 @@ class BacktestResult:
     y: np.ndarray | None = None  # (n_windows, horizon, n_columns) actuals, original units
     predictions: dict[str, np.ndarray] = field(default_factory=dict)
     target_index: pd.DatetimeIndex | None = None  # timestamps of all rows of df
+    coverage: np.ndarray | None = None  # the interval levels scored, ascending
+    half_widths: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def forecasts(self) -> pd.DataFrame:
@@ -156,6 +181,7 @@ def backtest(
     mase_lag: int = 1,
     time_col: str | None = None,
     keep_forecasts: bool = True,
+    coverage: float | list[float] | None = None,
 ) -> BacktestResult:
     """Rolling-origin backtest of `models` ({name: forecaster}) on the rows `[start, end)`.
 
@@ -176,12 +202,15 @@ def backtest(
         24: seasonal-naive on hourly data).
     keep_forecasts: keep every forecast (for `BacktestResult.forecasts`); False keeps only
         the metrics, to save memory on long spans.
+    coverage: interval level(s) in (0, 1), e.g. [0.8, 0.95]: score each model's conformal
+        prediction intervals too (see `BacktestResult`).
     """
     if not isinstance(models, Mapping) or not models:
         raise TypeError("models must be a non-empty dict {name: forecaster}")
     check_positive_int(horizon=horizon, stride=stride, mase_lag=mase_lag)
     if refit is not None:
         check_positive_int(refit=refit)
+    levels = None if coverage is None else check_levels(coverage, "coverage")
     if window not in WINDOWS:
         raise ValueError(f"window must be one of {WINDOWS}, got {window!r}")
     if window == "sliding":
@@ -224,6 +253,7 @@ def backtest(
     scores: dict[str, ModelScores] = {}
     predictions: dict[str, np.ndarray] = {}
     fitted_models: dict[str, Any] = {}
+    half_widths: dict[str, np.ndarray] = {}
     if refit is None:
         blocks = [cutoffs]
     else:
@@ -252,6 +282,7 @@ def backtest(
                 score.fit_seconds += seconds
                 score.n_fits += 1
             _check_horizon(name, fitted, horizon, series.columns)
+            half = None if levels is None else _half_widths(name, fitted, levels, horizon)
             for chunk in np.array_split(block, -(-len(block) // chunk_size)):
                 began = time.perf_counter()
                 y_hat = np.asarray(fitted.rolling_forecasts(df.iloc[lo : chunk[-1] + 1],
@@ -264,24 +295,29 @@ def backtest(
                                      f"{(len(chunk), horizon, values.shape[1])}")
                 if not np.isfinite(y_hat).all():
                     raise FloatingPointError(f"model {name!r} produced non-finite forecasts")
-                score.add(values[rows[done : done + len(chunk)]], y_hat, scaler.scale_)
+                y = values[rows[done : done + len(chunk)]]
+                score.add(y, y_hat, scaler.scale_)
+                if half is not None:
+                    score.add_intervals(y, y_hat, half, levels, scaler.scale_)
                 if preds is not None:
                     preds[done : done + len(chunk)] = y_hat
                 done += len(chunk)
             fitted_models[name] = fitted
+            if half is not None:
+                half_widths[name] = half
         scores[name] = score
         if preds is not None:
             predictions[name] = preds
 
     metrics = pd.DataFrame(
-        {name: _summarise(s, mase_scale, len(cutoffs)) for name, s in scores.items()}
+        {name: _summarise(s, mase_scale, len(cutoffs), levels) for name, s in scores.items()}
     ).T
     metrics.index.name = "model"
     return BacktestResult(
         horizon=horizon, columns=list(series.columns), cutoffs=cutoffs,
         cutoff_index=index[cutoffs], n_windows=len(cutoffs), metrics=metrics, scaler=scaler,
         mase_lag=mase_lag, mase_scale=mase_scale, models=fitted_models, y=y_all,
-        predictions=predictions, target_index=index,
+        predictions=predictions, target_index=index, coverage=levels, half_widths=half_widths,
     )
 
 
@@ -300,12 +336,36 @@ def _check_horizon(name: str, model: Any, horizon: int, columns: list[str]) -> N
                          f"{columns}")
 
 
-def _summarise(s: ModelScores, mase_scale: np.ndarray, n_windows: int) -> dict[str, float]:
+def level_tag(coverage: float) -> str:
+    """Metric suffix of a coverage level: 0.8 -> "80", 0.975 -> "97.5"."""
+    return f"{100 * coverage:.6g}"
+
+
+def _half_widths(name: str, model: Any, levels: np.ndarray, horizon: int) -> np.ndarray:
+    calibration = getattr(model, "calibration_", None)
+    if calibration is None:
+        raise ValueError(f"model {name!r} has no conformal calibration (calibration_), so its "
+                         "intervals cannot be scored; leave coverage out or use a txl_ts "
+                         "forecaster")
+    try:
+        return calibration.half_widths(levels)[:, :horizon]
+    except ValueError as err:
+        raise type(err)(f"model {name!r}: {err}") from err  # keeps CalibrationError
+
+
+def _summarise(s: ModelScores, mase_scale: np.ndarray, n_windows: int,
+               levels: np.ndarray | None = None) -> dict[str, float]:
     n_cols = len(mase_scale)
     per_col_mae = s.abs_col / (s.count / n_cols)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = np.where(mase_scale > 0, per_col_mae / mase_scale, np.nan)
     mase = float(np.nanmean(ratios)) if np.isfinite(ratios).any() else float("nan")
+    intervals = {}
+    for i, c in enumerate([] if levels is None else levels):
+        tag = level_tag(c)
+        intervals.update({f"coverage_{tag}": s.covered[i] / s.count,
+                          f"width_{tag}": s.width[i] / s.count,
+                          f"winkler_{tag}": s.winkler[i] / s.count})
     return {
         "mse": s.sq_scaled / s.count,
         "mae": s.abs_scaled / s.count,
@@ -317,4 +377,5 @@ def _summarise(s: ModelScores, mase_scale: np.ndarray, n_windows: int) -> dict[s
         "n_fits": s.n_fits,
         "predict_seconds": s.predict_seconds,
         "n_windows": n_windows,
+        **intervals,
     }

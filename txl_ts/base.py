@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from .conformal import Calibration, check_levels
 from .validation import (
     MAX_ABS_SCALED,
     Series,
@@ -34,8 +35,11 @@ from .validation import (
     validate_frame,
 )
 
-# 2: typed column labels, the time zone's name. Files of version 1 still load.
-FORMAT_VERSION = 2
+# 2: typed column labels, the time zone's name. 3: the conformal calibration in
+# calibration.json. Files of versions 1 and 2 still load (without prediction intervals).
+FORMAT_VERSION = 3
+CALIBRATION_SIZE = 0.2  # calibration tail of models without a validation tail of their own
+CALIBRATION_CHUNK_VALUES = 2**24  # forecast values per rolling_forecasts call at calibration
 
 
 class CorruptModelError(ValueError):
@@ -119,7 +123,17 @@ class BaseForecaster(BaseEstimator):
     """Shared behaviour of txl_ts forecasters (not used directly).
 
     Fitted attributes common to all: `columns_`, `freq_`, `scaler_`, `history_index_`
-    (timestamps of the last known history) and `n_features_in_`.
+    (timestamps of the last known history), `n_features_in_` and `calibration_` (the
+    conformal quantile tables behind `predict_interval` / `predict_quantiles`).
+
+    Calibration: at fit, the model forecasts every stride-1 origin of the time-ordered
+    calibration tail whose whole horizon is known (one `rolling_forecasts` pass) and keeps
+    split-conformal quantiles of the residuals per horizon step and column (see
+    `txl_ts.conformal`). The tail is `validation_data` when given, else the last
+    `_n_val(len(df))` rows of `df`: the neural models' validation tail (`val_size`), or the
+    last 20% of `df` for models without one (naive, ARIMA; their parameters come from all of
+    `df`, so for ARIMA these residuals are in-sample). The scaler still comes from the
+    training part only.
 
     Every public call either succeeds or leaves the fitted state exactly as it was: `fit`
     builds the new state on a bare copy and commits it in one step (`_commit`).
@@ -140,6 +154,13 @@ class BaseForecaster(BaseEstimator):
 
     def _min_history_length(self) -> tuple[int, str]:
         return 1, "one observation"
+
+    def _n_val(self, n_rows: int) -> int:
+        """Rows of the time-ordered tail of a fit frame held out for validation and
+        calibration: the model's `val_size` if it has one, else `CALIBRATION_SIZE`."""
+        from .training import validation_rows  # training imports torch/lightning lazily
+
+        return validation_rows(getattr(self, "val_size", CALIBRATION_SIZE), n_rows)
 
     def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None) -> None:
         raise NotImplementedError
@@ -278,8 +299,9 @@ class BaseForecaster(BaseEstimator):
         """Fit on `df` (DatetimeIndex or `time_col`).
 
         `validation_data`, if given, must continue `df` in time; it is used only for early
-        stopping (neural models). Scaling statistics come from `df` alone. If fitting fails,
-        a previously fitted model is left exactly as it was.
+        stopping (neural models) and as the calibration tail of the conformal intervals.
+        Scaling statistics come from `df` alone. If fitting fails, a previously fitted model is
+        left exactly as it was.
         """
         self._check_common_params()
         self._check_params()
@@ -311,6 +333,37 @@ class BaseForecaster(BaseEstimator):
             full = train_scaled if valid_scaled is None else np.concatenate(
                 [train_scaled, valid_scaled])
             check_fit_outcome(summary, full, self.horizon)
+        self._calibrate(series, valid)
+
+    def _calibrate(self, series: Series, valid: Series | None) -> None:
+        """Conformal tables from the residuals of every stride-1 origin of the calibration
+        tail whose whole horizon is known, in one `rolling_forecasts` pass."""
+        if valid is None:
+            values, index = series.values, series.index
+            tail_start = len(values) - self._n_val(len(values))
+        else:
+            values = np.concatenate([series.values, valid.values])
+            index = series.index.append(valid.index)
+            tail_start = len(series.values)
+        n, h = len(values), self.horizon
+        first = max(tail_start - 1, self._min_history_length()[0] - 1)
+        cutoffs = np.arange(first, n - h, dtype=np.int64)  # c + h <= n - 1: targets known
+        residuals = np.empty((len(cutoffs), h, values.shape[1]))  # y - y_hat
+        if len(cutoffs):
+            frame = pd.DataFrame(values, index=index, columns=_column_index(self.columns_))
+            if self.time_col is not None:
+                frame.index.name = None
+                frame.insert(0, self.time_col, index)
+                frame.index = pd.RangeIndex(n)
+            # chunks of cutoffs bound the memory of long horizons with many columns
+            chunk = max(1, CALIBRATION_CHUNK_VALUES // (h * values.shape[1]))
+            for lo in range(0, len(cutoffs), chunk):
+                part = cutoffs[lo : lo + chunk]
+                forecasts = self.rolling_forecasts(frame, part)[:, :h]  # (n, H, C)
+                rows = part[:, None] + 1 + np.arange(h)[None, :]
+                np.subtract(values[rows], forecasts, out=residuals[lo : lo + len(part)])
+        self.calibration_ = Calibration.from_residuals(residuals, n - tail_start, h,
+                                                       values.shape[1])
 
     def predict(self, history: pd.DataFrame | None = None) -> pd.DataFrame:
         """Forecast the next `horizon` steps after the fitted data, or after `history`."""
@@ -343,6 +396,65 @@ class BaseForecaster(BaseEstimator):
         self._check_forecast(scaled, out)
         return out
 
+    # ---- intervals --------------------------------------------------------------------------
+    def predict_interval(self, coverage: float | list[float] = 0.9,
+                         history: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Conformal prediction intervals around `predict(history)`.
+
+        Returns a frame indexed like `predict()` with MultiIndex columns (column, coverage,
+        "lower"/"upper"), coverages ascending. Intervals are symmetric about the point
+        forecast (half width: the conformal quantile of the calibration tail's absolute
+        residuals at that horizon step and column), so they contain the point forecast and
+        nest as the coverage grows.
+        """
+        self._check_calibrated()
+        levels = check_levels(coverage, "coverage")
+        half = self.calibration_.half_widths(levels)  # (L, H, C)
+        point = self.predict(history)
+        return self._interval_frame(point, levels, point.to_numpy() - half,
+                                    point.to_numpy() + half)
+
+    def predict_quantiles(self, alpha: float | list[float] = (0.1, 0.5, 0.9),
+                          history: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Quantile forecasts: `predict(history)` plus conformal quantiles of the calibration
+        tail's signed residuals, per horizon step and column.
+
+        Returns a frame indexed like `predict()` with MultiIndex columns (column, alpha),
+        alphas ascending; the quantiles are non-decreasing in alpha. They are not the bounds
+        of `predict_interval` (whose intervals are symmetric): a biased model gets skewed
+        quantiles, and its median need not equal the point forecast.
+        """
+        self._check_calibrated()
+        levels = check_levels(alpha, "alpha")
+        offsets = self.calibration_.offsets(levels)  # (L, H, C)
+        point = self.predict(history)
+        return self._quantile_frame(point, levels, point.to_numpy() + offsets)
+
+    def _check_calibrated(self) -> None:
+        check_is_fitted(self, "scaler_")
+        if not hasattr(self, "calibration_"):
+            raise ValueError(f"this {type(self).__name__} has no conformal calibration (it was "
+                             "saved by a version without intervals); refit it")
+
+    def _interval_frame(self, point: pd.DataFrame, levels: np.ndarray, lower: np.ndarray,
+                        upper: np.ndarray) -> pd.DataFrame:
+        """Frame from (L, H, C) bounds, columns (column, coverage, lower/upper)."""
+        values = np.stack([lower, upper], axis=-1)  # (L, H, C, 2)
+        values = values.transpose(1, 2, 0, 3).reshape(len(point), -1)
+        columns = pd.MultiIndex.from_tuples(
+            [(col, c, bound) for col in self.columns_ for c in levels.tolist()
+             for bound in ("lower", "upper")], names=["column", "coverage", "bound"])
+        return pd.DataFrame(values, index=point.index, columns=columns)
+
+    def _quantile_frame(self, point: pd.DataFrame, levels: np.ndarray,
+                        quantiles: np.ndarray) -> pd.DataFrame:
+        """Frame from (L, H, C) quantiles, columns (column, alpha)."""
+        values = quantiles.transpose(1, 2, 0).reshape(len(point), -1)
+        columns = pd.MultiIndex.from_tuples(
+            [(col, a) for col in self.columns_ for a in levels.tolist()],
+            names=["column", "alpha"])
+        return pd.DataFrame(values, index=point.index, columns=columns)
+
     # ---- persistence ----------------------------------------------------------------------
     def _tensors_to_save(self) -> dict[str, torch.Tensor]:
         return {}
@@ -363,7 +475,7 @@ class BaseForecaster(BaseEstimator):
         return stamp
 
     def save(self, path: str | Path) -> Path:
-        """Write `config.json` and `weights.safetensors` into directory `path`."""
+        """Write `config.json`, `calibration.json` and `weights.safetensors` into `path`."""
         check_is_fitted(self, "scaler_")
         path = Path(path)
         params = _storable_params(self.get_params(deep=False))
@@ -383,9 +495,12 @@ class BaseForecaster(BaseEstimator):
             "extra": self._extra_state(),
         }
         text = json.dumps(config, indent=2, default=_json_default)
+        # compact: the quantile tables hold 37 x H x C numbers
+        calibration = json.dumps(self.calibration_.to_json(), separators=(",", ":"))
         tensors = {k: v.detach().cpu().contiguous() for k, v in self._tensors_to_save().items()}
         path.mkdir(parents=True, exist_ok=True)
         (path / "config.json").write_text(text)
+        (path / "calibration.json").write_text(calibration)
         save_file(tensors, str(path / "weights.safetensors"))
         return path
 
@@ -434,7 +549,18 @@ class BaseForecaster(BaseEstimator):
                 f"valid {cls.__name__} with the stored parameters and columns: "
                 f"{type(err).__name__}: {err}"
             ) from err
+        if config["format_version"] >= 3:  # older files have no calibration: no intervals
+            model.calibration_ = _read_calibration(path / "calibration.json", model)
         return model
+
+
+def _read_calibration(file: Path, model: BaseForecaster) -> Calibration:
+    state = _read_json(file)
+    try:
+        return Calibration.from_json(state, model.horizon, len(model.columns_))
+    except (KeyError, TypeError, ValueError) as err:
+        raise CorruptModelError(f"{file}: not a valid calibration for this "
+                                f"{type(model).__name__}: {type(err).__name__}: {err}") from err
 
 
 class _Fields(dict):

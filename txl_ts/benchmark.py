@@ -40,7 +40,8 @@ import numpy as np
 import pandas as pd
 
 from . import datasets
-from .backtest import backtest
+from .backtest import backtest, level_tag
+from .conformal import CalibrationError
 
 HORIZONS = (96, 192, 336, 720)
 MODELS = ("txl", "txl-nomem", "lstm", "dlinear", "arima", "arima-nonseasonal", "naive", "snaive")
@@ -48,8 +49,11 @@ STOCHASTIC = ("txl", "txl-nomem", "lstm", "dlinear")
 # Which `model_params` key configures each model (both ARIMA variants share "arima").
 PARAM_GROUP = {"lstm": "lstm", "dlinear": "dlinear", "arima": "arima",
                "arima-nonseasonal": "arima"}
+COVERAGE = (0.8, 0.95)  # conformal interval levels scored for every model
+INTERVAL_METRICS = tuple(f"{m}_{level_tag(c)}" for c in COVERAGE
+                         for m in ("coverage", "width", "winkler"))
 METRICS = ("mse", "mae", "mse_orig", "mae_orig", "smape", "mase", "fit_seconds",
-           "predict_seconds")
+           "predict_seconds", *INTERVAL_METRICS)
 ETT_BORDERS = (8640, 11520, 14400)  # 12 / 4 / 4 months of hourly rows
 MASE_LAG = 24  # MASE scaled by the training part's in-sample seasonal-naive (24 h) error
 
@@ -208,7 +212,7 @@ def _json_safe(obj: Any) -> Any:
 def _summary(runs: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, float | None]]:
     mean, std = {}, {}
     for key in METRICS:
-        vals = np.array([r[key] for r in runs], dtype=float)
+        vals = np.array([r.get(key) for r in runs], dtype=float)  # None (not scored): NaN
         mean[key] = float(vals.mean())
         std[key] = float(vals.std(ddof=1)) if len(vals) > 1 else None
     return mean, std
@@ -237,17 +241,27 @@ def run_one(name: str, df: pd.DataFrame, split: Split, horizon: int, seed: int |
             accelerator: str = "auto", model_params: dict[str, dict[str, Any]] | None = None,
             ) -> tuple[dict[str, Any] | None, str | None, dict[str, Any] | None]:
     """Fit and score one model with one seed: (metrics row, None, params) or
-    (None, error message, params) when it fails."""
+    (None, error message, params) when it fails. The row holds the coverage, width and
+    Winkler score of the conformal `COVERAGE` intervals, or None for them (and the reason in
+    `interval_error`) when the validation split is too short to calibrate them."""
     params = None
     try:
         model = make_model(name, horizon, seed, max_epochs, txl_params, accelerator,
                            model_params)
         params = model.get_params(deep=False)
-        result = backtest({name: model}, df, horizon, start=split.test_start, end=split.end,
-                          train_end=split.train_end, mase_lag=MASE_LAG, keep_forecasts=False)
+        kwargs = dict(start=split.test_start, end=split.end, train_end=split.train_end,
+                      mase_lag=MASE_LAG, keep_forecasts=False)
+        interval_error = None
+        try:
+            result = backtest({name: model}, df, horizon, coverage=list(COVERAGE), **kwargs)
+        except CalibrationError as err:  # a validation split too short for the intervals:
+            interval_error = str(err)  # the point metrics are still worth reporting
+            result = backtest({name: model}, df, horizon, **kwargs)
     except Exception as err:  # noqa: BLE001 - reported; the other models and seeds still run
         return None, f"{type(err).__name__}: {err}", params
     row: dict[str, Any] = {k: float(v) for k, v in result.metrics.loc[name].items()}
+    if interval_error is not None:
+        row.update({key: None for key in INTERVAL_METRICS}, interval_error=interval_error)
     summary = getattr(result.models[name], "fit_summary_", None)
     row.update(seed=seed, n_windows=int(result.n_windows),
                epochs=(summary or {}).get("epochs"),
@@ -306,7 +320,9 @@ def run_benchmark(dataset: str, horizon: int, models: list[str], *, features: st
                 continue
             report["n_windows"] = row["n_windows"]
             runs.append(row)
-            log(f"  mse={row['mse']:.4f} mae={row['mae']:.4f} fit={row['fit_seconds']:.1f}s "
+            log(f"  mse={row['mse']:.4f} mae={row['mae']:.4f} "
+                f"cover80={_fmt(row.get('coverage_80'), None, 3)} "
+                f"cover95={_fmt(row.get('coverage_95'), None, 3)} fit={row['fit_seconds']:.1f}s "
                 f"predict={row['predict_seconds']:.2f}s windows={row['n_windows']} "
                 f"epochs={row['epochs']}")
         report["models"][name] = model_entry(seed_list, runs, errors, params)

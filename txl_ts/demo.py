@@ -9,8 +9,9 @@ rows (12 months) of the training split, so that the whole run fits in about ten 
 full versions are `examples/backtest_load.py` and `examples/backtest_weather.py`.
 
 It prints a markdown table and writes into `--out` (default `demo_output/`):
-`results.md`, `results.json`, `forecasts_<data>.png` (forecast vs actual for a few windows)
-and `error_by_step_<data>.png` (scaled MSE by horizon step).
+`results.md`, `results.json`, `forecasts_<data>.png` (forecast vs actual for a few windows,
+with TXL's conformal 80% and 95% bands) and `error_by_step_<data>.png` (scaled MSE by
+horizon step). The table includes every model's test coverage of its 80% / 95% intervals.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sklearn.preprocessing import StandardScaler
 
 from . import datasets
 from .backtest import BacktestResult, backtest
-from .benchmark import MASE_LAG, load_protocol, machine_info, make_model
+from .benchmark import COVERAGE, MASE_LAG, load_protocol, machine_info, make_model
 
 DATASETS = {"load": "ETTh1", "weather": "WTH"}
 # Reduced budgets for the quick run: epochs, and training batches per epoch.
@@ -65,28 +66,40 @@ def run_dataset(dataset: str, horizon: int, seed: int, quick: bool,
     log(f"{dataset}: fitting and backtesting {', '.join(build_models(horizon, seed, quick))} ...")
     started = time.perf_counter()
     result = backtest(build_models(horizon, seed, quick), df, horizon, start=split.test_start,
-                      end=split.end, train_end=split.train_end, mase_lag=MASE_LAG, **window)
+                      end=split.end, train_end=split.train_end, mase_lag=MASE_LAG,
+                      coverage=list(COVERAGE), **window)
     seconds = time.perf_counter() - started
     log(f"{dataset}: {result.n_windows} test windows, {seconds:.0f} s")
     return result, df, seconds
 
 
 def table(results: dict[str, BacktestResult]) -> str:
-    lines = ["| data | model | MSE | MAE | MASE | sMAPE % | fit s | predict s | windows |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| data | model | MSE | MAE | MASE | sMAPE % | cover 80 / 95 % | fit s | "
+             "predict s | windows |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for data, result in results.items():
         best = result.metrics["mse"].idxmin()
         for name, row in result.metrics.iterrows():
             mark = " **(best)**" if name == best else ""
             lines.append(
                 f"| {data} | {name}{mark} | {row['mse']:.4f} | {row['mae']:.4f} | "
-                f"{row['mase']:.3f} | {row['smape']:.1f} | {row['fit_seconds']:.1f} | "
+                f"{row['mase']:.3f} | {row['smape']:.1f} | {_cover(row)} | "
+                f"{row['fit_seconds']:.1f} | "
                 f"{row['predict_seconds']:.2f} | {int(row['n_windows'])} |"
             )
     return "\n".join(lines)
 
 
-def plot(result: BacktestResult, df, dataset: str, out: Path) -> list[Path]:
+def _cover(row) -> str:
+    if "coverage_80" not in row or "coverage_95" not in row:
+        return "-"
+    return f"{100 * row['coverage_80']:.1f} / {100 * row['coverage_95']:.1f}"
+
+
+def plot(result: BacktestResult, df, dataset: str, out: Path,
+         band_model: str = "txl") -> list[Path]:
+    """Forecast plots (with `band_model`'s 95% and 80% bands, or the first model that has
+    intervals) and the error by horizon step."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -104,8 +117,9 @@ def plot(result: BacktestResult, df, dataset: str, out: Path) -> list[Path]:
         ax.plot(past, df[target].iloc[cutoff - 2 * h + 1 : cutoff + 1], color="black", lw=1,
                 label="history")
         ax.plot(future, result.y[w, :, col], color="black", lw=2, label="actual")
-        for name, pred in result.predictions.items():
-            ax.plot(future, pred[w, :, col], lw=1.2, label=name)
+        colors = {name: ax.plot(future, pred[w, :, col], lw=1.2, label=name)[0].get_color()
+                  for name, pred in result.predictions.items()}
+        _bands(ax, result, future, w, col, band_model, colors)
         ax.set_title(f"{dataset} {target}: forecast from {df.index[cutoff]}")
     np.atleast_1d(axes)[0].legend(ncol=4, fontsize=8)
     fig.tight_layout()
@@ -127,6 +141,20 @@ def plot(result: BacktestResult, df, dataset: str, out: Path) -> list[Path]:
     fig.savefig(error_png, dpi=90)
     plt.close(fig)
     return [forecasts_png, error_png]
+
+
+def _bands(ax, result: BacktestResult, future, w: int, col: int, band_model: str,
+           colors: dict[str, str]) -> None:
+    """Shade the conformal intervals (widest first) around one model's forecast."""
+    names = [band_model] if band_model in result.half_widths else list(result.half_widths)
+    if not names or result.coverage is None:
+        return
+    name = names[0]
+    pred, half = result.predictions[name][w, :, col], result.half_widths[name][:, :, col]
+    for i in np.argsort(result.coverage)[::-1]:
+        c = float(result.coverage[i])
+        ax.fill_between(future, pred - half[i], pred + half[i], alpha=0.15 + 0.15 * (c < 0.9),
+                        color=colors[name], lw=0, label=f"{name} {100 * c:g}%")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from scipy.stats import norm
 from sklearn.utils.validation import check_is_fitted
 from statsmodels.tools.sm_exceptions import ModelWarning
 from statsmodels.tsa.statespace import kalman_filter as kf
@@ -25,9 +26,11 @@ from statsmodels.tsa.stattools import kpss
 from threadpoolctl import threadpool_limits
 
 from ..base import BaseForecaster
+from ..conformal import check_levels
 from ..validation import check_cutoffs, check_non_negative_int, check_positive_int
 
 TRENDS = ("n", "c")
+INTERVAL_METHODS = ("conformal", "model")
 KPSS_ALPHA = 0.05
 
 # The one-pass rolling filter keeps only the predicted state means.
@@ -240,6 +243,50 @@ class ARIMAForecaster(BaseForecaster):
         n, h, c = out.shape
         return self._unscale_rolling(out)
 
+    # ---- intervals ------------------------------------------------------------------------
+    def predict_interval(self, coverage: float | list[float] = 0.9,
+                         history: pd.DataFrame | None = None,
+                         method: str = "conformal") -> pd.DataFrame:
+        """Prediction intervals; `method="conformal"` (default) as for every forecaster, or
+        `"model"`: the Gaussian intervals of the state-space model (statsmodels'
+        `get_forecast`: mean -+ z * standard error, as its `conf_int()`), which assume the
+        model and its estimated parameters are correct."""
+        if _interval_method(method) == "conformal":
+            return super().predict_interval(coverage, history)
+        levels = check_levels(coverage, "coverage")
+        point, se = self._model_spread(history)
+        half = norm.ppf(0.5 + levels / 2)[:, None, None] * se[None]  # (L, H, C)
+        return self._interval_frame(point, levels, point.to_numpy() - half,
+                                    point.to_numpy() + half)
+
+    def predict_quantiles(self, alpha: float | list[float] = (0.1, 0.5, 0.9),
+                          history: pd.DataFrame | None = None,
+                          method: str = "conformal") -> pd.DataFrame:
+        """Quantile forecasts; `method="model"` uses the state-space model's Gaussian
+        forecast distribution (the point forecast and `get_forecast`'s standard error)."""
+        if _interval_method(method) == "conformal":
+            return super().predict_quantiles(alpha, history)
+        levels = check_levels(alpha, "alpha")
+        point, se = self._model_spread(history)
+        offsets = norm.ppf(levels)[:, None, None] * se[None]  # (L, H, C)
+        return self._quantile_frame(point, levels, point.to_numpy() + offsets)
+
+    def _model_spread(self, history: pd.DataFrame | None) -> tuple[pd.DataFrame, np.ndarray]:
+        """The point forecast frame and the model's forecast standard errors (H, C), in the
+        data's units. With fixed parameters the Kalman filter's forecast variance depends on
+        how many rows were observed, not on their values."""
+        check_is_fitted(self, "results_")
+        point = self.predict(history)
+        scaled = None if history is None else self._scale(self._validate_history(history).values)
+        se = np.empty((self.horizon, len(self.columns_)))
+        with _statsmodels_context():
+            for i, col in enumerate(self.columns_):
+                res = self.results_[col]
+                if scaled is not None:
+                    res = res.apply(scaled[:, i], refit=False)
+                se[:, i] = np.asarray(res.get_forecast(self.horizon).se_mean)
+        return point, se * self.scaler_.scale_
+
     # ---- persistence ----------------------------------------------------------------------
     def _tensors_to_save(self) -> dict[str, torch.Tensor]:
         endog = np.column_stack([np.asarray(self.results_[c].model.endog).ravel()
@@ -279,6 +326,12 @@ class ARIMAForecaster(BaseForecaster):
                         f"tensor 'params.{i}' has {len(self.params_[col])} values, but the "
                         f"stored order of column {col!r} has {len(model.param_names)}")
                 self.results_[col] = model.filter(self.params_[col], cov_type="none")
+
+
+def _interval_method(method: str) -> str:
+    if method not in INTERVAL_METHODS:
+        raise ValueError(f"method must be one of {INTERVAL_METHODS}, got {method!r}")
+    return method
 
 
 def _kpss_pvalue(x: np.ndarray) -> float:

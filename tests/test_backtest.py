@@ -10,7 +10,7 @@ from sklearn.preprocessing import StandardScaler
 from txl_ts import TXLForecaster
 from txl_ts.backtest import backtest, count_windows
 from txl_ts.baselines import NaiveForecaster
-from txl_ts.baselines.naive import season_from_freq
+from txl_ts.seasonality import season_from_freq
 
 TINY = dict(patch_len=8, stride=4, d_model=16, n_heads=2, n_layers=1, d_ff=32, segment_len=4,
             mem_len=8, n_segments=2, max_epochs=1, trainer_kwargs={"enable_progress_bar": False})

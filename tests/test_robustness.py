@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from txl_ts import TXLForecaster
 from txl_ts.base import FORMAT_VERSION
-from txl_ts.baselines import ARIMAForecaster, LSTMForecaster, NaiveForecaster
+from txl_ts.baselines import ARIMAForecaster, DLinearForecaster, LSTMForecaster, NaiveForecaster
 from txl_ts.training import TrainingDivergedError
 
 QUIET = {"enable_progress_bar": False}
@@ -30,6 +30,8 @@ FACTORIES = {
     "naive": lambda **kw: NaiveForecaster(H, **kw),
     "snaive": lambda **kw: NaiveForecaster(H, "seasonal", season=3, **kw),
     "arima": lambda **kw: ARIMAForecaster(H, order=(1, 0, 0), maxiter=5, **kw),
+    "dlinear": lambda **kw: DLinearForecaster(
+        H, lookback=8, kernel=3, max_epochs=1, batch_size=32, trainer_kwargs=QUIET, **kw),
     "lstm": lambda **kw: LSTMForecaster(
         H, lookback=8, hidden_size=4, n_layers=1, max_epochs=1, batch_size=32,
         trainer_kwargs=QUIET, **kw),
@@ -37,7 +39,7 @@ FACTORIES = {
         H, patch_len=4, stride=4, d_model=8, n_heads=2, n_layers=1, d_ff=8, segment_len=2,
         mem_len=2, n_segments=2, max_epochs=1, batch_size=32, trainer_kwargs=QUIET, **kw),
 }
-NEURAL = ("lstm", "txl")
+NEURAL = ("dlinear", "lstm", "txl")
 
 
 def make_frame(n: int = 96, columns=("a", "b"), start: str = "2024-01-01", freq: str = "h",
@@ -274,7 +276,8 @@ CONFIG_EDITS = {
     "extra not a dict": (_edit(("extra",), []), "extra"),
 }
 EXTRA_KEYS = {"naive": ["season"], "snaive": ["season"], "arima": ["orders", "trends"],
-              "lstm": ["fit_summary"], "txl": ["fit_summary", "fitted_timestamp"]}
+              "dlinear": ["fit_summary"], "lstm": ["fit_summary"],
+              "txl": ["fit_summary", "fitted_timestamp"]}
 
 
 def _saved(fitted, name, tmp_path):

@@ -8,50 +8,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from pandas.tseries import offsets
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import BaseForecaster, identity_scaler
+from ..seasonality import season_from_freq
 from ..validation import check_cutoffs, check_positive_int
 
 METHODS = ("last", "seasonal")
-
-
-def season_from_freq(freq: pd.DateOffset) -> int:
-    """Steps in one natural cycle of `freq`.
-
-    Sub-daily steps (hours, minutes, ...) cycle over a day (24 for hourly, 96 for 15-minute),
-    sub-minute steps over a minute; daily over a week (7; business days 5), weekly over a
-    year (52), monthly 12, quarterly 4, yearly 1. Raises ValueError when the step does not
-    divide its cycle; pass `season=` then.
-    """
-    if isinstance(freq, offsets.Tick):
-        step = pd.Timedelta(freq).value
-        day = pd.Timedelta(days=1).value
-        minute = pd.Timedelta(minutes=1).value
-        if step < minute:
-            cycle = minute
-        elif step < day:
-            cycle = day
-        elif step == day:
-            return 7
-        else:
-            cycle = None
-        if cycle is not None and cycle % step == 0:
-            return cycle // step
-    elif isinstance(freq, offsets.Day) and freq.n == 1:
-        return 7
-    elif isinstance(freq, offsets.BusinessDay) and freq.n == 1:
-        return 5
-    elif isinstance(freq, offsets.Week) and freq.n == 1:
-        return 52
-    elif isinstance(freq, (offsets.MonthBegin, offsets.MonthEnd)) and 12 % freq.n == 0:
-        return 12 // freq.n
-    elif isinstance(freq, (offsets.QuarterBegin, offsets.QuarterEnd)) and freq.n == 1:
-        return 4
-    elif isinstance(freq, (offsets.YearBegin, offsets.YearEnd)):
-        return 1
-    raise ValueError(f"no natural season is known for frequency {freq.freqstr!r}; pass season=")
 
 
 class NaiveForecaster(BaseForecaster):

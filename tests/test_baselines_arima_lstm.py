@@ -89,7 +89,7 @@ def test_arima_rolling_forecasts_equal_looped_predict(params):
 
 def test_arima_rolling_forecasts_equal_statsmodels_extend_per_origin():
     df = _ar_walk()
-    model = ARIMAForecaster(horizon=5, order=(1, 1, 1)).fit(df[:180])
+    model = ARIMAForecaster(horizon=5, order=(1, 1, 1), seasonal=False).fit(df[:180])
     cutoffs = np.array([179, 185, 239])
     fast = model.rolling_forecasts(df, cutoffs)
     scaled = model.scaler_.transform(df.to_numpy())
@@ -159,9 +159,55 @@ def test_arima_clone_and_errors():
         ARIMAForecaster(horizon=4, order=(1, 1, 0)).fit(df).predict(history=df[:1])
 
 
+def _daily_weekly(n: int, seed: int = 0) -> pd.DataFrame:
+    """Hourly load: a daily cycle, weaker on weekends (a weekly cycle), and AR(1) noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    daily = np.sin(2 * np.pi * t / 24) + 0.5 * np.cos(4 * np.pi * t / 24)
+    weekend = (t // 24) % 7 >= 5
+    noise = np.zeros(n)
+    for i in range(1, n):
+        noise[i] = 0.5 * noise[i - 1] + 0.2 * rng.standard_normal()
+    return _frame({"load": np.where(weekend, 0.4 * daily - 1.0, daily) + noise})
+
+
+def test_seasonal_arima_beats_non_seasonal_on_daily_and_weekly_cycles():
+    df = _daily_weekly(5 * 168)  # four weeks to fit, one to forecast
+    small = dict(horizon=24, max_p=1, max_q=1)
+    seasonal = ARIMAForecaster(**small).fit(df[:672])
+    plain = ARIMAForecaster(**small, seasonal=False).fit(df[:672])
+    assert seasonal.periods_ == [24, 168] and plain.periods_ == []
+    cutoffs = np.arange(671, len(df) - 24)
+    truth = np.stack([df.iloc[c + 1 : c + 25].to_numpy() for c in cutoffs])
+    mse = {name: np.mean((m.rolling_forecasts(df, cutoffs) - truth) ** 2)
+           for name, m in (("seasonal", seasonal), ("plain", plain))}
+    weekly_naive = np.stack([df.iloc[c - 167 : c - 143].to_numpy() for c in cutoffs])
+    assert mse["seasonal"] < 0.25 * mse["plain"], mse
+    assert mse["seasonal"] < np.mean((weekly_naive - truth) ** 2), mse
+
+
+def test_seasonal_arima_places_the_season_by_timestamp():
+    t = np.arange(400)
+    df = _frame({"x": np.sin(2 * np.pi * t / 24) + 0.01 * np.cos(t)})
+    model = ARIMAForecaster(horizon=30, order=(1, 0, 0), periods=[24]).fit(df[:200])
+    for end in (150, 211, 397):  # inside, just after and far after the fitted rows
+        forecast = model.predict(history=df.iloc[end - 50 : end]).to_numpy()[:, 0]
+        expected = np.sin(2 * np.pi * np.arange(end, end + 30) / 24)
+        np.testing.assert_allclose(forecast, expected, atol=0.05)
+    # a frequency without a known season needs periods= (or seasonal=False)
+    odd = df.set_axis(pd.date_range("2021-01-01", periods=400, freq="7h"))
+    with pytest.raises(ValueError, match="pass periods="):
+        ARIMAForecaster(horizon=5, order=(1, 0, 0)).fit(odd)
+    assert ARIMAForecaster(horizon=5, order=(1, 0, 0), periods=[24]).fit(odd).periods_ == [24]
+
+
 @pytest.mark.parametrize(
     "params, message",
     [
+        ({"seasonal": "yes"}, "seasonal must be"),
+        ({"periods": [1]}, "at least 2"),
+        ({"periods": 24}, "periods must be"),
+        ({"harmonics": 0}, "harmonics"),
         ({"order": (1, 1)}, "order"),
         ({"order": (1, -1, 0)}, "d must be"),
         ({"seasonal_order": (1, 0, 1)}, "seasonal_order"),

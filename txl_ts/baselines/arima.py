@@ -1,5 +1,13 @@
 """`ARIMAForecaster`: one state-space (S)ARIMA model per target column, from statsmodels.
 
+Seasonality by default is dynamic harmonic regression: Fourier terms of every seasonal period
+of the frequency (`txl_ts.seasonality.seasonal_periods`: 24 and 168 for hourly data) are
+regressed out of each column by least squares on the training rows, and an ARIMA models what
+remains. Because the Fourier terms are known functions of time, a forecast is the ARIMA
+forecast of the remainder plus the terms at the future timestamps, and `rolling_forecasts`
+stays one Kalman-filter pass. This handles long and several seasons (336 steps for a week of
+half-hours) that a SARIMAX seasonal part cannot: its state would have hundreds of dimensions.
+
 Parameters are estimated once, in `fit`. Forecasting after other data (`predict(history=...)`,
 `rolling_forecasts`) runs the Kalman filter with those fixed parameters over the new data; it
 never re-estimates.
@@ -12,11 +20,13 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+from pandas.tseries import offsets
 from scipy.stats import norm
 from sklearn.utils.validation import check_is_fitted
 from statsmodels.tools.sm_exceptions import ModelWarning
@@ -27,11 +37,13 @@ from threadpoolctl import threadpool_limits
 
 from ..base import BaseForecaster
 from ..conformal import check_levels
+from ..seasonality import seasonal_periods
 from ..validation import check_cutoffs, check_non_negative_int, check_positive_int
 
 TRENDS = ("n", "c")
 INTERVAL_METHODS = ("conformal", "model")
 KPSS_ALPHA = 0.05
+MAX_HARMONICS = 168  # default cap per period: keeps minute data's weekly period tractable
 
 # The one-pass rolling filter keeps only the predicted state means.
 _LEAN_FILTER = (
@@ -55,34 +67,51 @@ def _statsmodels_context() -> Iterator[None]:
 
 
 class ARIMAForecaster(BaseForecaster):
-    """(Seasonal) ARIMA baseline: an independent statsmodels `SARIMAX` per column, on scaled data.
+    """Seasonal ARIMA baseline: Fourier seasonality plus an independent statsmodels `SARIMAX`
+    per column, on scaled data.
 
     Parameters
     ----------
     horizon : steps forecast after each origin.
+    seasonal : True (default) to regress out Fourier terms of the seasonal `periods` before the
+        ARIMA; False for a plain ARIMA on the data.
+    periods : seasonal periods in steps, or None for `seasonal_periods(freq, n_train_rows)`
+        (the main season of the frequency, then longer ones seen at least twice).
+    harmonics : Fourier pairs (cos, sin at k / period, k = 1..harmonics) per period, at most
+        period // 2; frequencies shared by two periods (k=7 of 168 is k=1 of 24) are kept once.
+        None (default) takes all of them, up to 168 per period: for hourly and half-hourly
+        data the full profile of the week, averaged over the training weeks (it holds a
+        weekday-specific daily shape, which 24 harmonics of a 336-step week cannot). Fewer
+        harmonics give smoother profiles.
     order : `(p, d, q)` used for every column, or None to select it per column: `d` is the
         smallest number of differences (up to `max_d`) after which the KPSS test does not
         reject level stationarity at the 5% level, then `(p, q)` minimise the AIC over
         `0..max_p` x `0..max_q` (AIC is only compared between models with the same `d`).
-    seasonal_order : `(P, D, Q, s)`, e.g. `(1, 0, 1, 24)` for a daily cycle in hourly data, or
-        None for no seasonal part. It is used as given (not searched); seasonal differences
-        are applied before the KPSS test.
+    seasonal_order : `(P, D, Q, s)` for a SARIMAX seasonal part on the remainder, e.g.
+        `(1, 0, 1, 24)`, or None (default) for none. It is used as given (not searched);
+        seasonal differences are applied before the KPSS test. Its state grows with `s`, so
+        keep `s` short; the Fourier terms are the tool for long seasons.
     max_p, max_d, max_q : the search ranges when `order` is None.
     trend : "n" (none), "c" (a constant; a drift when the model is integrated), or None for
         "c" when the model is not differenced and "n" otherwise.
     maxiter : iteration limit of the L-BFGS likelihood optimisation.
     targets, time_col : as for every txl_ts forecaster.
 
-    Fitted attributes: `orders_` (column -> (p, d, q)), `trends_`, `params_` (column ->
-    estimated parameters), `aic_`, `converged_` (column -> whether the optimiser converged;
-    non-convergence is recorded here instead of warning), `fit_summary_`, and the statsmodels
-    results in `results_` (filtered on the fit data, plus `validation_data` if given, with the
-    estimated parameters).
+    Fitted attributes: `periods_` (the seasonal periods used; [] without seasonality),
+    `frequencies_` (cycles per step of the Fourier terms), `fourier_coef_` (n_columns,
+    1 + 2 * n_frequencies: intercept, then cos / sin weights), `orders_` (column -> (p, d, q)),
+    `trends_`, `params_` (column -> estimated parameters), `aic_`, `converged_` (column ->
+    whether the optimiser converged; non-convergence is recorded here instead of warning),
+    `fit_summary_`, and the statsmodels results in `results_` (filtered on the remainder of
+    the fit data, plus `validation_data` if given, with the estimated parameters).
     """
 
     def __init__(
         self,
         horizon: int = 96,
+        seasonal: bool = True,
+        periods: Sequence[int] | None = None,
+        harmonics: int | None = None,
         order: Sequence[int] | None = None,
         seasonal_order: Sequence[int] | None = None,
         max_p: int = 2,
@@ -94,6 +123,9 @@ class ARIMAForecaster(BaseForecaster):
         time_col: str | None = None,
     ):
         self.horizon = horizon
+        self.seasonal = seasonal
+        self.periods = periods
+        self.harmonics = harmonics
         self.order = order
         self.seasonal_order = seasonal_order
         self.max_p = max_p
@@ -107,6 +139,17 @@ class ARIMAForecaster(BaseForecaster):
     # ---- validation -----------------------------------------------------------------------
     def _check_params(self) -> None:
         check_positive_int(horizon=self.horizon, maxiter=self.maxiter)
+        if self.harmonics is not None:
+            check_positive_int(harmonics=self.harmonics)
+        if not isinstance(self.seasonal, (bool, np.bool_)):
+            raise ValueError(f"seasonal must be True or False, got {self.seasonal!r}")
+        if self.periods is not None:
+            if not isinstance(self.periods, (tuple, list)):
+                raise ValueError(f"periods must be a list of ints or None, got {self.periods!r}")
+            for period in self.periods:
+                check_positive_int(period=period)
+                if period < 2:
+                    raise ValueError(f"a seasonal period must be at least 2, got {period}")
         check_non_negative_int(max_p=self.max_p, max_d=self.max_d, max_q=self.max_q)
         if self.order is not None:
             if not isinstance(self.order, (tuple, list)) or len(self.order) != 3:
@@ -187,8 +230,45 @@ class ARIMAForecaster(BaseForecaster):
             raise ValueError(f"no ARIMA order could be estimated for column {name!r}: {errors}")
         return best
 
+    def _resolve_periods(self, n_rows: int) -> list[int]:
+        if not self.seasonal:
+            return []
+        if self.periods is not None:
+            return sorted({int(p) for p in self.periods})
+        try:
+            return seasonal_periods(self.freq_, n_rows)
+        except ValueError as err:
+            raise ValueError(f"{err}: no seasonal period is known; pass periods=[...] or "
+                             "seasonal=False") from None
+
+    def _position(self, stamp: pd.Timestamp) -> float:
+        """Steps from the last training timestamp (position 0) to `stamp`."""
+        if isinstance(self.freq_, offsets.Tick):
+            return (stamp - self.origin_) / pd.Timedelta(self.freq_)
+        lo, hi = sorted((self.origin_, stamp))
+        steps = len(pd.date_range(lo, hi, freq=self.freq_)) - 1
+        return float(steps if stamp >= self.origin_ else -steps)
+
+    def _seasonality(self, first: float, n: int) -> np.ndarray:
+        """(n, C) scaled seasonal part (intercept included) at positions first .. first + n - 1."""
+        return _fourier(first + np.arange(n), self.frequencies_) @ self.fourier_coef_.T
+
     def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None) -> None:
         started = time.perf_counter()
+        self.periods_ = self._resolve_periods(len(train))
+        self.frequencies_ = _frequencies(self.periods_, self.harmonics)
+        # Position 0 is the last training row, so that validation_data changes nothing in the
+        # seasonal fit. BaseForecaster has set history_index_ to the last fitted row (the last
+        # validation row when validation_data is given) before calling _fit_scaled.
+        n_valid = 0 if valid is None else len(valid)
+        self.origin_ = self.history_index_[-1] - n_valid * self.freq_
+        self.end_position_ = float(n_valid)  # the last fitted row
+        design = _fourier(np.arange(1 - len(train), 1.0), self.frequencies_)
+        coef = np.linalg.lstsq(design, train, rcond=None)[0]  # (1 + 2F, C)
+        self.fourier_coef_ = np.ascontiguousarray(coef.T)  # (C, 1 + 2F)
+        train = train - design @ self.fourier_coef_.T
+        if valid is not None:
+            valid = valid - self._seasonality(1.0, n_valid)
         self.results_, self.orders_, self.trends_ = {}, {}, {}
         self.params_, self.aic_, self.converged_ = {}, {}, {}
         with _statsmodels_context():
@@ -204,19 +284,40 @@ class ARIMAForecaster(BaseForecaster):
                 self.results_[col] = res
         self.fit_summary_ = {
             "fit_seconds": time.perf_counter() - started, "n_train_rows": len(train),
+            "periods": self.periods_, "n_fourier_terms": 2 * len(self.frequencies_),
             "n_val_rows": 0 if valid is None else len(valid),
             "all_converged": all(self.converged_.values()),
         }
 
     # ---- forecasting ----------------------------------------------------------------------
-    def _forecast_scaled(self, history: np.ndarray | None) -> np.ndarray:
-        out = np.empty((self.horizon, len(self.columns_)))
+    def predict(self, history: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Forecast the next `horizon` steps after the fitted data, or after `history` (whose
+        timestamps place the seasonal terms)."""
+        check_is_fitted(self, "results_")
+        if history is None:
+            scaled = self._forecast_scaled(None, self.end_position_)
+            return self._to_frame(scaled, self.history_index_[-1])
+        series = self._validate_history(history)
+        scaled = self._forecast_scaled(self._scale(series.values),
+                                       self._position(series.index[-1]))
+        return self._to_frame(scaled, series.index[-1])
+
+    def _forecast_scaled(self, history: np.ndarray | None, end: float | None = None) -> np.ndarray:
+        """(H, C) scaled forecast after `history` (T, C), whose last row is at position `end`
+        (None: the fitted data)."""
+        if end is None:
+            if history is not None:
+                raise ValueError("a history needs its end position for the seasonal terms")
+            end = self.end_position_
+        if history is not None:
+            history = history - self._seasonality(end - len(history) + 1, len(history))
+        out = self._seasonality(end + 1, self.horizon)
         with _statsmodels_context():
             for i, col in enumerate(self.columns_):
                 res = self.results_[col]
                 if history is not None:
                     res = res.apply(history[:, i], refit=False)
-                out[:, i] = res.forecast(self.horizon)
+                out[:, i] += res.forecast(self.horizon)
         return out
 
     def rolling_forecasts(self, df: pd.DataFrame, cutoffs: np.ndarray) -> np.ndarray:
@@ -231,16 +332,19 @@ class ARIMAForecaster(BaseForecaster):
         check_is_fitted(self, "results_")
         series = self._validate_history(df, name="df")
         cutoffs = check_cutoffs(cutoffs, len(series.values), self._min_history_length()[0])
-        scaled = self._scale(series.values)
-        out = np.empty((len(cutoffs), self.horizon, len(self.columns_)))
+        n_rows = len(series.values)
+        # seasonal part at every row of df and `horizon` steps beyond it: (n_rows + H, C)
+        season = self._seasonality(self._position(series.index[0]), n_rows + self.horizon)
+        remainder = self._scale(series.values) - season[:n_rows]
+        ahead = cutoffs[:, None] + 1 + np.arange(self.horizon)  # (n_cutoffs, H) row positions
+        out = season[ahead]  # (n_cutoffs, H, C)
         for i, col in enumerate(self.columns_):
-            model = self.results_[col].model.clone(scaled[:, i])
+            model = self.results_[col].model.clone(remainder[:, i])
             with _statsmodels_context():
                 filtered = model.filter(self.params_[col], return_ssm=True,
                                         conserve_memory=_LEAN_FILTER)
             states = filtered.predicted_state[:, cutoffs + 1]  # (k_states, n_cutoffs)
-            out[:, :, i] = _propagate(model, states, self.horizon)
-        n, h, c = out.shape
+            out[:, :, i] += _propagate(model, states, self.horizon)
         return self._unscale_rolling(out)
 
     # ---- intervals ------------------------------------------------------------------------
@@ -291,13 +395,18 @@ class ARIMAForecaster(BaseForecaster):
     def _tensors_to_save(self) -> dict[str, torch.Tensor]:
         endog = np.column_stack([np.asarray(self.results_[c].model.endog).ravel()
                                  for c in self.columns_])
-        tensors = {"endog": torch.from_numpy(endog)}
+        tensors = {"endog": torch.from_numpy(endog),
+                   "fourier_coef": torch.from_numpy(self.fourier_coef_)}
         for i, col in enumerate(self.columns_):
             tensors[f"params.{i}"] = torch.from_numpy(self.params_[col])
         return tensors
 
     def _extra_state(self) -> dict[str, Any]:
         return {
+            "periods": self.periods_,
+            "frequencies": self.frequencies_.tolist(),
+            "origin": self.origin_.isoformat(),
+            "end_position": self.end_position_,
             "orders": [list(self.orders_[c]) for c in self.columns_],
             "trends": [self.trends_[c] for c in self.columns_],
             "aic": [self.aic_[c] for c in self.columns_],
@@ -311,6 +420,11 @@ class ARIMAForecaster(BaseForecaster):
         if endog.ndim != 2 or endog.shape[1] != len(cols) or not np.isfinite(endog).all():
             raise ValueError(f"tensor 'endog' has shape {tuple(endog.shape)}, expected "
                              f"(rows, {len(cols)} columns) of finite values")
+        self.periods_ = [int(p) for p in extra["periods"]]
+        self.frequencies_ = np.asarray(extra["frequencies"], dtype=np.float64)
+        self.origin_ = pd.Timestamp(extra["origin"])
+        self.end_position_ = float(extra["end_position"])
+        self.fourier_coef_ = tensors["fourier_coef"].numpy().copy()
         self.orders_ = {c: tuple(o) for c, o in zip(cols, extra["orders"], strict=True)}
         self.trends_ = dict(zip(cols, extra["trends"], strict=True))
         self.aic_ = dict(zip(cols, extra["aic"], strict=True))
@@ -332,6 +446,23 @@ def _interval_method(method: str) -> str:
     if method not in INTERVAL_METHODS:
         raise ValueError(f"method must be one of {INTERVAL_METHODS}, got {method!r}")
     return method
+
+
+def _frequencies(periods: Sequence[int], harmonics: int | None) -> np.ndarray:
+    """Distinct Fourier frequencies k / period (cycles per step), k = 1..min(harmonics,
+    period // 2) (None: MAX_HARMONICS), over all periods, in increasing order."""
+    found = {Fraction(k, p) for p in periods
+             for k in range(1, min(harmonics or MAX_HARMONICS, p // 2) + 1)}
+    return np.array(sorted(float(f) for f in found), dtype=np.float64)
+
+
+def _fourier(positions: np.ndarray, frequencies: np.ndarray) -> np.ndarray:
+    """(n, 1 + 2F) regressors at `positions`: 1, then cos and sin of 2 pi f t for each f.
+
+    The sine at f = 1/2 is zero at integer steps; least squares gives it no weight.
+    """
+    angles = 2 * np.pi * positions[:, None] * frequencies[None, :]  # (n, F)
+    return np.concatenate([np.ones((len(positions), 1)), np.cos(angles), np.sin(angles)], 1)
 
 
 def _kpss_pvalue(x: np.ndarray) -> float:

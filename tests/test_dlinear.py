@@ -96,7 +96,8 @@ def test_dlinear_short_history_raises_naming_minimum(fitted):
 def test_dlinear_save_load_identical_without_pickle(fitted, tmp_path, monkeypatch):
     model, df = fitted
     model.save(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "weights.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["calibration.json", "config.json",
+                                                           "weights.safetensors"]
 
     def no_pickle(*args, **kwargs):
         raise AssertionError("pickle was used")

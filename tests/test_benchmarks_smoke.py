@@ -47,9 +47,13 @@ def test_streaming_vs_reencode_smoke(out):
     rows = data["results"]
     assert [r["history_rows"] for r in rows] == [300, 600]
     for r in rows:
-        assert 0 < r["stream_mean_s"] <= r["stream_worst_s"]
-        assert r["reencode_s"] > 0 and r["ratio_mean"] > 0
+        assert r["steps"] == 40 and r["n_reencodes"] == 2
+        assert 0 < r["stream_median_s"] <= r["stream_p99_s"] <= r["stream_worst_s"]
+        assert 0 < r["network_median_s"] <= r["network_worst_s"]
+        assert r["reencode_s"] > 0 and r["ratio_median"] >= r["ratio_worst"] > 0
         assert r["max_abs_diff_stream_vs_reencode"] < 1e-4  # streaming is exact
+    assert [b["rows"] for b in data["batched"]] == [1, 4, 16]
+    assert len(data["load_average"]["before"]) == 3
     assert (out / "streaming_vs_reencode.png").stat().st_size > 0
 
 

@@ -173,6 +173,14 @@ def _with_inf(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _set(frame: pd.DataFrame, column: str, value: object) -> pd.DataFrame:
+    return frame.assign(**{column: value})
+
+
+def _half_hourly(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.set_axis(frame.index[0] + pd.to_timedelta([0, 30], unit="min"), axis=0)
+
+
 def _with_inner_gap(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(frame.index[3])
 
@@ -195,6 +203,23 @@ BAD_UPDATES = {
     "no DatetimeIndex": (lambda d: d.iloc[N_FIT : N_FIT + 4].reset_index(drop=True), TypeError,
                          r"DatetimeIndex"),
     "not a frame": (lambda d: d.iloc[N_FIT : N_FIT + 4].to_numpy(), TypeError, r"DataFrame"),
+    # single rows, the fast path's case (3 rows are pending: row N_FIT + 3 would be next)
+    "1-row gap": (lambda d: d.iloc[N_FIT + 4 : N_FIT + 5], ValueError, r"gap"),
+    "1-row overlap": (lambda d: d.iloc[N_FIT + 2 : N_FIT + 3], ValueError, r"overlap"),
+    "1-row NaN": (lambda d: _with_nan(d.iloc[N_FIT + 1 : N_FIT + 4]).iloc[2:], ValueError,
+                  r"NaN in column 'temp'"),
+    "1-row inf": (lambda d: _set(d.iloc[N_FIT + 3 : N_FIT + 4], "load", -np.inf), ValueError,
+                  r"infinite value in column 'load'"),
+    "wrong frequency": (lambda d: _half_hourly(d.iloc[N_FIT + 3 : N_FIT + 5]), ValueError,
+                        r"has row 1 .*overlap"),
+    "text column": (lambda d: _set(d.iloc[N_FIT + 3 : N_FIT + 4], "temp", "20.5"), TypeError,
+                    r"'temp' is not numeric"),
+    "bool column": (lambda d: _set(d.iloc[N_FIT + 3 : N_FIT + 4], "temp", True), TypeError,
+                    r"'temp' is not numeric"),
+    "time zone": (lambda d: d.iloc[N_FIT + 3 : N_FIT + 4].tz_localize("UTC"), ValueError,
+                  r"time-zone aware timestamps"),
+    "huge value": (lambda d: _set(d.iloc[N_FIT + 3 : N_FIT + 4], "load", 9.97e36), ValueError,
+                   r"value 9.97e\+36 in column 'load'.*max_abs_scaled"),
 }
 
 

@@ -27,10 +27,12 @@ from sklearn.utils.validation import check_is_fitted
 from .conformal import Calibration, check_levels
 from .validation import (
     MAX_ABS_SCALED,
+    FutureStamps,
     Series,
     check_cutoffs,
     check_outliers,
     check_scaled,
+    fast_continuation,
     future_index,
     validate_frame,
 )
@@ -117,6 +119,23 @@ def tz_name(tz: Any) -> str | None:
     except (ValueError, TypeError, KeyError):
         return None
     return name
+
+
+class _Scaling:
+    """The fitted scaling statistics as plain float64 arrays, for the per-step path.
+
+    sklearn's transform is (x - mean_) / scale_ and its inverse x * scale_ + mean_, in float64:
+    the same operations on the same arrays give bit-identical results without sklearn's
+    per-call input checks (about 0.5 ms per call). Derived, never fitted state:
+    `BaseForecaster._scaling` rebuilds it whenever `scaler_` or `columns_` is another object
+    (after fit, load or any `_commit` of new fitted attributes).
+    """
+
+    def __init__(self, scaler: StandardScaler, columns: list[Hashable]):
+        self.scaler, self.columns = scaler, columns
+        self.mean = np.asarray(scaler.mean_, dtype=np.float64)
+        self.scale = np.asarray(scaler.scale_, dtype=np.float64)
+        self.column_index = _column_index(columns)  # shared by forecast frames (immutable)
 
 
 class BaseForecaster(BaseEstimator):
@@ -225,7 +244,32 @@ class BaseForecaster(BaseEstimator):
     def _validate_continuation(self, df: object, name: str) -> Series:
         """A frame that continues the known timeline: it starts one step after the last known
         timestamp and keeps the fitted frequency, with no gap or overlap, and its values are
-        sane on the fitted scale. The one place that checks update / validation_data frames."""
+        sane on the fitted scale. The one place that checks update / validation_data frames.
+
+        A well-formed frame is accepted by numpy checks against the cached next timestamps
+        (`fast_continuation` plus the scaled-value bound, tens of microseconds); anything else
+        goes through `_strict_continuation`, which accepts it too or raises the error that
+        names the problem. The fast path is never more lenient than the strict one.
+        """
+        last = self.history_index_[-1]
+        n = len(df) if isinstance(df, pd.DataFrame) and self.time_col is None else 0
+        expected = self._future().values(last, n) if n else None
+        if expected is not None:
+            values = fast_continuation(df, self.columns_, *expected, last.tz)
+            if values is not None and self._within_bound(values):
+                return Series(values=values, index=df.index, columns=self.columns_,
+                              freq=self.freq_)
+        return self._strict_continuation(df, name)
+
+    def _within_bound(self, values: np.ndarray) -> bool:
+        """The scaled-value check of `_check_known_values`, as a yes/no for the fast path."""
+        if not math.isfinite(self.max_abs_scaled):
+            return True
+        with np.errstate(over="ignore", invalid="ignore"):
+            return bool((np.abs(self._scale(values)) <= self.max_abs_scaled).all())
+
+    def _strict_continuation(self, df: object, name: str) -> Series:
+        """`_validate_continuation` with every check done by pandas (any frame, any size)."""
         series = validate_frame(
             df, time_col=self.time_col, expected_columns=self.columns_,
             extra_columns_ok=self.targets is not None, min_length=1, name=name,
@@ -265,11 +309,31 @@ class BaseForecaster(BaseEstimator):
     def _fit_scaler(self, train: np.ndarray) -> None:
         self.scaler_ = StandardScaler().fit(train)
 
+    def _scaling(self) -> _Scaling:
+        cached = getattr(self, "_scaling_cache", None)
+        if (cached is None or cached.scaler is not self.scaler_
+                or cached.columns is not self.columns_):
+            cached = self._scaling_cache = _Scaling(self.scaler_, self.columns_)
+        return cached
+
+    def _future(self) -> FutureStamps:
+        """Cached timestamps after the last known one (see FutureStamps), for `freq_`."""
+        cached = getattr(self, "_future_cache", None)
+        if cached is None or cached.freq is not self.freq_:
+            cached = self._future_cache = FutureStamps(self.freq_)
+        return cached
+
     def _scale(self, values: np.ndarray) -> np.ndarray:
-        return self.scaler_.transform(values)
+        stats = self._scaling()
+        if values.ndim != 2 or values.shape[1] != len(stats.mean):
+            raise ValueError(f"expected values of shape (T, {len(stats.mean)}), got {values.shape}")
+        return (values - stats.mean) / stats.scale
 
     def _unscale(self, values: np.ndarray) -> np.ndarray:
-        return self.scaler_.inverse_transform(values)
+        stats = self._scaling()
+        if values.ndim != 2 or values.shape[1] != len(stats.mean):
+            raise ValueError(f"expected values of shape (T, {len(stats.mean)}), got {values.shape}")
+        return values * stats.scale + stats.mean
 
     def _check_forecast(self, scaled: np.ndarray, forecast: np.ndarray) -> None:
         """Never hand out non-finite or absurd forecasts: they mean a broken model."""
@@ -282,11 +346,16 @@ class BaseForecaster(BaseEstimator):
                 "the model has diverged"
             )
 
-    def _to_frame(self, scaled: np.ndarray, last: pd.Timestamp) -> pd.DataFrame:
+    def _to_frame(self, scaled: np.ndarray, last: pd.Timestamp, cached: bool = False
+                  ) -> pd.DataFrame:
+        """The forecast frame after `last`; `cached` takes the index from the block of future
+        timestamps (for predict() on the stream, whose last timestamp moves step by step)."""
         forecast = self._unscale(scaled)
         self._check_forecast(scaled, forecast)
-        index = future_index(last, self.freq_, self.horizon)
-        return pd.DataFrame(forecast, index=index, columns=_column_index(self.columns_))
+        index = (self._future().index(last, self.horizon) if cached
+                 else future_index(last, self.freq_, self.horizon))
+        return pd.DataFrame(forecast, index=index, columns=self._scaling().column_index,
+                            copy=False)
 
     def _record_data(self, series: Series) -> None:
         self.columns_ = list(series.columns)
@@ -369,7 +438,8 @@ class BaseForecaster(BaseEstimator):
         """Forecast the next `horizon` steps after the fitted data, or after `history`."""
         check_is_fitted(self, "scaler_")
         if history is None:
-            return self._to_frame(self._forecast_scaled(None), self.history_index_[-1])
+            return self._to_frame(self._forecast_scaled(None), self.history_index_[-1],
+                                  cached=True)
         series = self._validate_history(history)
         scaled = self._scale(series.values)
         return self._to_frame(self._forecast_scaled(scaled), series.index[-1])

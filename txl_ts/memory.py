@@ -132,7 +132,14 @@ class Stream:
         """
         device = state.buffer.device
         new = torch.as_tensor(rows.T, dtype=torch.float32, device=device)
+        # the carried buffer holds under patch_len + stride rows, so this copy stays small
         buffer = torch.cat([state.buffer, new], dim=1)  # (C, n)
+        if buffer.shape[1] < self.patch_len:
+            # fast path: no token completes, so the network and the memory are not touched;
+            # the last forecast stays, `rows.shape[0]` more rows lag behind it
+            empty = buffer.new_zeros(0, buffer.shape[0], self.net.head.out_features)
+            return empty, replace(state, buffer=buffer, n_rows=state.n_rows + rows.shape[0],
+                                  lag=state.lag + rows.shape[0])
         patches = patchify(buffer, self.patch_len, self.stride)  # (C, N, P)
         n_new = patches.shape[1]
         channel_ids = torch.arange(buffer.shape[0], device=device)
@@ -146,15 +153,14 @@ class Stream:
         finally:
             if was_training:
                 self.net.train()
-        n_rows = state.n_rows + rows.shape[0]
-        if n_new:
-            last, consumed = forecasts[:, -1], n_new * self.stride
-            lag = buffer.shape[1] - ((n_new - 1) * self.stride + self.patch_len)
-        else:
-            last, consumed = state.last_forecast, 0
-            lag = state.lag + rows.shape[0]
+        n_rows = state.n_rows + rows.shape[0]  # n_new >= 1 here
+        consumed = n_new * self.stride
+        lag = buffer.shape[1] - ((n_new - 1) * self.stride + self.patch_len)
+        # clone the small leftovers: views would keep the whole joined buffer and every new
+        # token's forecast alive (after fit: the full history) inside each later state
+        last = forecasts[:, -1].clone() if n_new > 1 else forecasts[:, -1]
         new_state = replace(
-            state, memory=memory, buffer=buffer[:, consumed:], n_rows=n_rows,
+            state, memory=memory, buffer=buffer[:, consumed:].clone(), n_rows=n_rows,
             last_forecast=last, lag=lag,
         )
         return forecasts.transpose(0, 1), new_state

@@ -13,6 +13,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from sklearn.preprocessing import StandardScaler
 from test_streaming import TINY, _assert_matches_reencode
 
 from txl_ts import TXLForecaster
@@ -107,6 +108,9 @@ MUTATIONS = {
     "bool": lambda f, r: f.assign(b=True),
     "text": lambda f, r: f.assign(b="x"),
     "nullable": lambda f, r: f.astype("Float64"),
+    "categorical": lambda f, r: f.assign(b=pd.Categorical(f["b"])),
+    "sparse": lambda f, r: f.astype(pd.SparseDtype("float64")),
+    "complex": lambda f, r: f.assign(a=f["a"] + 1j),
     "swapped columns": lambda f, r: f[["b", "a"]],
     "extra column": lambda f, r: f.assign(c=1.0),
     "missing column": lambda f, r: f[["a"]],
@@ -137,7 +141,11 @@ def _outcome(validate, frame) -> tuple:
 def test_fast_path_accepts_only_what_the_strict_path_accepts(naive, n, mutation, row, advanced):
     """Same values and index when accepted, same error when rejected; the stream is moved
     `advanced` steps on first (across the DST change in the fitted zone)."""
-    model = NaiveForecaster(horizon=4).fit(_frame(48 + advanced, tz="Europe/Berlin"))
+    train = _frame(48 + advanced, tz="Europe/Berlin")
+    model = NaiveForecaster(horizon=4).fit(train)
+    # the base class's machinery with a real scaler and a finite bound, as TXL / LSTM have
+    model.scaler_ = StandardScaler().fit(train.to_numpy())
+    model.max_abs_scaled = 1e6
     frame = MUTATIONS[mutation](_continuation(model, n), row)
     snapshot = frame.copy()
     assert _outcome(model._validate_continuation, frame) == _outcome(
@@ -146,6 +154,23 @@ def test_fast_path_accepts_only_what_the_strict_path_accepts(naive, n, mutation,
         pd.testing.assert_frame_equal(frame, snapshot)  # the caller's frame is untouched
     else:
         np.testing.assert_array_equal(frame, snapshot)
+
+
+@pytest.mark.parametrize("mutation", ["none", "int", "float32", "huge"])
+@pytest.mark.parametrize("n", [1, 3, 40])
+def test_well_formed_frames_take_the_fast_path(naive, monkeypatch, n, mutation):
+    def strict(*args, **kwargs):
+        raise AssertionError("the pandas path ran")
+
+    monkeypatch.setattr(naive, "_strict_continuation", strict)
+    monkeypatch.setattr(naive, "max_abs_scaled", 1e6)  # the naive model has no bound itself
+    frame = MUTATIONS[mutation](_continuation(naive, n), 0)
+    if mutation == "huge":  # poison is not well-formed: the strict path must name it
+        with pytest.raises(AssertionError, match="pandas path"):
+            naive._validate_continuation(frame, "new_df")
+    else:
+        series = naive._validate_continuation(frame, "new_df")
+        assert np.array_equal(series.values, frame.to_numpy(dtype=np.float64))
 
 
 def test_fast_path_copies_the_values(naive):

@@ -393,8 +393,13 @@ def fast_continuation(
         return None
     if not np.array_equal(index.asi8, expected):
         return None
+    # plain numpy int/float columns only: bool, object, datetime and every extension dtype
+    # (categorical, sparse, nullable, arrow) take the strict path, even where to_numpy would
+    # turn them into floats (a categorical of floats does)
+    if not all(isinstance(dt, np.dtype) and dt.kind in "fiu" for dt in df.dtypes):
+        return None
     values = df.to_numpy()  # one block: a view; several numeric blocks: a new array
-    if values.dtype.kind not in "fiu":  # bool, object, datetime, extension: the strict path
+    if values.dtype.kind not in "fiu":
         return None
     values = np.array(values, dtype=np.float64)  # private copy
     if not np.isfinite(values).all():

@@ -37,30 +37,38 @@ def _load_avg(values: list[float]) -> str:
     return " / ".join(f"{v:.2f}" for v in values)
 
 
-def _streaming(d: dict) -> list[str]:
+def _streaming(d: dict, dataset: str | None = None) -> list[str]:
     cfg = d["config"]
     model = cfg["model"]
     load = d["load_average"]
+    script = "python -m benchmarks.streaming_vs_reencode" + (
+        f" --dataset {dataset}" if dataset else "")
     lines = [
+        f"### The same on {dataset}" if dataset else
         "## 1. Streaming update vs re-encoding the history",
         "",
-        f"Script: `python -m benchmarks.streaming_vs_reencode`. Machine: {_machine(d['machine'])}. "
+        f"Script: `{script}`. Machine: {_machine(d['machine'])}. "
         f"Load average (1/5/15 min) {_load_avg(load['before'])} before the run, "
         f"{_load_avg(load['after'])} after (other jobs share the 2 cores).",
         "",
         f"Model: {cfg['architecture']} (patch_len={model['patch_len']}, stride={model['stride']}, "
         f"d_model={model['d_model']}, n_layers={model['n_layers']}, n_heads={model['n_heads']}, "
         f"segment_len={model['segment_len']}, mem_len={model['mem_len']}, "
-        f"horizon={model['horizon']}), {cfg['training']}; {cfg['n_channels']} channels of a "
-        f"{cfg['data']}.",
+        f"horizon={model['horizon']}), {cfg['training']}; {cfg['n_channels']} channels of "
+        f"{cfg['data']}" + (", measured as above." if dataset else "."),
         "",
-        f"Streaming = `update(one row)` + `predict()`, over {cfg['steps']:,} consecutive "
-        "single-row updates from each history length: one in `stride` of them completes a patch "
-        "and runs the network, the others only buffer the row. Re-encoding = "
-        f"`predict(history=all rows so far)`, timed {cfg['reencodes']} times interleaved with "
-        "the streaming steps (same machine load); its median is divided by the streaming "
-        "median, 99th percentile and worst step.",
-        "",
+    ]
+    if not dataset:
+        lines += [
+            f"Streaming = `update(one row)` + `predict()`, over {cfg['steps']:,} consecutive "
+            "single-row updates from each history length: one in `stride` of them completes a "
+            "patch and runs the network, the others only buffer the row. Re-encoding = "
+            f"`predict(history=all rows so far)`, timed {cfg['reencodes']} times interleaved "
+            "with the streaming steps (same machine load); its median is divided by the "
+            "streaming median, 99th percentile and worst step.",
+            "",
+        ]
+    lines += [
         "| history rows | re-encode (ms) | update+predict median (ms) | p99 (ms) | worst (ms) "
         "| patch-completing step, median: all / network (ms) | network part: median / p99 (ms) "
         "| speed-up vs median | vs p99 | vs worst | max abs diff |",
@@ -95,11 +103,14 @@ def _streaming(d: dict) -> list[str]:
         for b in d["batched"]:
             lines.append(f"| {b['rows']} | {_ms3(b['update_predict_s'])} | {_ms3(b['network_s'])} "
                          f"| {_ms3(b['overhead_s'])} | {_ms3(b['per_row_s'])} |")
-    lines += ["", "'Network part' is `Stream.feed` on scaled rows plus the forecast read, timed "
-                  "on the same rows; the rest of update+predict is validation, scaling and "
-                  "building the forecast frame. The last column is the largest difference "
-                  "between the streamed and the re-encoded forecast (original units).", "",
-              "![streaming](benchmarks/results/streaming_vs_reencode.png)", ""]
+    if not dataset:
+        lines += ["", "'Network part' is `Stream.feed` on scaled rows plus the forecast read, "
+                      "timed on the same rows; the rest of update+predict is validation, scaling "
+                      "and building the forecast frame. The last column is the largest "
+                      "difference between the streamed and the re-encoded forecast (original "
+                      "units)."]
+    lines += ["", f"![streaming](benchmarks/results/{d['benchmark']}"
+              f"{'_' + dataset if dataset else ''}.png)", ""]
     return lines
 
 
@@ -236,6 +247,10 @@ def render(results: Path) -> str:
         lines += [f"**Smoke-run results (not real measurements): {', '.join(smoke)}.**", ""]
     if stream:
         lines += _streaming(stream)
+    for dataset in ("ETTh1",):
+        real = _load(results, f"streaming_vs_reencode_{dataset}")
+        if real:
+            lines += _streaming(real, dataset)
     if train:
         lines += _training(train)
     lines += _throughput(cpu, gpu)

@@ -51,6 +51,7 @@ def test_streaming_vs_reencode_smoke(out):
         assert 0 < r["stream_median_s"] <= r["stream_p99_s"] <= r["stream_worst_s"]
         assert 0 < r["network_median_s"] <= r["network_worst_s"]
         assert r["reencode_s"] > 0 and r["ratio_median"] >= r["ratio_worst"] > 0
+        assert 0 < r["stream_cpu_median_s"] <= r["stream_cpu_worst_s"] and r["reencode_cpu_s"] > 0
         assert r["max_abs_diff_stream_vs_reencode"] < 1e-4  # streaming is exact
     assert [b["rows"] for b in data["batched"]] == [1, 4, 16]
     assert len(data["load_average"]["before"]) == 3

@@ -134,7 +134,7 @@ class Stream:
         """
         device = state.buffer.device
         new = torch.as_tensor(rows.T, dtype=torch.float32, device=device)
-        # the carried buffer holds under patch_len + stride rows, so this copy stays small
+        # the carried buffer holds fewer than patch_len rows, so this copy stays small
         buffer = torch.cat([state.buffer, new], dim=1)  # (C, n)
         if buffer.shape[1] < self.patch_len:
             # fast path: no token completes, so the network and the memory are not touched;

@@ -173,6 +173,15 @@ def test_well_formed_frames_take_the_fast_path(naive, monkeypatch, n, mutation):
         assert np.array_equal(series.values, frame.to_numpy(dtype=np.float64))
 
 
+def test_a_forecast_frame_shares_nothing_mutable_with_the_next(berlin):
+    model, _ = berlin
+    first = model.reset_state().predict()
+    expected = first.copy()
+    first.columns.name, first.index.name = "renamed", "renamed"
+    first.iloc[0, 0] = 1e9
+    pd.testing.assert_frame_equal(model.predict(), expected)
+
+
 def test_fast_path_copies_the_values(naive):
     frame = _continuation(naive, 3)
     series = naive._validate_continuation(frame, "new_df")

@@ -135,7 +135,7 @@ class _Scaling:
         self.scaler, self.columns = scaler, columns
         self.mean = np.asarray(scaler.mean_, dtype=np.float64)
         self.scale = np.asarray(scaler.scale_, dtype=np.float64)
-        self.column_index = _column_index(columns)  # shared by forecast frames (immutable)
+        self.column_index = _column_index(columns)  # forecast frames get shallow copies
 
 
 class BaseForecaster(BaseEstimator):
@@ -354,7 +354,9 @@ class BaseForecaster(BaseEstimator):
         self._check_forecast(scaled, forecast)
         index = (self._future().index(last, self.horizon) if cached
                  else future_index(last, self.freq_, self.horizon))
-        return pd.DataFrame(forecast, index=index, columns=self._scaling().column_index,
+        # a shallow copy of the cached labels: Index names are mutable, and a caller renaming
+        # one forecast's columns must not rename the next forecast's
+        return pd.DataFrame(forecast, index=index, columns=self._scaling().column_index.copy(),
                             copy=False)
 
     def _record_data(self, series: Series) -> None:

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
-from sklearn.utils.validation import check_is_fitted
 from torch import nn
-from torch.utils.data import DataLoader
 
-from ..base import BaseForecaster
-from ..training import (
-    ForecastModule,
-    Windows,
-    check_training_params,
-    fit_module,
-    masked_mse,
-    min_fit_rows,
-    resolve_device,
-    validation_rows,
-)
-from ..validation import check_cutoffs, check_positive_int
-
-INFERENCE_BATCH = 4096  # windows per forward pass in rolling forecasts
+from ..lookback import LookbackForecaster
+from ..training import ForecastModule, check_training_params, masked_mse
+from ..validation import check_positive_int
 
 
 class DLinearNet(nn.Module):
@@ -83,7 +68,7 @@ class DLinearModule(ForecastModule):
         self.lr_schedulers().step()  # manual optimisation: Lightning leaves the stepping to us
 
 
-class DLinearForecaster(BaseForecaster):
+class DLinearForecaster(LookbackForecaster):
     """DLinear baseline: moving-average trend/remainder decomposition of the last `lookback`
     rows and one linear map lookback -> horizon for each part; their sum is the forecast.
 
@@ -137,6 +122,8 @@ class DLinearForecaster(BaseForecaster):
         self.accelerator = accelerator
         self.trainer_kwargs = trainer_kwargs
 
+    val_batch_size = 256
+
     # ---- validation -----------------------------------------------------------------------
     def _check_params(self) -> None:
         check_positive_int(
@@ -150,99 +137,13 @@ class DLinearForecaster(BaseForecaster):
             raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
         check_training_params(0.0, self.lr, self.weight_decay, self.val_size)
 
-    def _min_fit_length(self) -> tuple[int, str]:
-        return min_fit_rows(self.lookback + self.horizon, "lookback + horizon", self.val_size)
-
-    def _min_history_length(self) -> tuple[int, str]:
-        return self.lookback, f"lookback={self.lookback} rows"
-
-    # ---- fitting --------------------------------------------------------------------------
+    # ---- the model ----------------------------------------------------------------------
     def _build_net(self, n_channels: int) -> DLinearNet:
         return DLinearNet(self.lookback, self.horizon, self.kernel, n_channels,
                           bool(self.individual))
 
-    def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None) -> None:
-        started = time.perf_counter()
-        if valid is None:
-            full = train
-            val_start = len(train) - validation_rows(self.val_size, len(train))
-        else:
-            full, val_start = np.concatenate([train, valid]), len(train)
-        if self.random_state is not None:
-            torch.manual_seed(self.random_state)
-        self.net_ = self._build_net(full.shape[1])
-        values = torch.as_tensor(full.T, dtype=torch.float32)  # (C, T)
-        length = self.lookback + self.horizon
-        # training windows: inputs inside the training rows and at least one target there
-        n_train = (val_start - self.lookback - 1) // self.window_step + 1
-        train_data = Windows(values, length, self.window_step, n_train, end=val_start)
-        generator = torch.Generator().manual_seed(self.random_state or 0)
-        train_loader = DataLoader(train_data, batch_size=self.batch_size, shuffle=True,
-                                  generator=generator)
-        val_loader = None
-        if val_start < len(full):
-            # validation windows: forecast origins at rows val_start - 1 .. len(full) - 2
-            first = val_start - self.lookback
-            n_val = (len(full) - 1 - val_start) // self.window_step + 1
-            val_data = Windows(values[:, first:], length, self.window_step, n_val,
-                               end=len(full) - first)
-            val_loader = DataLoader(val_data, batch_size=256)  # no gradients: larger batches
-        module = DLinearModule(self.net_, float(self.lr), float(self.weight_decay),
-                               float(self.lr_decay))
-        summary = fit_module(
-            module, train_loader, val_loader, max_epochs=self.max_epochs,
-            patience=self.patience, accelerator=self.accelerator,
-            random_state=self.random_state, trainer_kwargs=self.trainer_kwargs,
-        )
-        self.net_.eval().to(resolve_device(self.accelerator))
-        self.last_window_ = full[-self.lookback:].copy()  # (lookback, C) scaled
-        self.fit_summary_ = {**summary, "fit_seconds": time.perf_counter() - started,
-                             "n_train_rows": int(val_start), "n_val_rows": len(full) - val_start}
+    def _build_module(self, net: DLinearNet) -> DLinearModule:
+        return DLinearModule(net, float(self.lr), float(self.weight_decay), float(self.lr_decay))
 
-    # ---- forecasting ----------------------------------------------------------------------
-    @torch.no_grad()
-    def _forecast_windows(self, windows: np.ndarray) -> np.ndarray:
-        """(n, C, lookback) scaled windows -> (n, horizon, C) scaled forecasts."""
-        device = next(self.net_.parameters()).device
-        x = torch.as_tensor(windows, dtype=torch.float32)
-        out = torch.cat([self.net_(x[i : i + INFERENCE_BATCH].to(device)).float().cpu()
-                         for i in range(0, len(x), INFERENCE_BATCH)])
-        return out.transpose(1, 2).double().numpy()
-
-    def _forecast_scaled(self, history: np.ndarray | None) -> np.ndarray:
-        window = self.last_window_ if history is None else history[-self.lookback:]
-        return self._forecast_windows(window.T[None])[0]
-
-    def rolling_forecasts(self, df: pd.DataFrame, cutoffs: np.ndarray) -> np.ndarray:
-        """Forecasts from every integer cutoff `c` (rows `df[:c + 1]` known), batched.
-
-        The lookback windows of all cutoffs go through the network in large batches without
-        gradients; each result equals `predict(history=df[:c + 1])` up to float32 rounding.
-        """
-        check_is_fitted(self, "net_")
-        series = self._validate_history(df, name="df")
-        raw = check_cutoffs(cutoffs, len(series.values), self.lookback)
-        scaled = self._scale(series.values)
-        # (T - lookback + 1, C, lookback) views; window i holds rows i .. i + lookback - 1
-        views = np.lib.stride_tricks.sliding_window_view(scaled, self.lookback, axis=0)
-        return self._unscale_rolling(self._forecast_windows(views[raw - self.lookback + 1]))
-
-    # ---- persistence ----------------------------------------------------------------------
-    def _tensors_to_save(self) -> dict[str, torch.Tensor]:
-        tensors = {f"net.{k}": v for k, v in self.net_.state_dict().items()}
-        tensors["last_window"] = torch.from_numpy(self.last_window_)
-        return tensors
-
-    def _extra_state(self) -> dict[str, Any]:
-        return {"fit_summary": self.fit_summary_}
-
-    def _restore(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
-        self.net_ = self._build_net(len(self.columns_))
-        self.net_.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
-        self.net_.eval().to(resolve_device(self.accelerator))
-        window = tensors["last_window"]
-        if tuple(window.shape) != (self.lookback, len(self.columns_)):
-            raise ValueError(f"tensor 'last_window' has shape {tuple(window.shape)}, expected "
-                             f"(lookback={self.lookback}, {len(self.columns_)} columns)")
-        self.last_window_ = window.double().numpy().copy()
-        self.fit_summary_ = extra["fit_summary"]
+    def _forward(self, windows: torch.Tensor) -> torch.Tensor:
+        return self.net_(windows)

@@ -73,7 +73,7 @@ def _stream_steps(model, df, start: int, steps: int, reencodes: int):
         streamed = model.predict()
         seconds.append(time.perf_counter() - t0)
         cpu.append(time.thread_time() - c0)
-        if (before + 1 - model.patch_len) % model.stride == 0:  # this row completed a patch
+        if (before + 1 - model.patch_len_) % model.stride_ == 0:  # this row completed a patch
             completing.append(seconds[-1])
         if j in at:
             c0, t0 = time.thread_time(), time.perf_counter()
@@ -129,14 +129,14 @@ def run(lengths: list[int], n_channels: int, steps: int, reencodes: int, smoke: 
         scaled = model._scale(df.iloc[length : length + steps].to_numpy())
         network = _network_only(model, state.stream, scaled, 1)
         # the same rows as the streaming steps: step j completes a patch iff it did there
-        first = (model.patch_len - length - 1) % model.stride  # (length + j + 1 - P) % S == 0
-        net_completing = network[first :: model.stride]
+        first = (model.patch_len_ - length - 1) % model.stride_  # (length + j + 1 - P) % S == 0
+        net_completing = network[first :: model.stride_]
         known = length + steps
         stream, net, stream_cpu = _stats(seconds), _stats(network), _stats(cpu)
         re_med, re_cpu = float(np.median(reencode)), float(np.median(reencode_cpu))
         rows.append({
             "history_rows": length,
-            "tokens_per_channel": (length - model.patch_len) // model.stride + 1,
+            "tokens_per_channel": (length - model.patch_len_) // model.stride_ + 1,
             "steps": steps,
             "reencode_s": re_med,
             "reencode_min_s": float(np.min(reencode)),

@@ -86,7 +86,7 @@ def run(smoke: bool, device: str, bf16: bool, batches: int, repeats: int) -> dic
 
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" and bf16
                 else contextlib.nullcontext())
-    stride = model.stride
+    stride = model.stride_
     end = len(df) - stride
     with autocast:
         model.update(df.iloc[train_rows:end])

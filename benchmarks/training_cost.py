@@ -55,11 +55,12 @@ class Setup:
     n_heads: int = 4
     n_layers: int = 2
     d_ff: int = 128
-    patch_len: int = 16
-    stride: int = 8
+    patch_len: int = 24
+    stride: int = 24
     horizon: int = 96
-    segment_len: int = 16
-    mem_len: int = 32
+    lookback: int = 336
+    segment_len: int = 8
+    mem_len: int = 16
     base_segments: int = 4
     batch: int = 8
 
@@ -70,36 +71,42 @@ class Setup:
     def n_tokens(self, mult: int) -> int:
         return self.base_segments * mult * self.segment_len
 
+    def grid(self):
+        from txl_ts.txl import TokenGrid
+
+        context = max(self.lookback, self.patch_len, self.lookback + self.stride)
+        return TokenGrid(self.patch_len, self.stride, self.horizon, context=context)
+
     def n_rows(self, mult: int) -> int:
-        return (self.n_tokens(mult) - 1) * self.stride + self.patch_len + self.forecast_len
+        return self.grid().window_rows(self.n_tokens(mult))
 
 
 SMOKE = Setup(d_model=16, n_heads=2, n_layers=1, d_ff=32, patch_len=8, stride=4, horizon=8,
-              segment_len=4, mem_len=8, base_segments=2, batch=2)
+              lookback=16, segment_len=4, mem_len=8, base_segments=2, batch=2)
 
 
 class Trainer:
     """One variant at one history length: the net, its optimiser and a fixed batch."""
 
     def __init__(self, setup: Setup, variant: str, mult: int, seed: int = 0):
-        from txl_ts.forecaster import TXLModule
-        from txl_ts.model import TXLNet
+        from txl_ts.txl import TXLConfig, TXLModule, TXLNet
 
         torch.manual_seed(seed)
         self.setup, self.variant = setup, variant
         self.n_segments = setup.base_segments * mult
-        self.net = TXLNet(patch_len=setup.patch_len, n_channels=1,
-                          forecast_len=setup.forecast_len, d_model=setup.d_model,
-                          n_heads=setup.n_heads, n_layers=setup.n_layers, d_ff=setup.d_ff,
-                          dropout=0.1)
+        self.net = TXLNet(TXLConfig(
+            n_channels=1, patch_len=setup.patch_len, stride=setup.stride, horizon=setup.horizon,
+            forecast_len=setup.forecast_len, lookback=setup.lookback,
+            norm_window=setup.lookback, season=setup.patch_len, d_model=setup.d_model,
+            n_heads=setup.n_heads, n_layers=setup.n_layers, d_ff=setup.d_ff, dropout=0.1))
         full = variant == "full_attention"
         self.module = TXLModule(
-            self.net, patch_len=setup.patch_len, stride=setup.stride,
+            self.net, setup.grid(),
             segment_len=setup.n_tokens(mult) if full else setup.segment_len,
             mem_len=0 if full else setup.mem_len, burn_in=0, stateful=False, val_start=0,
             lr=1e-3, weight_decay=1e-4,
         )
-        self.optimizer = self.module.configure_optimizers()
+        self.optimizer = self.module.configure_optimizers()["optimizer"]
         t = torch.arange(setup.n_rows(mult), dtype=torch.float32)
         phase = torch.rand(setup.batch, 1) * 6.28
         self.batch = (torch.sin(t / 4 + phase) + 0.1 * torch.randn(setup.batch, len(t)))[:, None]
@@ -121,6 +128,7 @@ class Trainer:
     def gradients(self) -> list[torch.Tensor]:
         self.net.eval()  # no dropout, so two variants can be compared exactly
         self.optimizer.zero_grad(set_to_none=True)
+        torch.manual_seed(1)  # the same sampled forecast origins for both variants
         if self.variant == "txl_segment_backward":
             self._segment_backward()
         else:

@@ -66,9 +66,11 @@ def test_memory_beats_no_memory_when_the_signal_lies_before_the_segment():
     second_copy = (offset >= block) & (offset <= 2 * block - horizon)
     actual = np.stack([df["y"].to_numpy()[c + 1 : c + 1 + horizon] for c in cutoffs])
     errors = {}
-    for mem_len in (6, 0):  # a segment is 2 tokens = 16 rows; the copy is 24 rows back
+    for mem_len in (6, 0):  # a segment is 2 tokens = 16 rows; the copy is 24 rows back,
+        # beyond the linear path's lookback of 8 rows (normalised over 2 episodes)
         model = TXLForecaster(
-            horizon=horizon, patch_len=8, stride=8, d_model=32, n_heads=2, n_layers=1,
+            horizon=horizon, patch_len=8, stride=8, lookback=8, norm_window=96, d_model=32,
+            n_heads=2, n_layers=1,
             d_ff=64, segment_len=2, mem_len=mem_len, n_segments=4, max_epochs=15, lr=1e-2,
             dropout=0.0, val_size=0, random_state=1, trainer_kwargs=QUIET,
         ).fit(df.iloc[:n_train])
@@ -205,3 +207,39 @@ def test_save_with_unstorable_trainer_kwargs_warns_and_still_round_trips(tmp_pat
     loaded = TXLForecaster.load(tmp_path / "m")
     assert loaded.trainer_kwargs is None
     pd.testing.assert_frame_equal(loaded.predict(), model.predict())
+
+
+def test_default_txl_is_never_far_worse_than_the_seasonal_naive():
+    """A smooth day-periodic hourly series with a slow trend: repeating yesterday is nearly
+    exact, and the default TXL must stay within 1.2x of it (issue: never far worse)."""
+    from txl_ts.baselines.naive import NaiveForecaster
+
+    n, n_fit = 24 * 60, 24 * 45
+    t = np.arange(n)
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {"temp": 15 + 4 * np.sin(2 * np.pi * t / 24) + 1.5 * np.sin(4 * np.pi * t / 24 + 1)
+         + 0.004 * t + 0.05 * rng.normal(size=n)},
+        index=pd.date_range("2023-05-01", periods=n, freq="h"),
+    )
+    model = TXLForecaster(horizon=24, max_epochs=2, trainer_kwargs=QUIET).fit(df.iloc[:n_fit])
+    assert (model.patch_len_, model.stride_, model.season_) == (24, 24, 24)
+    cutoffs = np.arange(n_fit - 1, n - 24)
+    actual = np.stack([df.to_numpy()[c + 1 : c + 25] for c in cutoffs])
+    naive = NaiveForecaster(24, "seasonal").fit(df.iloc[:n_fit]).rolling_forecasts(df, cutoffs)
+    mse_txl = ((model.rolling_forecasts(df, cutoffs) - actual) ** 2).mean()
+    mse_naive = ((naive - actual) ** 2).mean()
+    assert mse_txl <= 1.2 * mse_naive, (mse_txl, mse_naive)
+
+
+def test_auto_parameters_resolve_at_fit_without_touching_init_params():
+    df = seasonal_frame(n=400)
+    df.index = pd.date_range("2000-01-01", periods=400, freq="D")
+    model = TXLForecaster(**{**TINY, "patch_len": "auto", "stride": None}).fit(df)
+    assert model.patch_len == "auto" and model.stride is None and model.lookback == "auto"
+    assert (model.season_, model.patch_len_, model.stride_) == (7, 7, 7)
+    assert model.lookback_ == 14 * 7 and model.norm_window_ == model.lookback_
+    half_hourly = seasonal_frame(n=300)
+    half_hourly.index = pd.date_range("2000-01-01", periods=300, freq="30min")
+    assert TXLForecaster(**{**TINY, "patch_len": "auto", "stride": None}).fit(
+        half_hourly).patch_len_ == 48

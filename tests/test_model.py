@@ -1,23 +1,34 @@
 """Properties of the Transformer-XL network and its memory (no training involved)."""
 
+import numpy as np
 import pytest
 import torch
 
-from txl_ts.memory import Memory, Stream, advance, patchify
-from txl_ts.model import RelativePositionalEncoding, TXLNet, _rel_shift
+from txl_ts.txl import Memory, Stream, TokenGrid, TXLConfig, TXLModule, TXLNet, advance
+from txl_ts.txl.memory import forecasts_at, token_windows
+from txl_ts.txl.net import RelativePositionalEncoding, _rel_shift
 
-P, S = 4, 2
+P, S, H, LOOKBACK, NORM, SEASON = 4, 2, 4, 12, 6, 4
+TOKEN_ROWS = max(P, NORM + S)
+GRID = TokenGrid(P, S, H, context=LOOKBACK)
 
 
-def make_net(n_layers: int = 2, dropout: float = 0.0, seed: int = 0) -> TXLNet:
+def make_net(n_layers: int = 2, dropout: float = 0.0, seed: int = 0,
+             zero_head: bool = False) -> TXLNet:
     torch.manual_seed(seed)
-    return TXLNet(patch_len=P, n_channels=3, forecast_len=5, d_model=16, n_heads=2,
-                  n_layers=n_layers, d_ff=32, dropout=dropout).eval()
+    net = TXLNet(TXLConfig(n_channels=3, patch_len=P, stride=S, horizon=H,
+                           forecast_len=GRID.forecast_len,
+                           lookback=LOOKBACK, norm_window=NORM, season=SEASON, d_model=16,
+                           n_heads=2, n_layers=n_layers, d_ff=32, dropout=dropout)).eval()
+    if not zero_head:  # a trained-looking head, so that the attention path shows in outputs
+        torch.nn.init.normal_(net.head.weight, std=0.5)
+    return net
 
 
 def tokens(batch: int = 3, n: int = 24, seed: int = 1) -> torch.Tensor:
+    """Random token windows (B, N, R)."""
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(batch, n, P, generator=g)
+    return torch.randn(batch, n, TOKEN_ROWS, generator=g)
 
 
 def one_pass(net: TXLNet, x: torch.Tensor) -> torch.Tensor:
@@ -67,6 +78,24 @@ def test_causality_future_inputs_do_not_change_past_outputs(mem_len):
     assert not torch.allclose(a[:, t + 1 :], b[:, t + 1 :])
 
 
+def test_causality_of_stream_forecasts_row_by_row():
+    """A forecast from origin o depends on no row at or after o (tokens, linear path, norms)."""
+    net = make_net()
+    stream = Stream(net, GRID, segment_len=3, mem_len=4)
+    g = torch.Generator().manual_seed(2)
+    rows = torch.randn(60, 3, generator=g).numpy()
+    changed = rows.copy()
+    changed[37:] = 100 * np.abs(changed[37:]) + 5
+    for data in (rows, changed):
+        heads, _ = stream.feed(stream.start(3), data)
+        padded = GRID.pad(torch.as_tensor(data.T, dtype=torch.float32))
+        out = forecasts_at(net, GRID, heads, padded, np.arange(P, 61))
+        if data is rows:
+            first = out
+    torch.testing.assert_close(out[: 37 - P + 1], first[: 37 - P + 1], atol=1e-5, rtol=0)
+    assert not torch.allclose(out[37 - P + 1 :], first[37 - P + 1 :])
+
+
 def test_rel_shift_matches_explicit_gather_of_distances():
     b, h, qlen, mlen = 2, 3, 5, 4
     klen = qlen + mlen
@@ -108,7 +137,6 @@ def test_no_gradient_flows_into_memory():
     second.sum().backward()
     assert torch.count_nonzero(x.grad[:, :4]) == 0  # earlier segment: reached only via memory
     assert torch.count_nonzero(x.grad[:, 4:]) > 0
-    assert all(p.grad is not None for p in net.parameters() if p.requires_grad)
 
 
 def test_mem_len_zero_and_empty_memory_give_finite_outputs_and_gradients():
@@ -118,7 +146,7 @@ def test_mem_len_zero_and_empty_memory_give_finite_outputs_and_gradients():
     assert torch.isfinite(out).all()
     assert all(m.shape[1] == 0 for m in memory.mems)
     out.pow(2).mean().backward()
-    assert all(torch.isfinite(p.grad).all() for p in net.parameters())
+    assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
 
 
 def test_memory_holds_at_most_mem_len_detached_states():
@@ -128,40 +156,73 @@ def test_memory_holds_at_most_mem_len_detached_states():
     assert memory.n_prefix == 3  # 23 = 4 full segments of 5 + 3 tokens of the next
 
 
-def test_stream_feed_equals_patchified_pass_and_leaves_state_untouched():
+def test_tokens_are_level_and_scale_free():
+    """Head outputs ignore a channel's level and scale: tokens are causally normalised."""
+    net, x = make_net(), tokens()
+    torch.testing.assert_close(one_pass(net, x - 7.0), one_pass(net, x), atol=1e-4, rtol=0)
+    # the variance floor EPS makes scale-freedom approximate
+    torch.testing.assert_close(one_pass(net, 3.0 * x), one_pass(net, x), atol=1e-3, rtol=0)
+
+
+def test_forecasts_shift_and_scale_with_the_series():
     net = make_net()
-    stream = Stream(net, P, S, segment_len=3, mem_len=5)
+    look, residual = torch.randn(5, 3, LOOKBACK), torch.randn(5, 3, H)
+    torch.testing.assert_close(net.forecast(2.0 * look + 10.0, residual),
+                               2.0 * net.forecast(look, residual) + 10.0, atol=1e-4, rtol=0)
+
+
+def test_untrained_network_is_the_seasonal_naive():
+    net = make_net(zero_head=True)
+    stream = Stream(net, GRID, segment_len=3, mem_len=4)
+    g = torch.Generator().manual_seed(4)
+    rows = (torch.randn(40, 3, generator=g) * 3 + 5).numpy()
+    for n in (P, 17, 40):  # from the first token on: padding repeats the first row
+        _, state = stream.feed(stream.start(3), rows[:n])
+        padded = np.concatenate([np.repeat(rows[:1], LOOKBACK, 0), rows[:n]])
+        last_season = padded[-SEASON:]
+        expected = np.concatenate([last_season] * (H // SEASON + 1))[:H].T
+        np.testing.assert_allclose(stream.forecast(state).numpy(), expected, atol=1e-4)
+
+
+def test_stream_feed_equals_windowed_pass_and_leaves_state_untouched():
+    net = make_net()
+    stream = Stream(net, GRID, segment_len=3, mem_len=5)
     rows = torch.randn(41, 3).numpy()
     start = stream.start(3)
     all_at_once, state = stream.feed(start, rows)
-    assert start.n_rows == 0 and start.last_forecast is None  # feed does not mutate its input
-    patches = patchify(torch.as_tensor(rows.T, dtype=torch.float32), P, S)
-    expected, _ = segmented(net, patches, segment_len=3, mem_len=5)
+    assert start.n_rows == 0 and start.last_head is None  # feed does not mutate its input
+    padded = GRID.pad(torch.as_tensor(rows.T, dtype=torch.float32))
+    windows = token_windows(padded, GRID, TOKEN_ROWS, LOOKBACK + P, GRID.n_tokens(41))
+    expected, _ = segmented(net, windows, segment_len=3, mem_len=5)
     torch.testing.assert_close(all_at_once.transpose(0, 1), expected, atol=1e-5, rtol=0)
-    assert state.n_rows == 41 and state.lag == (41 - P) % S
+    assert state.n_rows == 41 and state.buffer.shape == (3, LOOKBACK)
 
 
 def test_per_segment_backward_gives_the_gradients_of_one_backward():
-    from txl_ts.forecaster import TXLModule
-
     def module():
         net = make_net(dropout=0.0)
-        return TXLModule(net, patch_len=P, stride=S, segment_len=3, mem_len=4, burn_in=1,
-                         stateful=False, val_start=0, lr=1e-3, weight_decay=0.0)
+        return TXLModule(net, GRID, segment_len=3, mem_len=4, burn_in=1, stateful=False,
+                         val_start=0, lr=1e-3, weight_decay=0.0)
 
     g = torch.Generator().manual_seed(3)
     n_tokens = 10  # 4 segments of 3, 3, 3, 1 tokens; the first is burn-in
-    batch = torch.randn(2, 3, (n_tokens - 1) * S + P + 5, generator=g)
+    batch = torch.randn(2, 3, GRID.window_rows(n_tokens), generator=g)
     batch[0, 1, -3:] = float("nan")  # targets past the end of the data are masked out
 
     whole = module()
+    torch.manual_seed(9)  # the same sampled lags for both
     loss = whole.loss(batch)
     loss.backward()
 
     pieces = module()
     pieces.manual_backward = lambda piece: piece.backward()  # no Trainer in this unit test
+    torch.manual_seed(9)
     loss_pieces = pieces.backward_loss(batch)
 
     torch.testing.assert_close(loss_pieces, loss.detach())
+    assert torch.isfinite(loss)
     for (name, a), (_, b) in zip(whole.named_parameters(), pieces.named_parameters()):
+        if a.grad is None:
+            assert b.grad is None, name
+            continue
         torch.testing.assert_close(a.grad, b.grad, atol=1e-6, rtol=1e-5, msg=name)

@@ -116,11 +116,11 @@ def test_update_advances_the_memory_by_the_new_patches_only(model, data):
     try:
         end = N_FIT
         for size in (1, 2, 3, 4, 7, 13, 40):
-            before = (end - model.patch_len) // model.stride + 1  # complete tokens so far
+            before = model.grid_.n_tokens(end)  # complete tokens so far
             seen.clear()
             model.update(data.iloc[end : end + size])
             end += size
-            after = (end - model.patch_len) // model.stride + 1
+            after = model.grid_.n_tokens(end)
             assert sum(seen) == after - before, size
     finally:
         hook.remove()
@@ -129,17 +129,20 @@ def test_update_advances_the_memory_by_the_new_patches_only(model, data):
 def test_a_partial_patch_is_buffered_exactly(model, data):
     state = model.get_state().stream
     new = data.iloc[N_FIT : N_FIT + 1]
-    assert state.lag + 1 < model.stride  # one row does not complete the next token here
+    _, lag = model.grid_.newest(state.n_rows)
+    assert lag + 1 < model.stride_  # one row does not complete the next token here
     model.update(new)
     after = model.get_state().stream
     for old, cur in zip(state.memory.mems + state.memory.prefix,
                         after.memory.mems + after.memory.prefix, strict=True):
         assert torch.equal(old, cur)
-    assert torch.equal(after.last_forecast, state.last_forecast)
-    assert after.lag == state.lag + 1 and after.n_rows == state.n_rows + 1
+    assert torch.equal(after.last_head, state.last_head)
+    assert after.n_rows == state.n_rows + 1
+    # the buffer is the last `context` rows (what the linear path and the next token read)
+    assert after.buffer.shape == state.buffer.shape == (2, model.grid_.context)
     scaled = model.scaler_.transform(new.to_numpy())
     np.testing.assert_allclose(after.buffer[:, -1].numpy(), scaled[0], rtol=1e-6)
-    torch.testing.assert_close(after.buffer[:, :-1], state.buffer, rtol=0, atol=0)
+    torch.testing.assert_close(after.buffer[:, :-1], state.buffer[:, 1:], rtol=0, atol=0)
     _assert_matches_reencode(model, data.iloc[: N_FIT + 1])
 
 

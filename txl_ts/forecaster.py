@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -11,119 +10,33 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.utils.validation import check_is_fitted
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from .base import BaseForecaster
-from .memory import Memory, Stream, StreamState, advance, patchify
-from .model import TXLNet
+from .baselines.naive import season_from_freq
 from .training import (
-    ForecastModule,
     Windows,
     check_training_params,
     fit_module,
-    masked_mse,
     min_fit_rows,
     resolve_device,
     validation_rows,
 )
+from .txl import Memory, Stream, StreamState, TokenGrid, TXLConfig, TXLModule, TXLNet
+from .txl.memory import forecasts_at
+from .txl.module import Chunks, fit_linear_path
 from .validation import check_cutoffs, check_non_negative_int, check_positive_int
 
-
-class TXLModule(ForecastModule):
-    """Trains `TXLNet` on windows of `n_segments` segments, carrying memory between them."""
-
-    def __init__(self, net: TXLNet, *, patch_len: int, stride: int, segment_len: int,
-                 mem_len: int, burn_in: int, stateful: bool, val_start: int,
-                 lr: float, weight_decay: float):
-        super().__init__(lr, weight_decay)
-        self.net = net
-        self.patch_len, self.stride = patch_len, stride
-        self.segment_len, self.mem_len = segment_len, mem_len
-        self.burn_in, self.stateful, self.val_start = burn_in, stateful, val_start
-        self._carry: Memory | None = None  # stateful mode: memory from the previous batch
-
-    def on_train_epoch_start(self) -> None:
-        self._carry = None
-
-    def loss(self, batch: torch.Tensor) -> torch.Tensor:
-        return self._unroll(batch, backward=False)
-
-    def backward_loss(self, batch: torch.Tensor) -> torch.Tensor:
-        return self._unroll(batch, backward=True)
-
-    def _unroll(self, batch: torch.Tensor, backward: bool) -> torch.Tensor:
-        """Masked MSE over the window's segments, unrolled with the memory carried along.
-
-        With `backward`, each segment is back-propagated as soon as it is computed (truncated
-        BPTT as in Transformer-XL): the memory is detached, so the gradients equal those of one
-        backward over all segments while only one segment's graph is alive at a time.
-        """
-        # batch: (B, C, R) rows; R = (W - 1) * stride + patch_len + forecast_len
-        b, c, _ = batch.shape
-        f_len = self.net.head.out_features
-        rows = batch.reshape(b * c, -1)
-        channel_ids = torch.arange(c, device=rows.device).repeat(b)
-        n_tokens = (rows.shape[1] - self.patch_len - f_len) // self.stride + 1
-        span = (n_tokens - 1) * self.stride + self.patch_len
-        patches = patchify(rows[:, :span], self.patch_len, self.stride)  # (BC, W, P)
-        targets = rows[:, self.patch_len :].unfold(-1, f_len, self.stride)[:, :n_tokens]
-        carried = self.stateful and self._carry is not None
-        memory = self._carry if carried else Memory.empty(self.net, b * c, rows.device)
-        skip = min((0 if carried else self.burn_in) * self.segment_len, n_tokens - 1)
-        # count per segment: isfinite over the whole overlapping unfold view would materialise
-        # a window-sized copy, and peak memory would grow with the window again
-        n_scored = sum(
-            int(torch.isfinite(targets[:, lo : lo + self.segment_len]).sum())
-            for lo in range(skip, n_tokens, self.segment_len)
-        ) or 1
-        total = rows.new_zeros(())
-        for start in range(0, n_tokens, self.segment_len):
-            stop = min(start + self.segment_len, n_tokens)
-            forecasts, memory = advance(self.net, memory, patches[:, start:stop], channel_ids,
-                                        self.segment_len, self.mem_len)
-            lo = max(skip, start)
-            if lo >= stop:
-                continue
-            target = targets[:, lo:stop]
-            mask = torch.isfinite(target)
-            err = torch.where(mask, forecasts[:, lo - start :] - target.nan_to_num(), 0.0)
-            seg_loss = err.pow(2).sum() / n_scored
-            if backward:
-                self.manual_backward(seg_loss)
-                seg_loss = seg_loss.detach()
-            total = total + seg_loss
-        if self.stateful:
-            self._carry = memory
-        return total
-
-    def validation_loss(self, batch: torch.Tensor) -> torch.Tensor:
-        # batch: (1, C, T) the whole scaled series; score tokens whose origin is in the tail
-        series = batch[0]
-        stream = Stream(self.net, self.patch_len, self.stride, self.segment_len, self.mem_len)
-        forecasts, _ = stream.feed(stream.start(series.shape[0]), series.T.cpu().numpy())
-        f_len = self.net.head.out_features
-        padded = torch.cat([series, series.new_full((series.shape[0], f_len), float("nan"))], 1)
-        targets = padded[:, self.patch_len :].unfold(-1, f_len, self.stride)  # (C, N', F)
-        first = max(0, math.ceil((self.val_start - self.patch_len) / self.stride))
-        n = forecasts.shape[0]
-        return masked_mse(forecasts[first:].transpose(0, 1), targets[:, first:n])
+MAX_AUTO_PATCH = 96  # longer seasons (5-minute data: 288) are cut into a divisor <= this
+LOOKBACK_SEASONS = 14  # the linear path reads two weeks of hourly data
 
 
-class _Chunks(Dataset):
-    """Stateful mode: step j gives segment j of each of B contiguous streams, in time order."""
-
-    def __init__(self, values: torch.Tensor, n_streams: int, tokens_per_stream: int,
-                 segment_len: int, stride: int, window_rows: int, end: int):
-        self.windows = Windows(values, window_rows, stride, n_streams * tokens_per_stream, end=end)
-        self.n_streams, self.tokens_per_stream = n_streams, tokens_per_stream
-        self.segment_len = segment_len
-
-    def __len__(self) -> int:
-        return self.tokens_per_stream // self.segment_len
-
-    def __getitem__(self, j: int) -> torch.Tensor:
-        starts = [s * self.tokens_per_stream + j * self.segment_len for s in range(self.n_streams)]
-        return torch.stack([self.windows[t] for t in starts])  # (B, C, R)
+def auto_patch_len(season: int) -> int:
+    """The default patch: one season (24 hourly, 48 half-hourly, 7 daily) when that is between
+    4 and 96 steps, the largest divisor of a longer season up to 96, at least 4."""
+    if season <= MAX_AUTO_PATCH:
+        return max(season, 4)
+    return max(d for d in range(1, MAX_AUTO_PATCH + 1) if season % d == 0)
 
 
 @dataclass(frozen=True)
@@ -139,35 +52,50 @@ class TXLForecaster(BaseForecaster):
 
     Each channel is split into patches of `patch_len` steps every `stride` steps; patches are
     tokens, processed in segments of `segment_len` tokens, and every layer attends over a
-    memory of its `mem_len` previous inputs. Every token forecasts the `horizon` steps after
-    its patch, so one pass over a segment trains every token as a forecast origin.
+    memory of its `mem_len` previous inputs. A forecast is a linear map of the last `lookback`
+    rows (started as the seasonal naive) plus the newest token's residual, all in the units of
+    a causal normalisation over the last `norm_window` rows (RevIN at the forecast origin).
 
-    Training samples are `n_segments` consecutive segments drawn at random positions (memory
-    carried across them, loss on all but the first `burn_in`), or, with `stateful=True`,
+    Frequency-aware defaults, resolved at fit into `season_`, `patch_len_`, `stride_`,
+    `lookback_`, `norm_window_`: `patch_len="auto"` is the series' season (24 hourly, 48
+    half-hourly, 7 daily; see `auto_patch_len`), `stride=None` is `patch_len`,
+    `lookback="auto"` is 14 seasons (14 * patch_len without a known season), `norm_window=None`
+    is `lookback`. With segment_len 8 and mem_len 16, hourly attention spans 17-24 days.
+
+    Training samples are `n_segments` consecutive segments at random positions (the first
+    `burn_in`, by default half of them, warm the memory without gradients and are not
+    scored), or, with `stateful=True`,
     consecutive segments of `batch_size` parallel streams in time order. A validation tail of
-    `val_size` rows (a fraction or a count; 0 disables it) drives early stopping.
+    `val_size` rows (a fraction or a count; 0 disables it) drives early stopping; its loss is
+    the MSE from every row of the tail, as a benchmark scores a test split.
     """
+
+    _JITTER = False  # training windows at random row offsets, not on the grid (ablation)
 
     def __init__(
         self,
         horizon: int = 96,
-        patch_len: int = 16,
-        stride: int = 8,
+        patch_len: int | str = "auto",
+        stride: int | None = None,
+        lookback: int | str = "auto",
+        norm_window: int | None = None,
         d_model: int = 64,
         n_heads: int = 4,
         n_layers: int = 2,
         d_ff: int = 128,
         dropout: float = 0.1,
-        segment_len: int = 16,
-        mem_len: int = 32,
+        segment_len: int = 8,
+        mem_len: int = 16,
         n_segments: int = 4,
-        burn_in: int = 0,
+        burn_in: int | None = None,
         stateful: bool = False,
-        lr: float = 1e-3,
+        lr: float = 3e-4,
         weight_decay: float = 1e-4,
+        loss: str = "huber",
+        linear_init: str = "ridge",
         batch_size: int = 32,
-        max_epochs: int = 20,
-        patience: int = 3,
+        max_epochs: int = 30,
+        patience: int = 5,
         val_size: float | int = 0.2,
         random_state: int | None = 0,
         targets: list[str] | None = None,
@@ -178,6 +106,8 @@ class TXLForecaster(BaseForecaster):
         self.horizon = horizon
         self.patch_len = patch_len
         self.stride = stride
+        self.lookback = lookback
+        self.norm_window = norm_window
         self.d_model = d_model
         self.n_heads = n_heads
         self.n_layers = n_layers
@@ -190,6 +120,8 @@ class TXLForecaster(BaseForecaster):
         self.stateful = stateful
         self.lr = lr
         self.weight_decay = weight_decay
+        self.loss = loss
+        self.linear_init = linear_init
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.patience = patience
@@ -203,62 +135,102 @@ class TXLForecaster(BaseForecaster):
     # ---- validation -----------------------------------------------------------------------
     def _check_params(self) -> None:
         check_positive_int(
-            horizon=self.horizon, patch_len=self.patch_len, stride=self.stride,
-            d_model=self.d_model, n_heads=self.n_heads, n_layers=self.n_layers, d_ff=self.d_ff,
-            segment_len=self.segment_len, n_segments=self.n_segments,
-            batch_size=self.batch_size, max_epochs=self.max_epochs, patience=self.patience,
+            horizon=self.horizon, d_model=self.d_model, n_heads=self.n_heads,
+            n_layers=self.n_layers, d_ff=self.d_ff, segment_len=self.segment_len,
+            n_segments=self.n_segments, batch_size=self.batch_size,
+            max_epochs=self.max_epochs, patience=self.patience,
         )
-        check_non_negative_int(mem_len=self.mem_len, burn_in=self.burn_in)
-        if self.stride > self.patch_len:
-            raise ValueError(
-                f"stride ({self.stride}) must not exceed patch_len ({self.patch_len}): "
-                "rows between patches would never be seen"
-            )
+        for name, auto in (("patch_len", "auto"), ("lookback", "auto"), ("stride", None),
+                           ("norm_window", None)):
+            if getattr(self, name) != auto:
+                check_positive_int(**{name: getattr(self, name)})
+        check_non_negative_int(mem_len=self.mem_len)
+        if self.burn_in is not None:
+            check_non_negative_int(burn_in=self.burn_in)
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
             )
-        if self.burn_in >= self.n_segments:
+        if self.burn_in is not None and self.burn_in >= self.n_segments:
             raise ValueError(
                 f"burn_in ({self.burn_in}) must be smaller than n_segments ({self.n_segments}), "
                 "or no segment contributes to the loss"
             )
+        if self.loss not in ("mse", "huber"):
+            raise ValueError(f"loss must be 'mse' or 'huber', got {self.loss!r}")
+        if self.linear_init not in ("ridge", "seasonal"):
+            raise ValueError(f"linear_init must be 'ridge' or 'seasonal', got "
+                             f"{self.linear_init!r}")
         check_training_params(self.dropout, self.lr, self.weight_decay, self.val_size)
+
+    def _resolve(self, freq: pd.DateOffset) -> None:
+        """Turn the frequency-aware parameters into the fitted `*_` attributes."""
+        try:
+            season = season_from_freq(freq)
+        except ValueError:
+            season = 1  # no known cycle: the linear path starts as "repeat the last value"
+        patch = auto_patch_len(season) if self.patch_len == "auto" else int(self.patch_len)
+        stride = patch if self.stride is None else int(self.stride)
+        if stride > patch:
+            raise ValueError(f"stride ({stride}) must not exceed patch_len ({patch}): "
+                             "rows between patches would never be seen")
+        if self.lookback == "auto":
+            lookback = LOOKBACK_SEASONS * (season if season > 1 else patch)
+        else:
+            lookback = int(self.lookback)
+        lookback = max(lookback, patch)
+        norm = lookback if self.norm_window is None else int(self.norm_window)
+        self.season_, self.patch_len_, self.stride_ = season, patch, stride
+        self.lookback_, self.norm_window_ = lookback, norm
+        self.burn_in_ = self.n_segments // 2 if self.burn_in is None else self.burn_in
+        # the stream keeps what the linear path and the next token read
+        context = max(lookback, patch, norm + stride)
+        self.grid_ = TokenGrid(patch, stride, self.horizon, context=context)
 
     def _n_val(self, n_rows: int) -> int:
         # at least one stride, so that some token's forecast origin lies in the tail
-        return validation_rows(self.val_size, n_rows, at_least=self.stride)
+        return validation_rows(self.val_size, n_rows, at_least=self._stride_hint())
 
-    @property
-    def forecast_len(self) -> int:
-        """Steps each token forecasts: the horizon plus up to stride-1 rows of lag."""
-        return self.horizon + self.stride - 1
+    def _stride_hint(self) -> int:
+        if hasattr(self, "stride_"):
+            return self.stride_
+        if self.stride is not None:
+            return int(self.stride)
+        return int(self.patch_len) if self.patch_len != "auto" else 1
 
     def _min_fit_length(self) -> tuple[int, str]:
+        # with patch_len="auto" the patch is known only once the frequency is: _fit_scaled
+        # and the training loop check again with it
+        patch = 1 if self.patch_len == "auto" else int(self.patch_len)
+        stride = self._stride_hint()
         if self.stateful:  # one full segment per stream, or training runs zero steps
-            need = max(self.patch_len + self.horizon,
-                       (self.segment_len - 1) * self.stride + self.patch_len)
+            need = max(patch + self.horizon, (self.segment_len - 1) * stride + patch)
             return min_fit_rows(need, "stateful: max(patch_len + horizon, (segment_len - 1) "
-                                "* stride + patch_len)", self.val_size, at_least=self.stride)
-        return min_fit_rows(self.patch_len + self.horizon, "patch_len + horizon",
-                            self.val_size, at_least=self.stride)
+                                "* stride + patch_len)", self.val_size, at_least=stride)
+        return min_fit_rows(patch + self.horizon, "patch_len + horizon", self.val_size,
+                            at_least=stride)
 
     def _min_history_length(self) -> tuple[int, str]:
-        return self.patch_len, f"one patch of patch_len={self.patch_len} rows"
+        return self.patch_len_, f"one patch of patch_len={self.patch_len_} rows"
 
     # ---- fitting --------------------------------------------------------------------------
     def _build_net(self, n_channels: int) -> TXLNet:
-        return TXLNet(
-            patch_len=self.patch_len, n_channels=n_channels, forecast_len=self.forecast_len,
-            d_model=self.d_model, n_heads=self.n_heads, n_layers=self.n_layers, d_ff=self.d_ff,
-            dropout=self.dropout,
-        )
+        return TXLNet(TXLConfig(
+            n_channels=n_channels, patch_len=self.patch_len_, stride=self.stride_,
+            horizon=self.horizon,
+            forecast_len=self.grid_.forecast_len, lookback=self.lookback_,
+            norm_window=self.norm_window_,
+            season=self.season_ if self.season_ <= self.lookback_ else 1, d_model=self.d_model,
+            n_heads=self.n_heads, n_layers=self.n_layers, d_ff=self.d_ff, dropout=self.dropout,
+        ))
 
     def _stream(self) -> Stream:
-        return Stream(self.net_, self.patch_len, self.stride, self.segment_len, self.mem_len)
+        return Stream(self.net_, self.grid_, self.segment_len, self.mem_len)
 
     def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None) -> None:
         started = time.perf_counter()
+        self._resolve(self.freq_)
+        grid = self.grid_
         if valid is None:
             n_val = self._n_val(len(train))
             full = train
@@ -266,35 +238,42 @@ class TXLForecaster(BaseForecaster):
         else:
             full = np.concatenate([train, valid])
             val_start = len(train)
+        need, why = min_fit_rows(grid.patch_len + self.horizon, "patch_len + horizon",
+                                 self.val_size, at_least=grid.stride)
+        if val_start < grid.patch_len + self.horizon:
+            raise ValueError(f"too few rows to fit: need at least {need} ({why}; "
+                             f"patch_len={grid.patch_len} for frequency {self.freq_.freqstr})")
         has_val = val_start < len(full)
         if self.random_state is not None:
             torch.manual_seed(self.random_state)
         n_channels = full.shape[1]
         self.net_ = self._build_net(n_channels)
         values = torch.as_tensor(full.T, dtype=torch.float32)  # (C, T)
+        ridge = (fit_linear_path(self.net_, grid, values, val_start)
+                 if self.linear_init == "ridge" else {"alpha": None})
+        # window i starts at padded column i * stride: `context` rows before token i's end
+        shifted = grid.pad(values)[:, grid.patch_len :]
+        end = grid.context + val_start - grid.patch_len  # training rows end here in `shifted`
 
-        n_train_tokens = (val_start - self.patch_len) // self.stride + 1
+        n_train_tokens = grid.n_tokens(val_start)
         window_tokens = min(self.n_segments * self.segment_len, n_train_tokens)
-        window_rows = (window_tokens - 1) * self.stride + self.patch_len + self.forecast_len
         generator = torch.Generator().manual_seed(self.random_state or 0)
         if self.stateful:
             n_streams = max(1, min(self.batch_size, n_train_tokens // self.segment_len))
             per_stream = n_train_tokens // n_streams
-            seg_rows = (self.segment_len - 1) * self.stride + self.patch_len + self.forecast_len
-            data = _Chunks(values, n_streams, per_stream, self.segment_len, self.stride,
-                           seg_rows, end=val_start)
+            data = Chunks(shifted, grid, n_streams, per_stream, self.segment_len, end=end)
             train_loader = DataLoader(data, batch_size=None, shuffle=False)
         else:
-            data = Windows(values, window_rows, self.stride,
-                           n_starts=n_train_tokens - window_tokens + 1, end=val_start)
+            data = Windows(shifted, grid.window_rows(window_tokens), grid.stride,
+                           n_starts=n_train_tokens - window_tokens + 1, end=end,
+                           jitter=self._JITTER)
             train_loader = DataLoader(data, batch_size=self.batch_size, shuffle=True,
                                       generator=generator)
         val_loader = DataLoader([values], batch_size=1) if has_val else None
         module = TXLModule(
-            self.net_, patch_len=self.patch_len, stride=self.stride,
-            segment_len=self.segment_len, mem_len=self.mem_len, burn_in=self.burn_in,
-            stateful=self.stateful, val_start=val_start, lr=self.lr,
-            weight_decay=self.weight_decay,
+            self.net_, grid, segment_len=self.segment_len, mem_len=self.mem_len,
+            burn_in=self.burn_in_, stateful=self.stateful, val_start=val_start, lr=self.lr,
+            weight_decay=self.weight_decay, loss=self.loss,
         )
         summary = fit_module(
             module, train_loader, val_loader, max_epochs=self.max_epochs,
@@ -304,16 +283,17 @@ class TXLForecaster(BaseForecaster):
         self.net_.eval().to(resolve_device(self.accelerator))
         self.state_ = self._stream().feed(self._stream().start(n_channels), full)[1]
         self.fitted_state_ = self.state_
-        self.fit_summary_ = {**summary, "fit_seconds": time.perf_counter() - started,
+        self.fit_summary_ = {**summary, "linear_init_alpha": ridge["alpha"],
+                             "linear_init_val_mse": ridge.get("val_mse"),
+                             "fit_seconds": time.perf_counter() - started,
                              "n_train_rows": int(val_start), "n_val_rows": len(full) - val_start}
 
     # ---- forecasting ----------------------------------------------------------------------
     def _read_forecast(self, state: StreamState) -> np.ndarray:
-        if state.last_forecast is None:
-            raise ValueError(f"no complete patch yet: at least patch_len={self.patch_len} rows "
-                             "of history are needed")
-        window = state.last_forecast[:, state.lag : state.lag + self.horizon]  # (C, H)
-        return window.T.double().cpu().numpy()
+        if state.last_head is None:
+            raise ValueError(f"no complete patch yet: at least patch_len={self.patch_len_} "
+                             "rows of history are needed")
+        return self._stream().forecast(state).T.double().cpu().numpy()  # (H, C)
 
     def _forecast_scaled(self, history: np.ndarray | None) -> np.ndarray:
         if history is None:
@@ -324,24 +304,23 @@ class TXLForecaster(BaseForecaster):
     def rolling_forecasts(self, df: pd.DataFrame, cutoffs: np.ndarray) -> np.ndarray:
         """Forecasts from every integer cutoff `c` (rows `df[:c + 1]` known), in one pass.
 
-        The memory advances once over `df`; each cutoff reads its newest complete token, so
-        the result equals `predict(history=df[:c + 1])` for every cutoff.
+        The memory advances once over `df`; each cutoff reads its newest complete token and
+        the rows before it, so the result equals `predict(history=df[:c + 1])` for every
+        cutoff.
         """
         check_is_fitted(self, "net_")
         series = self._validate_history(df, name="df")
-        cutoffs = check_cutoffs(cutoffs, len(series.values), self.patch_len)
+        cutoffs = check_cutoffs(cutoffs, len(series.values), self.patch_len_)
         if not len(cutoffs):
             return np.empty((0, self.horizon, len(self.columns_)))
         n_known = cutoffs + 1
         stream = self._stream()
-        scaled = self._scale(series.values)
-        tokens, _ = stream.feed(stream.start(scaled.shape[1]), scaled[: n_known.max()])
-        last = (n_known - self.patch_len) // self.stride  # newest complete token per cutoff
-        lag = n_known - (last * self.stride + self.patch_len)
-        steps = torch.as_tensor(lag[:, None] + np.arange(self.horizon)[None, :])  # (n, H)
-        picked = tokens[torch.as_tensor(last)]  # (n, C, F)
-        index = steps[:, None, :].expand(-1, picked.shape[1], -1).to(picked.device)
-        out = torch.gather(picked, 2, index).transpose(1, 2).double().cpu().numpy()  # (n, H, C)
+        scaled = self._scale(series.values)[: n_known.max()]
+        heads, _ = stream.feed(stream.start(scaled.shape[1]), scaled)
+        padded = self.grid_.pad(torch.as_tensor(scaled.T, dtype=torch.float32,
+                                                device=heads.device))
+        out = forecasts_at(self.net_, self.grid_, heads, padded, n_known)  # (n, C, H)
+        out = out.transpose(1, 2).double().cpu().numpy()  # (n, H, C)
         n, h, c = out.shape
         return self._unscale_rolling(out)
 
@@ -349,8 +328,8 @@ class TXLForecaster(BaseForecaster):
     def update(self, new_df: pd.DataFrame) -> TXLForecaster:
         """Absorb observations that continue the known timeline, at O(new rows) cost.
 
-        Complete patches advance the memory; a trailing partial patch is buffered. On any
-        error the state is left exactly as it was.
+        Complete patches advance the memory; the last `lookback` rows are kept for the linear
+        path and the next tokens. On any error the state is left exactly as it was.
         """
         check_is_fitted(self, "net_")
         series = self._validate_continuation(new_df, "new_df")
@@ -398,20 +377,21 @@ class TXLForecaster(BaseForecaster):
                         or not bool(torch.isfinite(t).all())):
                     raise bad(f"memory tensor of shape {tuple(getattr(t, 'shape', ()))}, "
                               f"expected ({c}, < {limit}, {d}) finite floats")
-        buf, last = stream.buffer, stream.last_forecast
+        buf, last = stream.buffer, stream.last_head
+        width = 0 if stream.n_rows == 0 else self.grid_.context
         if (not isinstance(buf, torch.Tensor) or buf.ndim != 2 or buf.shape[0] != c
-                or buf.shape[1] >= self.patch_len or not bool(torch.isfinite(buf).all())):
+                or buf.shape[1] != width or not bool(torch.isfinite(buf).all())):
             raise bad(f"buffer of shape {tuple(getattr(buf, 'shape', ()))}, expected "
-                      f"({c}, < patch_len={self.patch_len}) finite values")
+                      f"({c}, {width}) finite values (the last rows the stream keeps)")
+        f_len = self.grid_.forecast_len
         if last is not None and (
-                not isinstance(last, torch.Tensor) or tuple(last.shape) != (c, self.forecast_len)
+                not isinstance(last, torch.Tensor) or tuple(last.shape) != (c, f_len)
                 or not bool(torch.isfinite(last).all())):
-            raise bad(f"last forecast of shape {tuple(getattr(last, 'shape', ()))}, expected "
-                      f"({c}, {self.forecast_len}) finite values")
-        if not (isinstance(stream.n_rows, int) and isinstance(stream.lag, int)
-                and stream.n_rows >= 0 and 0 <= stream.lag <= stream.n_rows
-                and (last is None) == (stream.n_rows < self.patch_len)):
-            raise bad(f"n_rows={stream.n_rows!r}, lag={stream.lag!r}")
+            raise bad(f"last head output of shape {tuple(getattr(last, 'shape', ()))}, "
+                      f"expected ({c}, {f_len}) finite values")
+        if not (isinstance(stream.n_rows, int) and stream.n_rows >= 0
+                and (last is None) == (stream.n_rows < self.patch_len_)):
+            raise bad(f"n_rows={stream.n_rows!r}")
 
     def reset_state(self) -> TXLForecaster:
         """Return to the state right after `fit`, forgetting every `update`."""
@@ -446,6 +426,7 @@ class TXLForecaster(BaseForecaster):
             return {k[len(prefix):]: v.to(device) for k, v in tensors.items()
                     if k.startswith(prefix)}
 
+        self._resolve(self.freq_)  # the same rule as at fit, from the saved params and freq
         self.net_ = self._build_net(len(self.columns_))
         self.net_.load_state_dict(part("net."))
         self.net_.eval().to(device)

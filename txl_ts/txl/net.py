@@ -1,38 +1,60 @@
-"""The Transformer-XL forecasting network: patch tokens, relative attention with memory, head.
+"""The Transformer-XL forecasting network: a seasonal linear path plus an attention residual.
+
+Every number the network sees is normalised causally: a token by the mean and std of the
+`norm_window` rows ending at its last row, a forecast by those of the rows ending at its
+origin (RevIN over the last `norm_window` rows). Levels therefore never enter absolutely.
+
+    forecast(origin) = mu + sigma * (linear(lookback rows, normalised) + head(newest token)[lag:])
+
+The linear map starts as the seasonal naive (weight 1 on the row one season back) and the head
+at zero, so an untrained network repeats the last season; training learns the residual.
 
 Shapes: B streams (one per series channel, channels are independent), L tokens in the current
 segment, M tokens of cached context per layer, K = M + L keys, D = d_model, P = patch_len,
-F = forecast length of the head.
+R = token_rows (rows a token reads), F = forecast_len, H = horizon, N = lookback.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+EPS = 1e-5  # variance floor, in globally scaled units: a flat stretch normalises to zeros
 
-class PatchEmbedding(nn.Module):
-    """Maps each patch of P values to a D-dim token, plus a learned per-channel embedding.
 
-    Patches are centred on their last value (the forecast origin), so the network sees shapes,
-    not levels; the head adds the level back. This keeps forecasts sane under level shifts.
-    """
+@dataclass(frozen=True)
+class TXLConfig:
+    n_channels: int
+    patch_len: int
+    stride: int
+    horizon: int
+    forecast_len: int  # horizon + stride - 1: the head covers every lag of an origin
+    lookback: int  # rows the linear path reads before an origin
+    norm_window: int  # rows of the causal mean / std
+    season: int  # the linear path starts as "repeat the last `season` rows" (<= lookback)
+    d_model: int = 64
+    n_heads: int = 4
+    n_layers: int = 2
+    d_ff: int = 128
+    dropout: float = 0.1
 
-    def __init__(self, patch_len: int, d_model: int, n_channels: int, dropout: float):
-        super().__init__()
-        self.value = nn.Linear(patch_len, d_model)
-        self.level = nn.Linear(1, d_model)
-        self.channel = nn.Embedding(n_channels, d_model)
-        self.drop = nn.Dropout(dropout)
+    @property
+    def token_rows(self) -> int:
+        """Rows a token reads: its patch, its normalisation window and the previous token's
+        (for the change of level and scale since then)."""
+        return max(self.patch_len, self.norm_window + self.stride)
 
-    def forward(self, patches: torch.Tensor, channel_ids: torch.Tensor) -> torch.Tensor:
-        # patches: (B, L, P); channel_ids: (B,)
-        anchor = patches[..., -1:]  # (B, L, 1)
-        x = self.value(patches - anchor) + self.level(anchor) + self.channel(channel_ids)[:, None]
-        return self.drop(x)
+
+def normalise(x: torch.Tensor, norm_window: int) -> tuple[torch.Tensor, ...]:
+    """(x - mu) / sigma with mu, sigma over the last `norm_window` entries of the last dim."""
+    recent = x[..., -norm_window:]
+    mu = recent.mean(-1, keepdim=True)
+    sigma = (recent.var(-1, unbiased=False, keepdim=True) + EPS).sqrt()
+    return (x - mu) / sigma, mu, sigma
 
 
 class RelativePositionalEncoding(nn.Module):
@@ -124,31 +146,41 @@ class TXLBlock(nn.Module):
 
 
 class TXLNet(nn.Module):
-    """Patch embedding -> Transformer-XL layers with per-layer context -> forecast head.
+    """Normalised patch tokens -> Transformer-XL layers with per-layer context -> residual head,
+    and the linear path that turns a residual into a forecast at an origin.
 
     `forward` processes one segment given each layer's context (its memory plus any earlier
-    tokens of the same segment) and returns the forecasts and each layer's input, which the
-    caller turns into the next memory. Memory bookkeeping lives in `txl_ts.memory`.
+    tokens of the same segment) and returns the head outputs (normalised units) and each
+    layer's input, which the caller turns into the next memory (`txl_ts.txl.memory`).
     """
 
-    def __init__(
-        self, *, patch_len: int, n_channels: int, forecast_len: int, d_model: int,
-        n_heads: int, n_layers: int, d_ff: int, dropout: float,
-    ):
+    def __init__(self, config: TXLConfig):
         super().__init__()
-        self.embed = PatchEmbedding(patch_len, d_model, n_channels, dropout)
-        self.pos = RelativePositionalEncoding(d_model)
-        self.pos_drop = nn.Dropout(dropout)
+        c = self.config = config
+        if not c.patch_len <= c.lookback:
+            raise ValueError("patch_len must not exceed lookback")
+        self.value = nn.Linear(c.patch_len, c.d_model)
+        self.change = nn.Linear(2, c.d_model)  # level and log-scale change since the last token
+        self.channel = nn.Embedding(c.n_channels, c.d_model)
+        self.embed = nn.Dropout(c.dropout)  # the token embedding's output (hooks count tokens)
+        self.pos = RelativePositionalEncoding(c.d_model)
+        self.pos_drop = nn.Dropout(c.dropout)
         self.layers = nn.ModuleList(
-            TXLBlock(d_model, n_heads, d_ff, dropout) for _ in range(n_layers)
+            TXLBlock(c.d_model, c.n_heads, c.d_ff, c.dropout) for _ in range(c.n_layers)
         )
-        self.norm = nn.LayerNorm(d_model)
-        self.head = nn.Linear(d_model, forecast_len)
-        self.d_model, self.n_layers = d_model, n_layers
+        self.norm = nn.LayerNorm(c.d_model)
+        self.head = nn.Linear(c.d_model, c.forecast_len)
+        self.linear = nn.Linear(c.lookback, c.horizon)
         self.apply(self._init_weights)
         for layer in self.layers:
             nn.init.normal_(layer.attn.r_w_bias, std=0.02)
             nn.init.normal_(layer.attn.r_r_bias, std=0.02)
+        # untrained = seasonal naive: step h repeats row lookback - season + h % season
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.linear.weight)
+        with torch.no_grad():
+            steps = torch.arange(c.horizon)
+            self.linear.weight[steps, c.lookback - c.season + steps % c.season] = 1.0
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -159,18 +191,42 @@ class TXLNet(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, std=0.02)
 
+    @property
+    def d_model(self) -> int:
+        return self.config.d_model
+
+    @property
+    def n_layers(self) -> int:
+        return self.config.n_layers
+
     def forward(
-        self, patches: torch.Tensor, channel_ids: torch.Tensor, contexts: list[torch.Tensor]
+        self, windows: torch.Tensor, channel_ids: torch.Tensor, contexts: list[torch.Tensor]
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        # patches: (B, L, P); contexts: n_layers x (B, M, D), M may be 0
-        x = self.embed(patches, channel_ids)
+        # windows: (B, L, R) the rows each token reads, ending at its last row
+        # contexts: n_layers x (B, M, D), M may be 0
+        c = self.config
+        x_norm, mu, sigma = normalise(windows, c.norm_window)
+        _, mu_prev, sigma_prev = normalise(windows[..., : -c.stride], c.norm_window)
+        patch = x_norm[..., -c.patch_len :]  # (B, L, P), level-free
+        # shift-invariant: how far level and scale moved since the previous token, never the
+        # absolute training-period level (clamped: the first tokens follow flat padding)
+        change = torch.cat([(mu - mu_prev) / sigma, (sigma / sigma_prev).log()], -1)
+        change = change.clamp(-5.0, 5.0)  # (B, L, 2)
+        x = self.value(patch) + self.change(change) + self.channel(channel_ids)[:, None]
+        x = self.embed(x)  # (B, L, D)
         pos = self.pos_drop(self.pos(contexts[0].shape[1] + x.shape[1]))
         layer_inputs = []
         for layer, context in zip(self.layers, contexts):
             layer_inputs.append(x)
             x = layer(x, context, pos)
-        forecast = self.head(self.norm(x)) + patches[..., -1:]  # (B, L, F), level added back
-        return forecast, layer_inputs
+        return self.head(self.norm(x)), layer_inputs  # (B, L, F) normalised residuals
+
+    def forecast(self, lookback: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        """Forecasts (..., H) in input units from the rows (..., >= N) before the origin
+        and the head's residual (..., H) for the origin's lag."""
+        _, mu, sigma = normalise(lookback, self.config.norm_window)
+        x_norm = (lookback[..., -self.config.lookback :] - mu) / sigma
+        return mu + sigma * (self.linear(x_norm) + residual)
 
     def empty_context(self, batch: int, device: torch.device | None = None) -> list[torch.Tensor]:
         device = device or self.head.weight.device

@@ -1,0 +1,191 @@
+"""Ablation of TXL's accuracy design, one step on/off at a time, on the standard protocol.
+
+Each variant is the default `TXLForecaster` with one change; every cell is fitted on the
+train split, early-stopped on the validation split and scored on every stride-1 test window
+(`txl_ts.benchmark`). Results go to benchmarks/results/txl_ablation.json (finished cells are
+skipped on a rerun); `--table` writes the markdown table into BENCHMARKS.md.
+
+    OMP_NUM_THREADS=1 python -m benchmarks.txl_ablation --datasets ETTh1,ETTh2 --seeds 1
+    python -m benchmarks.txl_ablation --table
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import re
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmarks.common import RESULTS, machine
+from txl_ts import forecaster as forecaster_module
+from txl_ts.backtest import backtest
+from txl_ts.benchmark import MASE_LAG, load_protocol, make_model
+
+OUT = RESULTS / "txl_ablation.json"
+DOC = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+
+# name -> (what changes, TXLForecaster params, train the network?, TXLModule options)
+VARIANTS: dict[str, tuple[str, dict[str, Any], bool, dict[str, Any]]] = {
+    "default": ("the defaults", {}, True, {}),
+    "nomem": ("mem_len=0 (no memory)", {"mem_len": 0}, True, {}),
+    "linear-only": ("ridge linear path alone, network not trained (head = 0)", {}, False, {}),
+    "seasonal-init": ("linear path starts as the seasonal naive, no ridge warm start",
+                      {"linear_init": "seasonal"}, True, {}),
+    "no-burn-in": ("burn_in=0: scored tokens start with an empty memory", {"burn_in": 0},
+                   True, {}),
+    "patch16": ("patch_len=16, stride=8 (the old non-seasonal patches)",
+                {"patch_len": 16, "stride": 8}, True, {}),
+    "mse": ("MSE loss instead of Huber", {"loss": "mse"}, True, {}),
+    "lr1e-3": ("lr=1e-3 instead of 3e-4", {"lr": 1e-3}, True, {}),
+    "norm96": ("norm_window=96 instead of the whole lookback", {"norm_window": 96}, True, {}),
+    "frozen-linear": ("linear path kept at its ridge warm start during training", {}, True,
+                      {"linear_lr": 0.0}),
+    "normalised-loss": ("training loss in each origin's normalised units", {}, True,
+                        {"normalised_loss": True}),
+    "off-grid-windows": ("training windows start at random rows, not on the token grid", {},
+                         True, {"jitter": True}),
+}
+
+
+@contextmanager
+def _untrained():
+    """Skip the network's training (the ridge linear path is still fitted)."""
+    real = forecaster_module.fit_module
+    forecaster_module.fit_module = lambda *a, **k: {"epochs": 0, "best_val_loss": None,
+                                                     "stopped_early": False}
+    try:
+        yield
+    finally:
+        forecaster_module.fit_module = real
+
+
+def run_cell(dataset: str, horizon: int, variant: str, seed: int) -> dict[str, Any]:
+    _, params, train, module_options = VARIANTS[variant]
+    df, split = load_protocol(dataset, "M")
+    model = make_model("txl", horizon, seed, txl_params=params)
+    started = time.perf_counter()
+    with _untrained() if not train else _module_options(module_options):
+        result = backtest({"txl": model}, df, horizon, start=split.test_start, end=split.end,
+                          train_end=split.train_end, mase_lag=MASE_LAG, keep_forecasts=False)
+    metrics = result.metrics.loc["txl"]
+    summary = result.models["txl"].fit_summary_
+    return {"dataset": dataset, "horizon": horizon, "variant": variant, "seed": seed,
+            "mse": float(metrics["mse"]), "mae": float(metrics["mae"]),
+            "best_val_loss": summary.get("best_val_loss"), "epochs": summary.get("epochs"),
+            "stopped_early": summary.get("stopped_early"),
+            "ridge_alpha": summary.get("linear_init_alpha"),
+            "ridge_val_mse": summary.get("linear_init_val_mse"),
+            "fit_seconds": summary.get("fit_seconds"),
+            "run_seconds": time.perf_counter() - started, "params": params,
+            "module_options": module_options}
+
+
+@contextmanager
+def _module_options(options: dict[str, Any]):
+    """Train with `TXLModule(..., **options)`: switches that are not estimator parameters."""
+    real = forecaster_module.TXLModule
+    forecaster_module.TXLForecaster._JITTER = options.get("jitter", False)
+    forecaster_module.TXLModule = functools.partial(
+        real, **{k: v for k, v in options.items() if k != "jitter"})
+    try:
+        yield
+    finally:
+        forecaster_module.TXLModule = real
+        forecaster_module.TXLForecaster._JITTER = False
+
+
+def _load() -> dict[str, Any]:
+    return json.loads(OUT.read_text()) if OUT.exists() else {"cells": []}
+
+
+def run(datasets: list[str], horizons: list[int], variants: list[str], seeds: int) -> None:
+    report = _load()
+    done = {(c["dataset"], c["horizon"], c["variant"], c["seed"]) for c in report["cells"]}
+    for dataset in datasets:
+        for horizon in horizons:
+            for variant in variants:
+                for seed in range(seeds):
+                    if (dataset, horizon, variant, seed) in done:
+                        continue
+                    cell = run_cell(dataset, horizon, variant, seed)
+                    cell["machine"] = machine()
+                    report["cells"].append(cell)
+                    OUT.parent.mkdir(exist_ok=True)
+                    tmp = OUT.with_suffix(".tmp")
+                    tmp.write_text(json.dumps(report, indent=1))
+                    tmp.replace(OUT)
+                    print(f"{dataset}-{horizon} {variant:14s} seed={seed} mse={cell['mse']:.4f} "
+                          f"val={cell['best_val_loss']} epochs={cell['epochs']} "
+                          f"fit={cell['fit_seconds']:.0f}s", flush=True)
+
+
+def table() -> str:
+    cells = _load()["cells"]
+    keys = sorted({(c["dataset"], c["horizon"]) for c in cells})
+    names = [v for v in VARIANTS if any(c["variant"] == v for c in cells)]
+    head = "| variant | change | " + " | ".join(f"{d}-{h} test MSE (val)" for d, h in keys)
+    lines = [head + " | epochs |", "|" + "---|" * (len(keys) + 3)]
+    for name in names:
+        row, epochs = [], []
+        for key in keys:
+            got = [c for c in cells if c["variant"] == name and (c["dataset"], c["horizon"]) == key]
+            if not got:
+                row.append("–")
+                continue
+            mse = sum(c["mse"] for c in got) / len(got)
+            vals = [c["best_val_loss"] for c in got if c["best_val_loss"] is not None]
+            val = f" ({sum(vals) / len(vals):.4f})" if vals else ""
+            row.append(f"{mse:.4f}{val}" + (f" [{len(got)} seeds]" if len(got) > 1 else ""))
+            epochs += [str(c["epochs"]) for c in got]
+        lines.append(f"| {name} | {VARIANTS[name][0]} | " + " | ".join(row)
+                     + f" | {','.join(epochs)} |")
+    return "\n".join(lines)
+
+
+def write_table() -> None:
+    text = DOC.read_text()
+    cells = _load()["cells"]
+    cpu = cells[0]["machine"]["cpu"] if cells else "?"
+    block = ("<!-- txl_ablation:start -->\n"
+             f"Generated by `python -m benchmarks.txl_ablation --table` from "
+             f"`benchmarks/results/txl_ablation.json`. Machine: {cpu}, 2 cores shared with other "
+             "jobs, no GPU, torch CPU, one torch thread. Test MSE over every stride-1 test "
+             "window (\"M\", scaled); in brackets the best validation MSE that early stopping "
+             "saw (decisions are made on it, not on test); seed 0 unless noted.\n\n"
+             + table() + "\n<!-- txl_ablation:end -->")
+    if "<!-- txl_ablation:start -->" in text:
+        text = re.sub(r"<!-- txl_ablation:start -->.*<!-- txl_ablation:end -->",
+                      lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n## 4. TXL accuracy ablation\n\n" + block + "\n"
+    DOC.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default="ETTh1,ETTh2")
+    parser.add_argument("--horizons", default="96")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--table", action="store_true", help="only write the table")
+    parser.add_argument("--out", type=Path, default=None, help="results JSON")
+    args = parser.parse_args()
+    if args.out is not None:
+        global OUT
+        OUT = args.out
+    if not args.table:
+        torch.set_num_threads(1)
+        run(args.datasets.split(","), [int(h) for h in args.horizons.split(",")],
+            args.variants.split(","), args.seeds)
+    write_table()
+    print(table())
+
+
+if __name__ == "__main__":
+    main()

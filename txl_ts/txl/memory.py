@@ -1,0 +1,189 @@
+"""Segment-level recurrence: advancing Transformer-XL's memory, and streams of rows.
+
+Segments are fixed blocks of `segment_len` consecutive tokens of the grid (`TokenGrid`). A token
+attends to the memory (the `mem_len` layer inputs that precede its segment) and to the earlier
+tokens of its own segment. Because that rule does not depend on how the tokens arrive, feeding
+a stream in any chunks gives the same outputs as one pass over it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from .grid import TokenGrid
+from .net import TXLNet
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Per-layer cached layer inputs: `mems` before the current segment, `prefix` inside it."""
+
+    mems: tuple[torch.Tensor, ...]  # n_layers x (B, <= mem_len, D), detached
+    prefix: tuple[torch.Tensor, ...]  # n_layers x (B, < segment_len, D)
+
+    @classmethod
+    def empty(cls, net: TXLNet, batch: int, device: torch.device | None = None) -> Memory:
+        ctx = tuple(net.empty_context(batch, device))
+        return cls(mems=ctx, prefix=ctx)
+
+    @property
+    def n_prefix(self) -> int:
+        return self.prefix[0].shape[1]
+
+
+def advance(
+    net: TXLNet, memory: Memory, windows: torch.Tensor, channel_ids: torch.Tensor,
+    segment_len: int, mem_len: int,
+) -> tuple[torch.Tensor, Memory]:
+    """Run new tokens through the network, respecting segment boundaries.
+
+    windows: (B, N, R) each token's rows. Returns head outputs (B, N, F) and the advanced
+    memory. Memory carried past a segment boundary is detached: no gradient flows into
+    earlier segments.
+    """
+    outputs = []
+    start = 0
+    n_tokens = windows.shape[1]
+    while start < n_tokens:
+        stop = start + min(n_tokens - start, segment_len - memory.n_prefix)
+        contexts = [torch.cat([m, p], dim=1) for m, p in zip(memory.mems, memory.prefix)]
+        out, layer_inputs = net(windows[:, start:stop], channel_ids, contexts)
+        outputs.append(out)
+        prefix = tuple(torch.cat([p, x], dim=1) for p, x in zip(memory.prefix, layer_inputs))
+        if prefix[0].shape[1] == segment_len:  # segment complete: roll it into the memory
+            mems = tuple(
+                torch.cat([m, p], dim=1)[:, max(0, m.shape[1] + p.shape[1] - mem_len):].detach()
+                for m, p in zip(memory.mems, prefix)
+            )
+            # detached too: an empty slice still links to this segment's graph
+            prefix = tuple(p[:, :0].detach() for p in prefix)
+            memory = Memory(mems=mems, prefix=prefix)
+        else:
+            memory = Memory(mems=memory.mems, prefix=prefix)
+        start = stop
+    if not outputs:
+        b = windows.shape[0]
+        return windows.new_zeros(b, 0, net.head.out_features), memory
+    return torch.cat(outputs, dim=1), memory
+
+
+def token_windows(padded: torch.Tensor, grid: TokenGrid, token_rows: int,
+                  first_end: int, n_tokens: int) -> torch.Tensor:
+    """(C, T) rows -> (C, n_tokens, token_rows) windows of tokens ending at column
+    `first_end`, `first_end + stride`, ... (a view, no copy)."""
+    if n_tokens <= 0:
+        return padded.new_zeros(padded.shape[0], 0, token_rows)
+    start = first_end - token_rows
+    stop = first_end + (n_tokens - 1) * grid.stride
+    return padded[:, start:stop].unfold(-1, token_rows, grid.stride)
+
+
+@dataclass(frozen=True)
+class StreamState:
+    """Everything needed to continue a stream and forecast from its end.
+
+    `buffer` holds the last `context` rows (scaled, padded at the stream's start): enough for
+    the next tokens' windows and for the linear path at the current origin. `last_head` is the
+    head output of the newest complete token.
+    """
+
+    memory: Memory
+    buffer: torch.Tensor  # (C, context) scaled rows ending at the newest row; (C, 0) if none
+    n_rows: int  # rows consumed since the grid anchor
+    last_head: torch.Tensor | None  # (C, F)
+
+    def to_tensors(self) -> dict[str, torch.Tensor]:
+        out = {"buffer": self.buffer, "n_rows": torch.tensor([self.n_rows])}
+        for i, (m, p) in enumerate(zip(self.memory.mems, self.memory.prefix)):
+            out[f"mems.{i}"], out[f"prefix.{i}"] = m, p
+        if self.last_head is not None:
+            out["last_head"] = self.last_head
+        return out
+
+    @classmethod
+    def from_tensors(cls, t: dict[str, torch.Tensor], n_layers: int) -> StreamState:
+        memory = Memory(
+            mems=tuple(t[f"mems.{i}"] for i in range(n_layers)),
+            prefix=tuple(t[f"prefix.{i}"] for i in range(n_layers)),
+        )
+        return cls(memory, t["buffer"], int(t["n_rows"][0]), t.get("last_head"))
+
+
+class Stream:
+    """Feeds scaled rows of a C-channel series through a `TXLNet`, token by token."""
+
+    def __init__(self, net: TXLNet, grid: TokenGrid, segment_len: int, mem_len: int):
+        self.net, self.grid = net, grid
+        self.segment_len, self.mem_len = segment_len, mem_len
+
+    def start(self, n_channels: int) -> StreamState:
+        device = self.net.head.weight.device
+        return StreamState(
+            memory=Memory.empty(self.net, n_channels, device),
+            buffer=torch.zeros(n_channels, 0, device=device), n_rows=0, last_head=None,
+        )
+
+    @torch.no_grad()
+    def feed(self, state: StreamState, rows: np.ndarray) -> tuple[torch.Tensor, StreamState]:
+        """Absorb new scaled rows (T, C). Returns the new tokens' head outputs (N, C, F).
+
+        The cost is O(new rows): only tokens completed by these rows are computed, and only
+        the last `context` rows are kept. `state` is not modified; the new state is returned.
+        """
+        grid = self.grid
+        device = state.buffer.device
+        new = torch.as_tensor(rows.T, dtype=torch.float32, device=device)
+        if state.n_rows == 0:
+            buffer = grid.pad(new)  # (C, context + T)
+        else:
+            buffer = torch.cat([state.buffer, new], dim=1)
+        n_rows = state.n_rows + rows.shape[0]
+        old, total = grid.n_tokens(state.n_rows), grid.n_tokens(n_rows)
+        first_row = n_rows - buffer.shape[1]  # stream row of buffer column 0
+        windows = token_windows(buffer, grid, self.net.config.token_rows,
+                                grid.end(old) - first_row, total - old)  # (C, N, R)
+        channel_ids = torch.arange(buffer.shape[0], device=device)
+        was_training = self.net.training
+        if was_training:  # toggling walks every module: skip it when already in eval mode
+            self.net.eval()
+        try:
+            heads, memory = advance(
+                self.net, state.memory, windows, channel_ids, self.segment_len, self.mem_len
+            )
+        finally:
+            if was_training:
+                self.net.train()
+        new_state = replace(
+            state, memory=memory, buffer=buffer[:, -grid.context:], n_rows=n_rows,
+            last_head=heads[:, -1] if total > old else state.last_head,
+        )
+        return heads.transpose(0, 1), new_state
+
+    @torch.no_grad()
+    def forecast(self, state: StreamState) -> torch.Tensor:
+        """(C, H) forecast after the stream's newest row (scaled units)."""
+        _, lag = self.grid.newest(state.n_rows)
+        residual = state.last_head[:, lag : lag + self.grid.horizon]
+        return self.net.forecast(state.buffer, residual)
+
+
+@torch.no_grad()
+def forecasts_at(net: TXLNet, grid: TokenGrid, heads: torch.Tensor, padded: torch.Tensor,
+                 origins: np.ndarray, chunk: int = 1024) -> torch.Tensor:
+    """Forecasts (n, C, H) from every origin, given every token's head output (N, C, F) and
+    the padded series (C, context + T). Equals `Stream.forecast` after `origins[i]` rows."""
+    out = []
+    steps = torch.arange(grid.horizon, device=heads.device)
+    for lo in range(0, len(origins), chunk):
+        o = torch.as_tensor(origins[lo : lo + chunk], device=heads.device)
+        token, lag = grid.newest(o)
+        picked = heads[token]  # (n, C, F)
+        index = (lag[:, None] + steps)[:, None, :].expand(-1, picked.shape[1], -1)
+        residual = torch.gather(picked, 2, index)  # (n, C, H)
+        # origin o reads padded columns [o, o + context): the `context` rows before it
+        look = padded.unfold(-1, grid.context, 1)[:, o].transpose(0, 1)  # (n, C, N)
+        out.append(net.forecast(look, residual))
+    return torch.cat(out) if out else padded.new_zeros(0, padded.shape[0], grid.horizon)

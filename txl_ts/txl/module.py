@@ -1,0 +1,253 @@
+"""Training `TXLNet` with Lightning: windows of segments unrolled with the memory carried along."""
+
+from __future__ import annotations
+
+import math
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset
+
+from ..training import ForecastModule, Windows, masked_mse
+from .grid import TokenGrid
+from .memory import Memory, Stream, advance, forecasts_at, token_windows
+from .net import TXLNet, normalise
+
+
+class TXLModule(ForecastModule):
+    """Trains `TXLNet` on windows of `n_segments` segments, carrying memory between them.
+
+    Each window starts with `burn_in` segments run without gradients and left out of the loss,
+    so the scored tokens see a warm memory, as at prediction. Every scored token is scored from
+    `lags_per_token` random origins `lag` rows after its end (lag < stride), each through the
+    linear path over the rows before that origin plus the head's residual: exactly how a
+    forecast is made from any row of a stream.
+    """
+
+    def __init__(self, net: TXLNet, grid: TokenGrid, *, segment_len: int, mem_len: int,
+                 burn_in: int, stateful: bool, val_start: int, lr: float, weight_decay: float,
+                 loss: str = "mse", lags_per_token: int = 4, warmup: float = 0.05,
+                 normalised_loss: bool = False, linear_lr: float = 1.0):
+        super().__init__(lr, weight_decay)
+        self.net, self.grid = net, grid
+        self.segment_len, self.mem_len = segment_len, mem_len
+        self.burn_in, self.stateful, self.val_start = burn_in, stateful, val_start
+        self.loss_name, self.lags_per_token, self.warmup = loss, lags_per_token, warmup
+        self.normalised_loss, self.linear_lr = normalised_loss, linear_lr
+        self._carry: Memory | None = None  # stateful mode: memory from the previous batch
+
+    def on_train_epoch_start(self) -> None:
+        self._carry = None
+
+    def loss(self, batch: torch.Tensor) -> torch.Tensor:
+        return self._unroll(batch, backward=False)
+
+    def backward_loss(self, batch: torch.Tensor) -> torch.Tensor:
+        return self._unroll(batch, backward=True)
+
+    def _error(self, forecast: torch.Tensor, target: torch.Tensor,
+               sigma: torch.Tensor) -> torch.Tensor:
+        mask = torch.isfinite(target)
+        target = target.nan_to_num()
+        if self.normalised_loss:  # errors in the units of each origin's own std
+            forecast, target = forecast / sigma, target / sigma
+        if self.loss_name == "huber":
+            err = F.huber_loss(forecast, target, reduction="none", delta=1.0)
+        else:
+            err = (forecast - target).pow(2)
+        return torch.where(mask, err, 0.0).sum()
+
+    def _unroll(self, batch: torch.Tensor, backward: bool) -> torch.Tensor:
+        """Loss over the window's scored segments, unrolled with the memory carried along.
+
+        With `backward`, each segment is back-propagated as soon as it is computed (truncated
+        BPTT as in Transformer-XL): the memory is detached, so the gradients equal those of one
+        backward over all segments while only one segment's graph is alive at a time.
+        """
+        grid, net = self.grid, self.net
+        # batch: (B, C, R) rows, R = grid.window_rows(W); column `context` ends the first token
+        b, c, n_cols = batch.shape
+        rows = batch.reshape(b * c, n_cols)
+        # rows past the training data are NaN; they are inputs only of origins whose targets
+        # are all NaN too, so zeros there never reach the loss (NaN would poison gradients)
+        inputs = rows.nan_to_num(0.0)
+        channel_ids = torch.arange(c, device=rows.device).repeat(b)
+        ctx, stride, horizon = grid.context, grid.stride, grid.horizon
+        n_tokens = (n_cols - ctx - grid.forecast_len) // stride + 1
+        windows = token_windows(inputs, grid, net.config.token_rows, ctx, n_tokens)  # (BC,W,R)
+        k = min(self.lags_per_token, stride)
+        lags = torch.randint(0, stride, (b * c, n_tokens, k), device=rows.device)
+        origins = ctx + stride * torch.arange(n_tokens, device=rows.device)[:, None] + lags
+        looks = inputs.unfold(-1, ctx, 1)  # (BC, ., N): origin o reads looks[:, o - ctx]
+        targets = rows.unfold(-1, horizon, 1)  # (BC, ., H): origin o forecasts targets[:, o]
+        streams = torch.arange(b * c, device=rows.device)[:, None, None]
+        steps = torch.arange(horizon, device=rows.device)
+
+        carried = self.stateful and self._carry is not None
+        memory = self._carry if carried else Memory.empty(net, b * c, rows.device)
+        skip = min((0 if carried else self.burn_in) * self.segment_len, n_tokens - 1)
+        # count per segment: a window-sized gather would make memory grow with the window
+        n_scored = sum(
+            int(torch.isfinite(targets[streams, origins[:, lo : lo + self.segment_len]]).sum())
+            for lo in range(skip, n_tokens, self.segment_len)
+        ) or 1
+        total = rows.new_zeros(())
+        for start in range(0, n_tokens, self.segment_len):
+            stop = min(start + self.segment_len, n_tokens)
+            warm_only = stop <= skip  # burn-in: no graph, no loss
+            with torch.no_grad() if warm_only else nullcontext():
+                heads, memory = advance(net, memory, windows[:, start:stop], channel_ids,
+                                        self.segment_len, self.mem_len)
+            if warm_only:
+                continue
+            lo = max(skip, start)
+            head = heads[:, lo - start :, None, :].expand(-1, -1, k, -1)  # (BC, L, k, F)
+            residual = head.gather(-1, (lags[:, lo:stop, :, None] + steps).contiguous())
+            o = origins[:, lo:stop]
+            look = looks[streams, o - ctx]  # (BC, L, k, ctx)
+            forecast = net.forecast(look, residual)  # (BC, L, k, H)
+            sigma = normalise(look, net.config.norm_window)[2] if self.normalised_loss else None
+            seg_loss = self._error(forecast, targets[streams, o], sigma) / n_scored
+            if backward:
+                self.manual_backward(seg_loss)
+                seg_loss = seg_loss.detach()
+            total = total + seg_loss
+        if self.stateful:
+            self._carry = memory
+        return total
+
+    def validation_loss(self, batch: torch.Tensor) -> torch.Tensor:
+        """MSE from every origin of the validation tail, as the benchmark scores a test split.
+
+        batch: (1, C, T) the whole scaled series (training rows, then the tail)."""
+        series = batch[0]
+        stream = Stream(self.net, self.grid, self.segment_len, self.mem_len)
+        heads, _ = stream.feed(stream.start(series.shape[0]), series.T.cpu().numpy())
+        n_rows, horizon = series.shape[1], self.grid.horizon
+        # full windows, as a test split is scored; a tail shorter than the horizon is scored
+        # on the steps it has
+        last = n_rows - horizon + 1 if n_rows - horizon + 1 > self.val_start else n_rows
+        origins = self.grid.origins_after(self.val_start, last)
+        forecasts = forecasts_at(self.net, self.grid, heads, self.grid.pad(series), origins)
+        nan = series.new_full((series.shape[0], self.grid.horizon), float("nan"))
+        targets = torch.cat([series, nan], 1).unfold(-1, self.grid.horizon, 1)[:, origins]
+        return masked_mse(forecasts, targets.transpose(0, 1))
+
+    def configure_optimizers(self):
+        """AdamW without weight decay on biases, norms, embeddings, u/v and the linear path
+        (decay would pull it from the seasonal naive towards zero); linear warm-up of the
+        learning rate over the first `warmup` of the steps, then cosine decay."""
+        decay, no_decay = [], []
+        for module_name, module in self.net.named_modules():
+            if module_name == "linear":
+                continue
+            for name, param in module.named_parameters(recurse=False):
+                plain = isinstance(module, nn.Linear) and name == "weight"
+                (decay if plain else no_decay).append(param)
+        groups = [{"params": decay, "weight_decay": self.weight_decay},
+                  {"params": no_decay, "weight_decay": 0.0}]
+        if self.linear_lr > 0:
+            groups.append({"params": list(self.net.linear.parameters()), "weight_decay": 0.0,
+                           "lr": self.lr * self.linear_lr})
+        else:  # the linear path stays at its warm start
+            self.net.linear.requires_grad_(False)
+        optimizer = torch.optim.AdamW(groups, lr=self.lr)
+        total = max(1, int(self.trainer.estimated_stepping_batches)) if self._trainer else 1
+        if not math.isfinite(total):
+            total = 1000
+        warm = max(1, int(self.warmup * total))
+        schedule = torch.optim.lr_scheduler.SequentialLR(optimizer, [
+            torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.1, total_iters=warm),
+            torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total - warm),
+                                                       eta_min=0.05 * self.lr),
+        ], milestones=[warm])
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+class Chunks(Dataset):
+    """Stateful mode: step j gives segment j of each of B contiguous streams, in time order."""
+
+    def __init__(self, values: torch.Tensor, grid: TokenGrid, n_streams: int,
+                 tokens_per_stream: int, segment_len: int, end: int):
+        self.windows = Windows(values, grid.window_rows(segment_len), grid.stride,
+                               n_streams * tokens_per_stream, end=end)
+        self.n_streams, self.tokens_per_stream = n_streams, tokens_per_stream
+        self.segment_len = segment_len
+
+    def __len__(self) -> int:
+        return self.tokens_per_stream // self.segment_len
+
+    def __getitem__(self, j: int) -> torch.Tensor:
+        starts = [s * self.tokens_per_stream + j * self.segment_len for s in range(self.n_streams)]
+        return torch.stack([self.windows[t] for t in starts])  # (B, C, R)
+
+
+RIDGE_ALPHAS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)  # x samples; plus "no fit" (seasonal naive)
+
+
+@torch.no_grad()
+def fit_linear_path(net: TXLNet, grid: TokenGrid, values: torch.Tensor, val_start: int,
+                    chunk: int = 2048) -> dict[str, float | None]:
+    """Warm-start the linear path by ridge regression towards its seasonal-naive start.
+
+    Solves min ||X W - Y||^2 + alpha n ||W - W_naive||^2 over every training origin whose
+    horizon lies in the training rows (X: the normalised lookback, Y: the normalised targets,
+    all channels pooled), and keeps the alpha with the lowest validation MSE, or the seasonal
+    naive itself when no alpha beats it (or when there is no validation tail). Returns the
+    choice. values: (C, T) scaled rows, the validation tail from `val_start` on.
+    """
+    cfg = net.config
+    padded = grid.pad(values)
+    ctx, horizon = grid.context, grid.horizon
+    train_origins = np.arange(grid.patch_len, val_start - horizon + 1)
+    if len(train_origins) == 0:
+        return {"alpha": None}
+    looks = padded.unfold(-1, ctx, 1)  # origin o reads looks[:, o]
+    targets = values.unfold(-1, horizon, 1)  # origin o forecasts targets[:, o]
+    n_in = cfg.lookback
+    gram = values.new_zeros(n_in + 1, n_in + 1)
+    cross = values.new_zeros(n_in + 1, horizon)
+    n = 0
+    for lo in range(0, len(train_origins), chunk):
+        o = torch.as_tensor(train_origins[lo : lo + chunk])
+        x, mu, sigma = _normalised_lookback(looks[:, o].reshape(-1, ctx), cfg)
+        y = (targets[:, o].reshape(-1, horizon) - mu) / sigma
+        x = torch.cat([x, x.new_ones(len(x), 1)], 1)  # bias column
+        gram += x.T @ x
+        cross += x.T @ y
+        n += len(x)
+    naive = torch.cat([net.linear.weight.T, net.linear.bias[None]], 0)  # (N + 1, H)
+
+    val_origins = np.arange(max(val_start, grid.patch_len), values.shape[1] - horizon + 1)
+    if len(val_origins) == 0:
+        return {"alpha": None}
+    o = torch.as_tensor(val_origins)
+    x_val, mu_val, sigma_val = _normalised_lookback(looks[:, o].reshape(-1, ctx), cfg)
+    y_val = targets[:, o].reshape(-1, horizon)
+
+    def val_mse(w: torch.Tensor) -> float:
+        forecast = mu_val + sigma_val * (x_val @ w[:-1] + w[-1])
+        return float((forecast - y_val).pow(2).mean())
+
+    best_alpha, best_w, best = None, naive, val_mse(naive)
+    eye = torch.eye(n_in + 1, dtype=values.dtype)
+    for alpha in RIDGE_ALPHAS:
+        lam = alpha * n
+        w = torch.linalg.solve(gram.double() + lam * eye.double(),
+                               (cross + lam * naive).double()).to(values.dtype)
+        score = val_mse(w)
+        if score < best:
+            best_alpha, best_w, best = alpha, w, score
+    net.linear.weight.copy_(best_w[:-1].T)
+    net.linear.bias.copy_(best_w[-1])
+    return {"alpha": best_alpha, "val_mse": best}
+
+
+def _normalised_lookback(rows: torch.Tensor, cfg) -> tuple[torch.Tensor, ...]:
+    """The linear path's input as `TXLNet.forecast` computes it, with its mean and std."""
+    _, mu, sigma = normalise(rows, cfg.norm_window)
+    return (rows[..., -cfg.lookback :] - mu) / sigma, mu, sigma

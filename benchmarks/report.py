@@ -272,6 +272,9 @@ def render(results: Path) -> str:
     if train:
         lines += _training(train)
     lines += _throughput(cpu, gpu)
+    from benchmarks.txl_ablation import section  # imports txl_ts: only when rendering
+
+    lines += section(results)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -126,12 +126,15 @@ class Stream:
             buffer=torch.zeros(n_channels, 0, device=device), n_rows=0, last_head=None,
         )
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def feed(self, state: StreamState, rows: np.ndarray) -> tuple[torch.Tensor, StreamState]:
         """Absorb new scaled rows (T, C). Returns the new tokens' head outputs (N, C, F).
 
         The cost is O(new rows): only tokens completed by these rows are computed, and only
         the last `context` rows are kept. `state` is not modified; the new state is returned.
+        Runs under inference mode (less per-op overhead than no_grad for a one-token step):
+        the returned tensors are inference tensors, fine to read, copy and save, never to
+        train through.
         """
         grid = self.grid
         device = state.buffer.device
@@ -139,9 +142,16 @@ class Stream:
         if state.n_rows == 0:
             buffer = grid.pad(new)  # (C, context + T)
         else:
-            buffer = torch.cat([state.buffer, new], dim=1)
+            buffer = torch.cat([state.buffer, new], dim=1)  # (C, context + T)
         n_rows = state.n_rows + rows.shape[0]
         old, total = grid.n_tokens(state.n_rows), grid.n_tokens(n_rows)
+        # clone the kept rows and the last head output: views would keep the whole joined
+        # buffer and every new token's output alive (after fit: the full history) in the state
+        kept = buffer[:, -grid.context :].clone()
+        if total == old:
+            # fast path: no token completes, so the network and the memory are not touched
+            empty = buffer.new_zeros(0, buffer.shape[0], self.net.head.out_features)
+            return empty, replace(state, buffer=kept, n_rows=n_rows)
         first_row = n_rows - buffer.shape[1]  # stream row of buffer column 0
         windows = token_windows(buffer, grid, self.net.config.token_rows,
                                 grid.end(old) - first_row, total - old)  # (C, N, R)
@@ -156,10 +166,8 @@ class Stream:
         finally:
             if was_training:
                 self.net.train()
-        new_state = replace(
-            state, memory=memory, buffer=buffer[:, -grid.context:], n_rows=n_rows,
-            last_head=heads[:, -1] if total > old else state.last_head,
-        )
+        last = heads[:, -1].clone() if total - old > 1 else heads[:, -1]
+        new_state = replace(state, memory=memory, buffer=kept, n_rows=n_rows, last_head=last)
         return heads.transpose(0, 1), new_state
 
     @torch.no_grad()

@@ -219,12 +219,12 @@ def test_a_row_that_completes_no_patch_does_not_run_the_network(berlin):
     hook = model.net_.register_forward_hook(lambda *args: calls.append(1))
     try:
         end = 150
-        for _ in range(3 * model.stride):
-            lag = model.get_state().stream.lag
+        for _ in range(3 * model.stride_):
+            lag = model.grid_.newest(model.get_state().stream.n_rows)[1]
             calls.clear()
             model.update(data.iloc[end : end + 1])
             end += 1
-            completes = model.get_state().stream.lag == 0
+            completes = model.grid_.newest(model.get_state().stream.n_rows)[1] == 0
             assert len(calls) == int(completes), (lag, calls)
     finally:
         hook.remove()
@@ -235,7 +235,7 @@ def test_the_stream_state_keeps_no_view_of_the_fit_history(berlin):
     for state in (model.fitted_state_, model.reset_state().get_state().stream):
         n = state.buffer.numel() * state.buffer.element_size()
         assert state.buffer.untyped_storage().nbytes() == n  # not a view into the history
-        last = state.last_forecast
+        last = state.last_head
         assert last.untyped_storage().nbytes() == last.numel() * last.element_size()
 
 

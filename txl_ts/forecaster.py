@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch.utils.data import DataLoader
 
 from .base import BaseForecaster
-from .baselines.naive import season_from_freq
+from .seasonality import season_from_freq
 from .training import (
     Windows,
     check_training_params,

@@ -84,9 +84,6 @@ class ForecastModule(L.LightningModule):
             self.clip_gradients(optimizer, gradient_clip_val=self.grad_clip,
                                 gradient_clip_algorithm="norm")
         optimizer.step()
-        scheduler = self.lr_schedulers()  # manual optimisation: a per-step schedule is ours
-        if scheduler is not None:
-            scheduler.step()
         self.log("train_loss", loss, prog_bar=True, on_step=False, on_epoch=True,
                  batch_size=_batch_size(batch))
         return loss

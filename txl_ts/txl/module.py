@@ -42,6 +42,9 @@ class TXLModule(ForecastModule):
     def on_train_epoch_start(self) -> None:
         self._carry = None
 
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        self.lr_schedulers().step()  # manual optimisation: the per-step schedule is ours
+
     def loss(self, batch: torch.Tensor) -> torch.Tensor:
         return self._unroll(batch, backward=False)
 

@@ -44,6 +44,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], bool, dict[str, Any]]] = {
     "mse": ("MSE loss instead of Huber", {"loss": "mse"}, True, {}),
     "lr1e-3": ("lr=1e-3 instead of 3e-4", {"lr": 1e-3}, True, {}),
     "norm96": ("norm_window=96 instead of the whole lookback", {"norm_window": 96}, True, {}),
+    "revin-scale": ("norm_scale=True: instance normalisation divides by the std too (RevIN)",
+                    {"norm_scale": True}, True, {}),
     "frozen-linear": ("linear path kept at its ridge warm start during training", {}, True,
                       {"linear_lr": 0.0}),
     "normalised-loss": ("training loss in each origin's normalised units", {}, True,

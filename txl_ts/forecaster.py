@@ -79,6 +79,7 @@ class TXLForecaster(BaseForecaster):
         stride: int | None = None,
         lookback: int | str = "auto",
         norm_window: int | None = None,
+        norm_scale: bool = False,
         d_model: int = 64,
         n_heads: int = 4,
         n_layers: int = 2,
@@ -108,6 +109,7 @@ class TXLForecaster(BaseForecaster):
         self.stride = stride
         self.lookback = lookback
         self.norm_window = norm_window
+        self.norm_scale = norm_scale
         self.d_model = d_model
         self.n_heads = n_heads
         self.n_layers = n_layers
@@ -156,6 +158,8 @@ class TXLForecaster(BaseForecaster):
                 f"burn_in ({self.burn_in}) must be smaller than n_segments ({self.n_segments}), "
                 "or no segment contributes to the loss"
             )
+        if not isinstance(self.norm_scale, bool):
+            raise TypeError(f"norm_scale must be True or False, got {self.norm_scale!r}")
         if self.loss not in ("mse", "huber"):
             raise ValueError(f"loss must be 'mse' or 'huber', got {self.loss!r}")
         if self.linear_init not in ("ridge", "seasonal"):
@@ -219,7 +223,7 @@ class TXLForecaster(BaseForecaster):
             n_channels=n_channels, patch_len=self.patch_len_, stride=self.stride_,
             horizon=self.horizon,
             forecast_len=self.grid_.forecast_len, lookback=self.lookback_,
-            norm_window=self.norm_window_,
+            norm_window=self.norm_window_, scale=bool(self.norm_scale),
             season=self.season_ if self.season_ <= self.lookback_ else 1, d_model=self.d_model,
             n_heads=self.n_heads, n_layers=self.n_layers, d_ff=self.d_ff, dropout=self.dropout,
         ))

@@ -112,7 +112,8 @@ class TXLModule(ForecastModule):
             o = origins[:, lo:stop]
             look = looks[streams, o - ctx]  # (BC, L, k, ctx)
             forecast = net.forecast(look, residual)  # (BC, L, k, H)
-            sigma = normalise(look, net.config.norm_window)[2] if self.normalised_loss else None
+            sigma = (normalise(look, net.config.norm_window, net.config.scale)[2]
+                     if self.normalised_loss else None)
             seg_loss = self._error(forecast, targets[streams, o], sigma) / n_scored
             if backward:
                 self.manual_backward(seg_loss)
@@ -189,7 +190,7 @@ class Chunks(Dataset):
         return torch.stack([self.windows[t] for t in starts])  # (B, C, R)
 
 
-RIDGE_ALPHAS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)  # x samples; plus "no fit" (seasonal naive)
+RIDGE_ALPHAS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)  # x samples; plus "no fit" (seasonal naive)
 
 
 @torch.no_grad()
@@ -252,5 +253,5 @@ def fit_linear_path(net: TXLNet, grid: TokenGrid, values: torch.Tensor, val_star
 
 def _normalised_lookback(rows: torch.Tensor, cfg) -> tuple[torch.Tensor, ...]:
     """The linear path's input as `TXLNet.forecast` computes it, with its mean and std."""
-    _, mu, sigma = normalise(rows, cfg.norm_window)
+    _, mu, sigma = normalise(rows, cfg.norm_window, cfg.scale)
     return (rows[..., -cfg.lookback :] - mu) / sigma, mu, sigma

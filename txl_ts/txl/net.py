@@ -36,6 +36,7 @@ class TXLConfig:
     lookback: int  # rows the linear path reads before an origin
     norm_window: int  # rows of the causal mean / std
     season: int  # the linear path starts as "repeat the last `season` rows" (<= lookback)
+    scale: bool = False  # instance normalisation divides by the std too (RevIN), or only centres
     d_model: int = 64
     n_heads: int = 4
     n_layers: int = 2
@@ -49,10 +50,13 @@ class TXLConfig:
         return max(self.patch_len, self.norm_window + self.stride)
 
 
-def normalise(x: torch.Tensor, norm_window: int) -> tuple[torch.Tensor, ...]:
-    """(x - mu) / sigma with mu, sigma over the last `norm_window` entries of the last dim."""
+def normalise(x: torch.Tensor, norm_window: int, scale: bool) -> tuple[torch.Tensor, ...]:
+    """(x - mu) / sigma with mu, sigma over the last `norm_window` entries of the last dim;
+    sigma = 1 without `scale` (centring only)."""
     recent = x[..., -norm_window:]
     mu = recent.mean(-1, keepdim=True)
+    if not scale:
+        return x - mu, mu, torch.ones_like(mu)
     sigma = (recent.var(-1, unbiased=False, keepdim=True) + EPS).sqrt()
     return (x - mu) / sigma, mu, sigma
 
@@ -205,8 +209,8 @@ class TXLNet(nn.Module):
         # windows: (B, L, R) the rows each token reads, ending at its last row
         # contexts: n_layers x (B, M, D), M may be 0
         c = self.config
-        x_norm, mu, sigma = normalise(windows, c.norm_window)
-        _, mu_prev, sigma_prev = normalise(windows[..., : -c.stride], c.norm_window)
+        x_norm, mu, sigma = normalise(windows, c.norm_window, c.scale)
+        _, mu_prev, sigma_prev = normalise(windows[..., : -c.stride], c.norm_window, c.scale)
         patch = x_norm[..., -c.patch_len :]  # (B, L, P), level-free
         # shift-invariant: how far level and scale moved since the previous token, never the
         # absolute training-period level (clamped: the first tokens follow flat padding)
@@ -224,7 +228,7 @@ class TXLNet(nn.Module):
     def forecast(self, lookback: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
         """Forecasts (..., H) in input units from the rows (..., >= N) before the origin
         and the head's residual (..., H) for the origin's lag."""
-        _, mu, sigma = normalise(lookback, self.config.norm_window)
+        _, mu, sigma = normalise(lookback, self.config.norm_window, self.config.scale)
         x_norm = (lookback[..., -self.config.lookback :] - mu) / sigma
         return mu + sigma * (self.linear(x_norm) + residual)
 

@@ -14,10 +14,10 @@ GRID = TokenGrid(P, S, H, context=LOOKBACK)
 
 
 def make_net(n_layers: int = 2, dropout: float = 0.0, seed: int = 0,
-             zero_head: bool = False) -> TXLNet:
+             zero_head: bool = False, scale: bool = False) -> TXLNet:
     torch.manual_seed(seed)
     net = TXLNet(TXLConfig(n_channels=3, patch_len=P, stride=S, horizon=H,
-                           forecast_len=GRID.forecast_len,
+                           forecast_len=GRID.forecast_len, scale=scale,
                            lookback=LOOKBACK, norm_window=NORM, season=SEASON, d_model=16,
                            n_heads=2, n_layers=n_layers, d_ff=32, dropout=dropout)).eval()
     if not zero_head:  # a trained-looking head, so that the attention path shows in outputs
@@ -156,19 +156,30 @@ def test_memory_holds_at_most_mem_len_detached_states():
     assert memory.n_prefix == 3  # 23 = 4 full segments of 5 + 3 tokens of the next
 
 
-def test_tokens_are_level_and_scale_free():
-    """Head outputs ignore a channel's level and scale: tokens are causally normalised."""
-    net, x = make_net(), tokens()
+@pytest.mark.parametrize("scale", [False, True])
+def test_tokens_are_level_free_and_with_scale_also_scale_free(scale):
+    """Head outputs ignore a channel's level (and, with `scale`, its scale): tokens are
+    causally normalised."""
+    net, x = make_net(scale=scale), tokens()
     torch.testing.assert_close(one_pass(net, x - 7.0), one_pass(net, x), atol=1e-4, rtol=0)
-    # the variance floor EPS makes scale-freedom approximate
-    torch.testing.assert_close(one_pass(net, 3.0 * x), one_pass(net, x), atol=1e-3, rtol=0)
+    if scale:  # the variance floor EPS makes scale-freedom approximate
+        torch.testing.assert_close(one_pass(net, 3.0 * x), one_pass(net, x), atol=1e-3, rtol=0)
+    else:
+        assert not torch.allclose(one_pass(net, 3.0 * x), one_pass(net, x), atol=1e-3)
 
 
-def test_forecasts_shift_and_scale_with_the_series():
-    net = make_net()
+@pytest.mark.parametrize("scale", [False, True])
+def test_forecasts_shift_with_the_series_and_with_scale_also_scale(scale):
+    net = make_net(scale=scale)
     look, residual = torch.randn(5, 3, LOOKBACK), torch.randn(5, 3, H)
-    torch.testing.assert_close(net.forecast(2.0 * look + 10.0, residual),
-                               2.0 * net.forecast(look, residual) + 10.0, atol=1e-4, rtol=0)
+    torch.testing.assert_close(net.forecast(look + 10.0, residual),
+                               net.forecast(look, residual) + 10.0, atol=1e-4, rtol=0)
+    if scale:
+        torch.testing.assert_close(net.forecast(2.0 * look + 10.0, residual),
+                                   2.0 * net.forecast(look, residual) + 10.0, atol=1e-4, rtol=0)
+    zero = torch.zeros_like(residual)  # the linear path alone is linear either way
+    torch.testing.assert_close(net.forecast(2.0 * look + 10.0, zero),
+                               2.0 * net.forecast(look, zero) + 10.0, atol=1e-4, rtol=0)
 
 
 def test_untrained_network_is_the_seasonal_naive():

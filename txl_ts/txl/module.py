@@ -190,7 +190,8 @@ class Chunks(Dataset):
         return torch.stack([self.windows[t] for t in starts])  # (B, C, R)
 
 
-RIDGE_ALPHAS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)  # x samples; plus "no fit" (seasonal naive)
+# ridge strengths (times the sample count), plus "no fit" (the seasonal naive itself)
+RIDGE_ALPHAS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
 
 @torch.no_grad()

@@ -237,3 +237,93 @@ def test_per_segment_backward_gives_the_gradients_of_one_backward():
             assert b.grad is None, name
             continue
         torch.testing.assert_close(a.grad, b.grad, atol=1e-6, rtol=1e-5, msg=name)
+
+
+# ---- the one-token step (streaming) ---------------------------------------------------------
+CLOSE = dict(atol=1e-6, rtol=1e-6)  # float32 rounding of outputs of size ~1-10
+
+@pytest.mark.parametrize("scale", [False, True])
+@pytest.mark.parametrize("mlen", [0, 1, 5, 12])
+def test_one_token_step_equals_forward(mlen, scale):
+    """`TXLNet.step` (keys/values of the context given) gives `forward`'s numbers for one token
+    after any context length, the empty one included, and extends the keys/values exactly."""
+    net = make_net(n_layers=3, scale=scale)
+    g = torch.Generator().manual_seed(mlen)
+    window = tokens(n=1, seed=mlen)
+    contexts = [torch.randn(3, mlen, net.d_model, generator=g) for _ in range(3)]
+    channels = torch.arange(3)
+    with torch.no_grad():
+        expected, expected_inputs = net(window, channels, contexts)
+        out, inputs, kv = net.step(window, channels, net.keys_values(contexts))
+        extended = net.keys_values([torch.cat([c, x[:, None]], 1)
+                                    for c, x in zip(contexts, inputs)])
+    torch.testing.assert_close(out[:, None], expected, **CLOSE)
+    for x, x_expected, k, k_expected in zip(inputs, expected_inputs, kv, extended):
+        torch.testing.assert_close(x[:, None], x_expected, **CLOSE)
+        torch.testing.assert_close(k, k_expected, **CLOSE)
+
+
+@pytest.mark.parametrize("segment_len, mem_len", [(1, 0), (4, 0), (4, 3), (5, 7), (3, 100)])
+def test_streaming_one_token_at_a_time_equals_the_general_path(segment_len, mem_len):
+    """Token by token, the fast step (with its carried keys/values) and the general path agree
+    from the empty memory through partial segments, segment roll-overs and a full memory; so
+    do mixed chunks, where a general chunk drops the cache and a lone token rebuilds it."""
+    net, x = make_net(), tokens(n=23)
+    channels = torch.arange(3)
+    for chunks in ([1] * 23, [1, 3, 1, 1, 6, 1, 2, 1, 7]):
+        fast, slow = Memory.empty(net, 3), Memory.empty(net, 3)
+        start = 0
+        with torch.no_grad():
+            for size in chunks:
+                window = x[:, start : start + size]
+                out, fast = advance(net, fast, window, channels, segment_len, mem_len)
+                expected, slow = advance(net, slow, window, channels, segment_len, mem_len,
+                                         one_token=False)
+                torch.testing.assert_close(out, expected, **CLOSE)
+                start += size
+                if size == 1:  # the carried cache is the context's keys/values
+                    for k, k_expected in zip(fast.kv, net.keys_values(fast.contexts())):
+                        torch.testing.assert_close(k, k_expected, **CLOSE)
+        for a, b in zip(fast.mems + fast.prefix, slow.mems + slow.prefix):
+            torch.testing.assert_close(a, b, **CLOSE)
+
+
+def test_the_one_token_step_runs_only_where_it_is_exact(monkeypatch):
+    """Training mode or autograd take the general path (dropout, gradients into W_r); eval
+    mode without autograd takes the step for a lone token and only then."""
+    net, x = make_net(), tokens(n=3)
+    channels = torch.arange(3)
+    calls = []
+    step = net.step
+    monkeypatch.setattr(net, "step", lambda *a: calls.append(1) or step(*a))
+    memory = Memory.empty(net, 3)
+    out, _ = advance(net, memory, x[:, :1], channels, segment_len=4, mem_len=4)
+    out.sum().backward()  # eval mode with autograd: general path, gradients reach W_r
+    assert not calls and net.layers[0].attn.pos_key.weight.grad is not None
+    with torch.no_grad():
+        advance(net.train(), memory, x[:, :1], channels, segment_len=4, mem_len=4)
+        assert not calls
+        advance(net.eval(), memory, x[:, :2], channels, segment_len=4, mem_len=4)
+        assert not calls  # two tokens in one chunk
+        advance(net, memory, x[:, :1], channels, segment_len=4, mem_len=4)
+    assert calls == [1]
+
+
+def test_cached_positions_follow_weight_changes():
+    """The cached W_r R is rebuilt after an in-place update and after load_state_dict."""
+    net, x = make_net(), tokens(n=1)
+    channels = torch.arange(3)
+    contexts = [torch.randn(3, 4, net.d_model) for _ in range(2)]
+
+    def step_matches_forward() -> None:
+        with torch.no_grad():
+            out, _, _ = net.step(x, channels, net.keys_values(contexts))
+            torch.testing.assert_close(out[:, None], net(x, channels, contexts)[0],
+                                       **CLOSE)
+
+    step_matches_forward()
+    with torch.no_grad():
+        net.layers[1].attn.pos_key.weight.mul_(3.0)
+    step_matches_forward()
+    net.load_state_dict(make_net(seed=5).state_dict())
+    step_matches_forward()

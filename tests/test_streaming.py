@@ -280,6 +280,20 @@ def test_set_state_rejects_foreign_states(model, data):
     assert model.get_state() == before
 
 
+def test_set_state_rejects_mismatched_cached_keys_values(model, data):
+    model.update(data.iloc[N_FIT : N_FIT + 4])  # completes a patch: keys/values are cached
+    state = model.get_state()
+    memory = state.stream.memory
+    assert memory.kv is not None
+    before = model.get_state()
+    wrong = dataclasses.replace(memory, kv=tuple(t[:, :-1] for t in memory.kv))
+    with pytest.raises(ValueError, match="cached keys/values"):
+        model.set_state(TXLState(dataclasses.replace(state.stream, memory=wrong),
+                                 state.last_timestamp))
+    assert model.get_state() == before
+    model.reset_state()
+
+
 def test_reset_state_returns_to_the_post_fit_forecast(model, data):
     post_fit = model.predict()
     pd.testing.assert_frame_equal(post_fit, model.predict(history=data.iloc[:N_FIT]))

@@ -381,6 +381,13 @@ class TXLForecaster(BaseForecaster):
                         or not bool(torch.isfinite(t).all())):
                     raise bad(f"memory tensor of shape {tuple(getattr(t, 'shape', ()))}, "
                               f"expected ({c}, < {limit}, {d}) finite floats")
+        if mem.kv is not None:  # the one-token step's cached keys/values of the context
+            width = mem.mems[0].shape[1] + mem.prefix[0].shape[1]
+            if not isinstance(mem.kv, tuple) or len(mem.kv) != self.n_layers or any(
+                    not isinstance(t, torch.Tensor) or tuple(t.shape) != (c, width, 2 * d)
+                    or not bool(torch.isfinite(t).all()) for t in mem.kv):
+                raise bad(f"cached keys/values, expected {self.n_layers} x ({c}, {width}, "
+                          f"{2 * d}) finite values")
         buf, last = stream.buffer, stream.last_head
         width = 0 if stream.n_rows == 0 else self.grid_.context
         if (not isinstance(buf, torch.Tensor) or buf.ndim != 2 or buf.shape[0] != c

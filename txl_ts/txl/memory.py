@@ -19,10 +19,17 @@ from .net import TXLNet
 
 @dataclass(frozen=True)
 class Memory:
-    """Per-layer cached layer inputs: `mems` before the current segment, `prefix` inside it."""
+    """Per-layer cached layer inputs: `mems` before the current segment, `prefix` inside it.
+
+    `kv` optionally caches each layer's keys/values of [mems ; prefix] (`TXLNet.keys_values`),
+    which the one-token step extends instead of projecting the whole context again. It is
+    derived from the layer inputs and the weights (as the layer inputs are from the weights),
+    never saved, and None wherever a step has not computed it.
+    """
 
     mems: tuple[torch.Tensor, ...]  # n_layers x (B, <= mem_len, D), detached
     prefix: tuple[torch.Tensor, ...]  # n_layers x (B, < segment_len, D)
+    kv: tuple[torch.Tensor, ...] | None = None  # n_layers x (B, M + P, 2D)
 
     @classmethod
     def empty(cls, net: TXLNet, batch: int, device: torch.device | None = None) -> Memory:
@@ -33,24 +40,36 @@ class Memory:
     def n_prefix(self) -> int:
         return self.prefix[0].shape[1]
 
+    def contexts(self) -> list[torch.Tensor]:
+        """Each layer's context (B, M + P, D) for the next token: memory, then prefix."""
+        return [torch.cat([m, p], dim=1) for m, p in zip(self.mems, self.prefix)]
+
 
 def advance(
     net: TXLNet, memory: Memory, windows: torch.Tensor, channel_ids: torch.Tensor,
-    segment_len: int, mem_len: int,
+    segment_len: int, mem_len: int, one_token: bool = True,
 ) -> tuple[torch.Tensor, Memory]:
     """Run new tokens through the network, respecting segment boundaries.
 
     windows: (B, N, R) each token's rows. Returns head outputs (B, N, F) and the advanced
     memory. Memory carried past a segment boundary is detached: no gradient flows into
-    earlier segments.
+    earlier segments. A lone token in eval mode without autograd (streaming) takes
+    `TXLNet.step`, which gives the same outputs up to float rounding; `one_token=False` runs
+    every chunk through `TXLNet.forward` (the reference the fast step is tested against).
     """
     outputs = []
     start = 0
     n_tokens = windows.shape[1]
+    fast = one_token and not (net.training or torch.is_grad_enabled())
     while start < n_tokens:
         stop = start + min(n_tokens - start, segment_len - memory.n_prefix)
-        contexts = [torch.cat([m, p], dim=1) for m, p in zip(memory.mems, memory.prefix)]
-        out, layer_inputs = net(windows[:, start:stop], channel_ids, contexts)
+        if fast and stop - start == 1:
+            kv = memory.kv if memory.kv is not None else net.keys_values(memory.contexts())
+            out, layer_inputs, kv = net.step(windows[:, start:stop], channel_ids, kv)
+            out, layer_inputs = out[:, None], [x[:, None] for x in layer_inputs]
+        else:
+            out, layer_inputs = net(windows[:, start:stop], channel_ids, memory.contexts())
+            kv = None
         outputs.append(out)
         prefix = tuple(torch.cat([p, x], dim=1) for p, x in zip(memory.prefix, layer_inputs))
         if prefix[0].shape[1] == segment_len:  # segment complete: roll it into the memory
@@ -60,9 +79,11 @@ def advance(
             )
             # detached too: an empty slice still links to this segment's graph
             prefix = tuple(p[:, :0].detach() for p in prefix)
-            memory = Memory(mems=mems, prefix=prefix)
+            if kv is not None:  # keep the keys/values of the tokens kept in memory
+                kv = tuple(t[:, t.shape[1] - m.shape[1]:] for t, m in zip(kv, mems))
         else:
-            memory = Memory(mems=memory.mems, prefix=prefix)
+            mems = memory.mems
+        memory = Memory(mems=mems, prefix=prefix, kv=None if kv is None else tuple(kv))
         start = stop
     if not outputs:
         b = windows.shape[0]
@@ -115,9 +136,11 @@ class StreamState:
 class Stream:
     """Feeds scaled rows of a C-channel series through a `TXLNet`, token by token."""
 
-    def __init__(self, net: TXLNet, grid: TokenGrid, segment_len: int, mem_len: int):
+    def __init__(self, net: TXLNet, grid: TokenGrid, segment_len: int, mem_len: int,
+                 one_token: bool = True):
         self.net, self.grid = net, grid
         self.segment_len, self.mem_len = segment_len, mem_len
+        self.one_token = one_token  # lone tokens take `TXLNet.step` (see `advance`)
 
     def start(self, n_channels: int) -> StreamState:
         device = self.net.head.weight.device
@@ -161,7 +184,8 @@ class Stream:
             self.net.eval()
         try:
             heads, memory = advance(
-                self.net, state.memory, windows, channel_ids, self.segment_len, self.mem_len
+                self.net, state.memory, windows, channel_ids, self.segment_len, self.mem_len,
+                one_token=self.one_token,
             )
         finally:
             if was_training:

@@ -50,14 +50,23 @@ class TXLConfig:
         return max(self.patch_len, self.norm_window + self.stride)
 
 
-def normalise(x: torch.Tensor, norm_window: int, scale: bool) -> tuple[torch.Tensor, ...]:
-    """(x - mu) / sigma with mu, sigma over the last `norm_window` entries of the last dim;
-    sigma = 1 without `scale` (centring only)."""
+def norm_stats(x: torch.Tensor, norm_window: int, scale: bool
+               ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """mu, sigma over the last `norm_window` entries of the last dim; sigma None without
+    `scale` (centring only: dividing by ones would be exact but costs ops)."""
     recent = x[..., -norm_window:]
     mu = recent.mean(-1, keepdim=True)
     if not scale:
+        return mu, None
+    return mu, (recent.var(-1, unbiased=False, keepdim=True) + EPS).sqrt()
+
+
+def normalise(x: torch.Tensor, norm_window: int, scale: bool) -> tuple[torch.Tensor, ...]:
+    """(x - mu) / sigma with mu, sigma over the last `norm_window` entries of the last dim;
+    sigma = 1 without `scale` (centring only)."""
+    mu, sigma = norm_stats(x, norm_window, scale)
+    if sigma is None:
         return x - mu, mu, torch.ones_like(mu)
-    sigma = (recent.var(-1, unbiased=False, keepdim=True) + EPS).sqrt()
     return (x - mu) / sigma, mu, sigma
 
 
@@ -130,6 +139,28 @@ class RelativeMultiHeadAttention(nn.Module):
         y = torch.einsum("bhij,bjhd->bihd", attn, v)
         return self.out(y.reshape(x.shape[0], x.shape[1], -1))
 
+    def step(self, x: torch.Tensor, kv: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        """`forward` for one new token per stream, without dropout (eval mode).
+
+        The query sits at absolute position M and sees every key, at distances K-1, ..., 0:
+        exactly the order of `pos`, so there is no mask and no relative shift. With one query
+        the per-head dot products are cheaper as broadcast products than as batched matmuls.
+        x: (B, D) normalised; kv: (B, K, 2D) `key_value` of [context ; x], normalised;
+        r: (D, K * H) block-diagonal per head: (q + v) @ r is (q_h + v_h) . W_r R_j for every
+        key j and head h.
+        """
+        b, klen, _ = kv.shape
+        h, dh, d = self.n_heads, self.d_head, x.shape[1]
+        q = F.linear(x, self.query.weight)  # (B, D)
+        k = kv[..., :d].view(b, klen, h, dh)  # (B, K, H, dh)
+        v = kv[..., d:].view(b, klen, h, dh)
+        content = ((q.view(b, 1, h, dh) + self.r_w_bias) * k).sum(-1)  # (B, K, H)
+        position = (q + self.r_r_bias.view(d)) @ r  # (B, K * H)
+        scores = (content + position.view(b, klen, h)) * self.scale
+        attn = scores.softmax(dim=1)  # over the keys
+        y = (attn[..., None] * v).sum(1)  # (B, H, dh)
+        return F.linear(y.view(b, d), self.out.weight, self.out.bias)
+
 
 class TXLBlock(nn.Module):
     """Pre-LayerNorm Transformer-XL layer: relative attention over memory, then an MLP."""
@@ -147,6 +178,24 @@ class TXLBlock(nn.Module):
     def forward(self, x: torch.Tensor, context: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         x = x + self.drop(self.attn(self.norm_attn(x), self.norm_attn(context), pos))
         return x + self.drop(self.ff(self.norm_ff(x)))
+
+    def keys_values(self, context: torch.Tensor) -> torch.Tensor:
+        """(B, M, D) layer inputs -> (B, M, 2D): what `step` reads of each context token."""
+        return F.linear(self.norm_attn(context), self.attn.key_value.weight)
+
+    def step(self, x: torch.Tensor, kv: torch.Tensor, r: torch.Tensor
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`forward` for one new token per stream, without dropout (eval mode).
+
+        x: (B, D); kv: (B, M, 2D) `keys_values` of the context. Returns the output (B, D) and
+        the keys/values (B, M + 1, 2D) extended by x's, for the next token.
+        """
+        x_norm = self.norm_attn(x)
+        kv = torch.cat([kv, F.linear(x_norm, self.attn.key_value.weight)[:, None]], dim=1)
+        x = x + self.attn.step(x_norm, kv, r)
+        up, _, _, down = self.ff  # Linear, GELU, Dropout, Linear
+        hidden = F.gelu(F.linear(self.norm_ff(x), up.weight, up.bias))
+        return x + F.linear(hidden, down.weight, down.bias), kv
 
 
 class TXLNet(nn.Module):
@@ -175,6 +224,7 @@ class TXLNet(nn.Module):
         self.norm = nn.LayerNorm(c.d_model)
         self.head = nn.Linear(c.d_model, c.forecast_len)
         self.linear = nn.Linear(c.lookback, c.horizon)
+        self._position_cache: dict[int, tuple[tuple, list[torch.Tensor]]] = {}
         self.apply(self._init_weights)
         for layer in self.layers:
             nn.init.normal_(layer.attn.r_w_bias, std=0.02)
@@ -208,16 +258,7 @@ class TXLNet(nn.Module):
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         # windows: (B, L, R) the rows each token reads, ending at its last row
         # contexts: n_layers x (B, M, D), M may be 0
-        c = self.config
-        x_norm, mu, sigma = normalise(windows, c.norm_window, c.scale)
-        _, mu_prev, sigma_prev = normalise(windows[..., : -c.stride], c.norm_window, c.scale)
-        patch = x_norm[..., -c.patch_len :]  # (B, L, P), level-free
-        # shift-invariant: how far level and scale moved since the previous token, never the
-        # absolute training-period level (clamped: the first tokens follow flat padding)
-        change = torch.cat([(mu - mu_prev) / sigma, (sigma / sigma_prev).log()], -1)
-        change = change.clamp(-5.0, 5.0)  # (B, L, 2)
-        x = self.value(patch) + self.change(change) + self.channel(channel_ids)[:, None]
-        x = self.embed(x)  # (B, L, D)
+        x = self._embed(windows, self.channel(channel_ids)[:, None])  # (B, L, D)
         pos = self.pos_drop(self.pos(contexts[0].shape[1] + x.shape[1]))
         layer_inputs = []
         for layer, context in zip(self.layers, contexts):
@@ -225,12 +266,83 @@ class TXLNet(nn.Module):
             x = layer(x, context, pos)
         return self.head(self.norm(x)), layer_inputs  # (B, L, F) normalised residuals
 
+    def _embed(self, windows: torch.Tensor, channel: torch.Tensor) -> torch.Tensor:
+        """Token embeddings (..., D) from the rows (..., R) each token reads and the channel
+        embeddings (..., D) (broadcast)."""
+        c = self.config
+        mu, sigma = norm_stats(windows, c.norm_window, c.scale)
+        mu_prev, sigma_prev = norm_stats(windows[..., : -c.stride], c.norm_window, c.scale)
+        patch = windows[..., -c.patch_len :] - mu  # (..., P), level-free
+        # shift-invariant: how far level and scale moved since the previous token, never the
+        # absolute training-period level (clamped: the first tokens follow flat padding)
+        if sigma is None:  # centring only: the scale never changes (log 1 = 0)
+            change = torch.cat([mu - mu_prev, torch.zeros_like(mu)], -1)
+        else:
+            patch = patch / sigma
+            change = torch.cat([(mu - mu_prev) / sigma, (sigma / sigma_prev).log()], -1)
+        change = change.clamp(-5.0, 5.0)  # (..., 2)
+        return self.embed(self.value(patch) + self.change(change) + channel)
+
+    def step(
+        self, windows: torch.Tensor, channel_ids: torch.Tensor, keys_values: list[torch.Tensor]
+    ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+        """`forward` for one new token per stream (L = 1) in eval mode without autograd: the
+        same numbers up to float rounding, with (B, D) activations, no mask or relative shift,
+        the relative-position projections cached per key length, and each layer's context
+        given as its keys/values (`keys_values`), so that earlier tokens are not projected
+        again.
+
+        windows: (B, 1, R); keys_values: n_layers x (B, M, 2D). Returns the head output
+        (B, F), each layer's input n_layers x (B, D) and the keys/values n_layers x
+        (B, M + 1, 2D) extended by the new token.
+        """
+        # embedded as (B, 1, D), as in `forward` (hooks on `embed` see the same shapes)
+        x = self._embed(windows, self.channel(channel_ids)[:, None])[:, 0]  # (B, D)
+        positions = self._positions(keys_values[0].shape[1] + 1)
+        layer_inputs, extended = [], []
+        for layer, kv, r in zip(self.layers, keys_values, positions):
+            layer_inputs.append(x)
+            x, kv = layer.step(x, kv, r)
+            extended.append(kv)
+        return self.head(self.norm(x)), layer_inputs, extended
+
+    def keys_values(self, contexts: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Each layer's keys/values (B, M, 2D) of its context (B, M, D), as `step` reads them."""
+        return [layer.keys_values(context) for layer, context in zip(self.layers, contexts)]
+
+    def _positions(self, klen: int) -> list[torch.Tensor]:
+        """Per layer, W_r R for key length `klen`, block-diagonal per head as (D, K * H) (see
+        `RelativeMultiHeadAttention.step`). It depends only on `klen` and the weights, so it
+        is cached: an in-place weight update (optimiser step, `load_state_dict`) bumps the
+        weight's version and a move (`.to`) changes its data, either of which invalidates
+        the cache; so does `train()`."""
+        weights = [layer.attn.pos_key.weight for layer in self.layers]
+        key = tuple((w._version, w.data_ptr(), w.dtype, w.device) for w in weights)
+        cached = self._position_cache.get(klen)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        pos = self.pos(klen)  # (K, D)
+        h = self.config.n_heads
+        eye = torch.eye(h, dtype=pos.dtype, device=pos.device)
+        projected = [torch.einsum("khd,hg->hdkg", F.linear(pos, w).view(klen, h, -1), eye)
+                     .reshape(-1, klen * h) for w in weights]  # (D, K * H)
+        if self._position_cache and next(iter(self._position_cache.values()))[0] != key:
+            self._position_cache.clear()  # weights changed: every entry is stale
+        self._position_cache[klen] = (key, projected)
+        return projected
+
+    def train(self, mode: bool = True) -> TXLNet:
+        self._position_cache.clear()
+        return super().train(mode)
+
     def forecast(self, lookback: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
         """Forecasts (..., H) in input units from the rows (..., >= N) before the origin
         and the head's residual (..., H) for the origin's lag."""
-        _, mu, sigma = normalise(lookback, self.config.norm_window, self.config.scale)
-        x_norm = (lookback[..., -self.config.lookback :] - mu) / sigma
-        return mu + sigma * (self.linear(x_norm) + residual)
+        mu, sigma = norm_stats(lookback, self.config.norm_window, self.config.scale)
+        x_norm = lookback[..., -self.config.lookback :] - mu
+        if sigma is None:  # centring only
+            return mu + (self.linear(x_norm) + residual)
+        return mu + sigma * (self.linear(x_norm / sigma) + residual)
 
     def empty_context(self, batch: int, device: torch.device | None = None) -> list[torch.Tensor]:
         device = device or self.head.weight.device

@@ -132,6 +132,49 @@ def _streaming(d: dict, dataset: str | None = None) -> list[str]:
     return lines
 
 
+def _one_token(d: dict) -> list[str]:
+    cfg, r = d["config"], d["results"]
+    feed, full = r["feed"], r["update_predict"]
+    res = cfg["resolved"]
+
+    def row(label: str, cell: dict, ratio: str) -> str:
+        return (f"| {label} | {cell['cpu_median_s'] * 1e6:.0f} | {cell['cpu_p90_s'] * 1e6:.0f} "
+                f"| {cell['wall_median_s'] * 1e6:.0f} | {ratio} |")
+
+    return [
+        "### The one-token network step, before and after (paired)",
+        "",
+        f"Script: `python -m benchmarks.one_token_step`. Machine: {_machine(d['machine'])}. "
+        f"Load average (1/5/15 min) {_load_avg(d['load_average']['before'])} before, "
+        f"{_load_avg(d['load_average']['after'])} after.",
+        "",
+        f"{cfg['steps']} consecutive patch-completing single-row updates after "
+        f"{cfg['history_rows']:,} rows ({cfg['architecture']}, patch_len={res['patch_len']}, "
+        f"stride={res['stride']}, {cfg['n_channels']} channels), {cfg['repeats']} repeats; each "
+        "step runs from the same state through the general path (`TXLNet.forward`: mask, "
+        "relative shift, einsums, the whole context projected again; the code before the "
+        "one-token step) and through `TXLNet.step`, in alternating order. Times in "
+        "microseconds; the ratio is the median of the per-step ratios (CPU time).",
+        "",
+        "| patch-completing step | CPU median (us) | CPU p90 (us) | wall median (us) "
+        "| speed-up (paired) |",
+        "|---|---:|---:|---:|---:|",
+        row("`Stream.feed`, general path", feed["general"], "1.00x"),
+        row("`Stream.feed`, one-token step", feed["one_token"], f"{r['feed_ratio_cpu']:.2f}x"),
+        row("`Stream.feed`, one-token step, keys/values not yet cached",
+            feed["one_token_uncached"], f"{r['feed_ratio_uncached_cpu']:.2f}x"),
+        row("`update(1 row)` + `predict()`, general path", full["general"], "1.00x"),
+        row("`update(1 row)` + `predict()`, one-token step", full["one_token"],
+            f"{r['update_predict_ratio_cpu']:.2f}x"),
+        "",
+        f"Largest difference between the two paths: head outputs {r['max_abs_diff_heads']:.1e} "
+        f"(normalised units), forecasts {r['max_abs_diff_forecasts']:.1e} (original units). "
+        "Keys/values are not cached on the first step after `fit`, `load`, `reset_state` or a "
+        "multi-token update.",
+        "",
+    ]
+
+
 def _training(d: dict) -> list[str]:
     cfg = d["config"]
     lines = [
@@ -249,6 +292,7 @@ def _throughput(cpu: dict | None, gpu: dict | None) -> list[str]:
 
 def render(results: Path) -> str:
     stream = _load(results, "streaming_vs_reencode")
+    one_token = _load(results, "one_token_step")
     train = _load(results, "training_cost")
     cpu, gpu = _load(results, "throughput"), _load(results, "throughput_cuda_bf16")
     lines = [
@@ -260,7 +304,8 @@ def render(results: Path) -> str:
         "absolute times.",
         "",
     ]
-    smoke = [d["benchmark"] for d in (stream, train, cpu, gpu) if d and d.get("smoke")]
+    smoke = [d["benchmark"] for d in (stream, one_token, train, cpu, gpu)
+             if d and d.get("smoke")]
     if smoke:
         lines += [f"**Smoke-run results (not real measurements): {', '.join(smoke)}.**", ""]
     if stream:
@@ -269,6 +314,8 @@ def render(results: Path) -> str:
         real = _load(results, f"streaming_vs_reencode_{dataset}")
         if real:
             lines += _streaming(real, dataset)
+    if one_token:
+        lines += _one_token(one_token)
     if train:
         lines += _training(train)
     lines += _throughput(cpu, gpu)

@@ -17,6 +17,7 @@ import torch
 
 from benchmarks.common import RESULTS, machine, write_json
 from txl_ts.benchmark import load_protocol, make_model
+from txl_ts.txl import Stream
 
 
 def attention_profile(model, scaled) -> list[dict]:
@@ -50,7 +51,8 @@ def attention_profile(model, scaled) -> list[dict]:
 
     handles = [layer.attn.register_forward_hook(hook(k)) for k, layer in enumerate(net.layers)]
     try:
-        stream = model._stream()
+        # the general path for every chunk: the one-token step bypasses the attention modules
+        stream = Stream(net, model.grid_, seg, mem, one_token=False)
         stream.feed(stream.start(scaled.shape[1]), scaled)
     finally:
         for h in handles:

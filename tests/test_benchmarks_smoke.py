@@ -15,6 +15,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import (  # noqa: E402
     interval_coverage,
+    one_token_step,
     report,
     streaming_vs_reencode,
     throughput,
@@ -58,6 +59,18 @@ def test_streaming_vs_reencode_smoke(out):
     assert (out / "streaming_vs_reencode.png").stat().st_size > 0
 
 
+def test_one_token_step_smoke(out):
+    one_token_step.main(["--smoke", "--out", str(out)])
+    data = _json(out, "one_token_step")
+    r = data["results"]
+    for table in (r["feed"], r["update_predict"]):
+        assert all(0 < cell["cpu_median_s"] <= cell["cpu_p90_s"] for cell in table.values())
+    assert set(r["feed"]) == {"general", "one_token", "one_token_uncached"}
+    assert r["feed_ratio_cpu"] > 0 and r["update_predict_ratio_cpu"] > 0
+    # the two paths agree to float rounding (tested in tests/test_model.py)
+    assert r["max_abs_diff_heads"] < 1e-5 and r["max_abs_diff_forecasts"] < 1e-4
+
+
 def test_training_cost_smoke(out):
     training_cost.main(["--smoke", "--out", str(out)])
     data = _json(out, "training_cost")
@@ -97,13 +110,14 @@ def test_interval_coverage_smoke(out):
 
 
 def test_report_from_smoke_results(out):
-    for name in ("streaming_vs_reencode", "training_cost", "throughput"):
+    for name in ("streaming_vs_reencode", "one_token_step", "training_cost", "throughput"):
         if not (out / f"{name}.json").is_file():
             pytest.skip(f"{name} smoke run did not produce results")
     path = report.main(["--results", str(out), "--output", str(out / "BENCHMARKS.md")])
     text = path.read_text()
     assert "Smoke-run results" in text
-    for heading in ("## 1. Streaming", "## 2. Training cost", "## 3. Throughput"):
+    for heading in ("## 1. Streaming", "### The one-token network step", "## 2. Training cost",
+                    "## 3. Throughput"):
         assert heading in text
     cpu = json.loads((out / "throughput.json").read_text())["machine"]["cpu"]
     assert cpu in text and "not measured" in text

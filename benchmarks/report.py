@@ -37,6 +37,12 @@ def _load_avg(values: list[float]) -> str:
     return " / ".join(f"{v:.2f}" for v in values)
 
 
+def _resolved(cfg: dict, name: str) -> str:
+    """`name=value`, with the value `fit` resolved it to where the script recorded it."""
+    given, resolved = cfg["model"][name], cfg.get("resolved", {}).get(name)
+    return f"{name}={given}" + (f" -> {resolved}" if resolved not in (None, given) else "")
+
+
 def _streaming(d: dict, dataset: str | None = None) -> list[str]:
     cfg = d["config"]
     model = cfg["model"]
@@ -51,7 +57,8 @@ def _streaming(d: dict, dataset: str | None = None) -> list[str]:
         f"Load average (1/5/15 min) {_load_avg(load['before'])} before the run, "
         f"{_load_avg(load['after'])} after (other jobs share the 2 cores).",
         "",
-        f"Model: {cfg['architecture']} (patch_len={model['patch_len']}, stride={model['stride']}, "
+        f"Model: {cfg['architecture']} ({_resolved(cfg, 'patch_len')}, "
+        f"{_resolved(cfg, 'stride')}, "
         f"d_model={model['d_model']}, n_layers={model['n_layers']}, n_heads={model['n_heads']}, "
         f"segment_len={model['segment_len']}, mem_len={model['mem_len']}, "
         f"horizon={model['horizon']}), {cfg['training']}; {cfg['n_channels']} channels of "

@@ -188,6 +188,8 @@ def run(lengths: list[int], n_channels: int, steps: int, reencodes: int, smoke: 
         "config": {
             "architecture": "tiny smoke model" if smoke else DEFAULT_ARCH,
             "model": params,
+            "resolved": {"patch_len": model.patch_len_, "stride": model.stride_,
+                         "lookback": model.lookback_},
             "training": f"1 epoch on the first {n_fit} rows (latency does not depend on weights)",
             "n_channels": df.shape[1],
             "steps": steps,

@@ -117,6 +117,7 @@ class StreamState:
     last_head: torch.Tensor | None  # (C, F)
 
     def to_tensors(self) -> dict[str, torch.Tensor]:
+        # memory.kv is derived (recomputed by the next one-token step), so it is not saved
         out = {"buffer": self.buffer, "n_rows": torch.tensor([self.n_rows])}
         for i, (m, p) in enumerate(zip(self.memory.mems, self.memory.prefix)):
             out[f"mems.{i}"], out[f"prefix.{i}"] = m, p
@@ -155,6 +156,7 @@ class Stream:
 
         The cost is O(new rows): only tokens completed by these rows are computed, and only
         the last `context` rows are kept. `state` is not modified; the new state is returned.
+        A row that completes one token runs `TXLNet.step` (see `advance`).
         Runs under inference mode (less per-op overhead than no_grad for a one-token step):
         the returned tensors are inference tensors, fine to read, copy and save, never to
         train through.

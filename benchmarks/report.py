@@ -158,9 +158,9 @@ def _one_token(d: dict) -> list[str]:
         f"{cfg['steps']} consecutive patch-completing single-row updates after "
         f"{cfg['history_rows']:,} rows ({cfg['architecture']}, patch_len={res['patch_len']}, "
         f"stride={res['stride']}, {cfg['n_channels']} channels), {cfg['repeats']} repeats; each "
-        "step runs from the same state through the general path (`TXLNet.forward`: mask, "
-        "relative shift, einsums, the whole context projected again; the code before the "
-        "one-token step) and through `TXLNet.step`, in alternating order. Times in "
+        "step runs from the same state through the general path (`TXLNet.forward`, which "
+        "every token ran before: mask, relative shift, einsums, the whole context projected "
+        "again) and through `TXLNet.step`, in alternating order. Times in "
         "microseconds; the ratio is the median of the per-step ratios (CPU time).",
         "",
         "| patch-completing step | CPU median (us) | CPU p90 (us) | wall median (us) "
@@ -175,7 +175,9 @@ def _one_token(d: dict) -> list[str]:
             f"{r['update_predict_ratio_cpu']:.2f}x"),
         "",
         f"Largest difference between the two paths: head outputs {r['max_abs_diff_heads']:.1e} "
-        f"(normalised units), forecasts {r['max_abs_diff_forecasts']:.1e} (original units). "
+        f"(normalised units; small because the head starts at zero and trained one epoch: "
+        "`tests/test_model.py` checks the step against the general path with random weights "
+        f"to 1e-6), forecasts {r['max_abs_diff_forecasts']:.1e} (original units). "
         "Keys/values are not cached on the first step after `fit`, `load`, `reset_state` or a "
         "multi-token update.",
         "",

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch.utils.data import DataLoader
 
 from .base import BaseForecaster
-from .seasonality import season_from_freq
+from .seasonality import auto_patch_len, season_from_freq
 from .training import (
     Windows,
     check_training_params,
@@ -27,16 +27,7 @@ from .txl.memory import forecasts_at
 from .txl.module import Chunks, fit_linear_path
 from .validation import check_cutoffs, check_non_negative_int, check_positive_int
 
-MAX_AUTO_PATCH = 96  # longer seasons (5-minute data: 288) are cut into a divisor <= this
 LOOKBACK_SEASONS = 14  # the linear path reads two weeks of hourly data
-
-
-def auto_patch_len(season: int) -> int:
-    """The default patch: one season (24 hourly, 48 half-hourly, 7 daily) when that is between
-    4 and 96 steps, the largest divisor of a longer season up to 96, at least 4."""
-    if season <= MAX_AUTO_PATCH:
-        return max(season, 4)
-    return max(d for d in range(1, MAX_AUTO_PATCH + 1) if season % d == 0)
 
 
 @dataclass(frozen=True)

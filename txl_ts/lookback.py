@@ -54,6 +54,9 @@ class LookbackForecaster(BaseForecaster):
         """(N, C, lookback) scaled windows -> (N, C, horizon), on the network's device."""
         raise NotImplementedError
 
+    def _resolve(self) -> None:
+        """Turn frequency-aware parameters into fitted `*_` attributes (`freq_` is known)."""
+
     # ---- shared ---------------------------------------------------------------------------
     def _min_fit_length(self) -> tuple[int, str]:
         return min_fit_rows(self.lookback + self.horizon, "lookback + horizon", self.val_size)
@@ -67,6 +70,7 @@ class LookbackForecaster(BaseForecaster):
             full, val_start = train, len(train) - self._n_val(len(train))
         else:
             full, val_start = np.concatenate([train, valid]), len(train)
+        self._resolve()
         if self.random_state is not None:
             torch.manual_seed(self.random_state)
         self.net_ = self._build_net(full.shape[1])

@@ -1,7 +1,8 @@
 """Seasonal periods from a data frequency: the one rule every seasonal model uses.
 
 `season_from_freq` gives the main cycle (the seasonal naive repeats it); `seasonal_periods`
-adds the longer cycles that a model with several seasons (the seasonal ARIMA) should know.
+adds the longer cycles that a model with several seasons (the seasonal ARIMA) should know;
+`auto_patch_len` turns the main cycle into the patch of the models that read patches.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ _MINUTE = pd.Timedelta(minutes=1).value
 _HOUR = pd.Timedelta(hours=1).value
 _DAY = pd.Timedelta(days=1).value
 _WEEK = pd.Timedelta(weeks=1).value
+MAX_AUTO_PATCH = 96  # longer seasons (5-minute data: 288) are cut into a divisor <= this
 
 
 def season_from_freq(freq: pd.DateOffset) -> int:
@@ -77,3 +79,17 @@ def seasonal_periods(freq: pd.DateOffset, n_rows: int | None = None,
     if n_rows is not None:
         periods = [p for p in periods if 2 * p <= n_rows]
     return periods
+
+
+def auto_patch_len(season: int, divides: int | None = None) -> int:
+    """The default patch of the patch-reading models (TXL, LSTM): one season (24 hourly, 48
+    half-hourly, 7 daily) when that is between 4 and 96 steps, else the largest divisor of a
+    longer season up to 96, at least 4. With `divides`, the largest divisor of that length
+    (a lookback) not above the patch."""
+    if season <= MAX_AUTO_PATCH:
+        patch = max(season, 4)
+    else:
+        patch = max(d for d in range(1, MAX_AUTO_PATCH + 1) if season % d == 0)
+    if divides is not None:
+        patch = max(d for d in range(1, min(patch, divides) + 1) if divides % d == 0)
+    return patch

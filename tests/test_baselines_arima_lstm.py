@@ -273,6 +273,7 @@ def test_lstm_save_load_identical(seasonal_lstm, tmp_path):
     model.save(tmp_path)
     loaded = LSTMForecaster.load(tmp_path)
     assert loaded.get_params() == model.get_params()
+    assert loaded.patch_len_ == model.patch_len_ == 24  # hourly: one day per LSTM step
     pd.testing.assert_frame_equal(loaded.predict(), model.predict())
     pd.testing.assert_frame_equal(loaded.predict(history=df[:300]),
                                   model.predict(history=df[:300]))
@@ -309,6 +310,8 @@ def test_lstm_validation_data_and_channel_embedding():
         ({"val_size": "tail"}, "val_size"),
         ({"window_step": 0}, "window_step"),
         ({"channel_embedding": -1}, "channel_embedding"),
+        ({"patch_len": 5}, "patch_len \\(5\\) must divide lookback \\(24\\)"),
+        ({"patch_len": 0}, "patch_len"),
     ],
 )
 def test_lstm_bad_hyperparameters_raise(params, message):
@@ -319,3 +322,20 @@ def test_lstm_bad_hyperparameters_raise(params, message):
 def test_lstm_too_short_fit_frame_names_minimum():
     with pytest.raises(ValueError, match="lookback \\+ horizon = 30 rows"):
         LSTMForecaster(**LSTM_SMALL).fit(_seasonal(n=60))
+
+
+@pytest.mark.parametrize("lookback, patch_len, expected", [
+    (48, "auto", 24),  # hourly: the day
+    (36, "auto", 18),  # the largest divisor of the lookback not above the day
+    (24, 1, 1),  # the classic LSTM: one row per step
+    (24, 6, 6),
+])
+def test_lstm_reads_the_lookback_in_patches(lookback, patch_len, expected):
+    df = _seasonal(n=200)
+    model = LSTMForecaster(**{**LSTM_SMALL, "lookback": lookback, "patch_len": patch_len,
+                              "max_epochs": 1}).fit(df)
+    assert model.patch_len_ == expected
+    assert model.net_.lstm.input_size == expected
+    cutoffs = np.array([lookback - 1, 150, 199])
+    np.testing.assert_allclose(model.rolling_forecasts(df, cutoffs), _looped(model, df, cutoffs),
+                               rtol=1e-5, atol=1e-5)

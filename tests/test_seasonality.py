@@ -6,7 +6,7 @@ import pytest
 from pandas.tseries.frequencies import to_offset
 
 from txl_ts.baselines.naive import season_from_freq as naive_season
-from txl_ts.seasonality import season_from_freq, seasonal_periods
+from txl_ts.seasonality import auto_patch_len, season_from_freq, seasonal_periods
 
 
 @pytest.mark.parametrize(
@@ -43,3 +43,13 @@ def test_seasonal_periods_options_and_errors():
     for freq in ("7h", "2D"):
         with pytest.raises(ValueError, match="no natural season"):
             seasonal_periods(to_offset(freq))
+
+
+@pytest.mark.parametrize("season, divides, expected", [
+    (24, None, 24), (48, None, 48), (7, None, 7), (1, None, 4), (288, None, 96),
+    (24, 336, 24), (48, 336, 48), (96, 336, 84), (16, 336, 16), (24, 36, 18), (24, 5, 5),
+])
+def test_auto_patch_len(season, divides, expected):
+    patch = auto_patch_len(season, divides)
+    assert patch == expected
+    assert divides is None or divides % patch == 0

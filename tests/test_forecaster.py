@@ -182,7 +182,11 @@ def test_validation_data_is_used_for_early_stopping_and_history():
     df = seasonal_frame(n=600)
     model = TXLForecaster(**TINY).fit(df.iloc[:450], validation_data=df.iloc[450:])
     assert model.fit_summary_["n_val_rows"] == 150
-    assert model.fit_summary_["best_val_loss"] is not None
+    summary = model.fit_summary_
+    assert summary["best_val_loss"] is not None
+    # the ridge warm start is validated first and never beaten by what training keeps
+    assert summary["best_val_loss"] <= summary["start_val_loss"]
+    assert isinstance(summary["kept_start"], bool)
     assert model.predict().index[0] == df.index[-1] + pd.Timedelta("1h")
     with pytest.raises(ValueError, match="must continue the timeline"):
         TXLForecaster(**TINY).fit(df.iloc[:450], validation_data=df.iloc[460:])

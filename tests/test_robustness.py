@@ -513,3 +513,35 @@ def test_property_update_either_continues_cleanly_or_changes_nothing(fitted, val
     else:
         assert shift == 0 and all(abs(v) < 1e3 for v in values)
         assert np.isfinite(model.predict().to_numpy()).all()
+
+
+@pytest.mark.parametrize("others", [False, True])
+def test_a_failed_save_leaves_the_earlier_save_intact(fitted, data, tmp_path, monkeypatch,
+                                                     others):
+    """A save that fails half way (here: the weights) keeps what `path` held before."""
+    import txl_ts.base as base
+
+    model = fitted["naive"]
+    path = tmp_path / "model"
+    model.save(path)
+    if others:  # the user's own files in the directory survive either way
+        (path / "notes.txt").write_text("mine")
+    before = {p.name: p.read_bytes() for p in path.iterdir()}
+    expected = type(model).load(path).predict()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(base, "save_file", broken)
+    with pytest.raises(OSError, match="disk full"):
+        model.save(path)
+    with pytest.raises(OSError, match="disk full"):
+        model.save(tmp_path / "new")
+    assert {p.name: p.read_bytes() for p in path.iterdir()} == before
+    assert not (tmp_path / "new").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no temporary left
+    pd.testing.assert_frame_equal(type(model).load(path).predict(), expected)
+    monkeypatch.undo()
+    model.save(path)  # overwriting works, and keeps the user's files
+    assert ("notes.txt" in {p.name for p in path.iterdir()}) == others
+    pd.testing.assert_frame_equal(type(model).load(path).predict(), expected)

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
+import tempfile
 import warnings
 from collections.abc import Hashable
 from pathlib import Path
@@ -547,7 +550,11 @@ class BaseForecaster(BaseEstimator):
         return stamp
 
     def save(self, path: str | Path) -> Path:
-        """Write `config.json`, `calibration.json` and `weights.safetensors` into `path`."""
+        """Write `config.json`, `calibration.json` and `weights.safetensors` into `path`.
+
+        The files are written to a temporary directory beside `path` first, so a failure
+        (a full disk, an interrupt) leaves an earlier save at `path` intact and never a half
+        directory."""
         check_is_fitted(self, "scaler_")
         path = Path(path)
         params = _storable_params(self.get_params(deep=False))
@@ -570,10 +577,16 @@ class BaseForecaster(BaseEstimator):
         # compact: the quantile tables hold 37 x H x C numbers
         calibration = json.dumps(self.calibration_.to_json(), separators=(",", ":"))
         tensors = {k: v.detach().cpu().contiguous() for k, v in self._tensors_to_save().items()}
-        path.mkdir(parents=True, exist_ok=True)
-        (path / "config.json").write_text(text)
-        (path / "calibration.json").write_text(calibration)
-        save_file(tensors, str(path / "weights.safetensors"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.saving-"))
+        tmp.chmod(0o755)  # mkdtemp's 0700 would make the saved model private
+        try:
+            (tmp / "config.json").write_text(text)
+            (tmp / "calibration.json").write_text(calibration)
+            save_file(tensors, str(tmp / "weights.safetensors"))
+            _install_model_dir(tmp, path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         return path
 
     @classmethod
@@ -633,6 +646,32 @@ def _read_calibration(file: Path, model: BaseForecaster) -> Calibration:
     except (KeyError, TypeError, ValueError) as err:
         raise CorruptModelError(f"{file}: not a valid calibration for this "
                                 f"{type(model).__name__}: {type(err).__name__}: {err}") from err
+
+
+MODEL_FILES = ("config.json", "calibration.json", "weights.safetensors")
+
+
+def _install_model_dir(tmp: Path, path: Path) -> None:
+    """Move the files written in `tmp` to `path`: one directory rename when `path` is new or
+    holds only model files; otherwise file by file (the user's other files stay), the config
+    last, each file replaced atomically."""
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{path} exists and is not a directory")
+    if not path.exists():
+        tmp.rename(path)
+        return
+    if {p.name for p in path.iterdir()} <= set(MODEL_FILES):
+        old = path.with_name(f".{path.name}.old-{os.getpid()}")
+        path.rename(old)
+        try:
+            tmp.rename(path)
+        except OSError:
+            old.rename(path)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    for name in reversed(MODEL_FILES):
+        os.replace(tmp / name, path / name)
 
 
 class _Fields(dict):

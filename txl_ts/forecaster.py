@@ -274,6 +274,7 @@ class TXLForecaster(BaseForecaster):
             module, train_loader, val_loader, max_epochs=self.max_epochs,
             patience=self.patience, accelerator=self.accelerator,
             random_state=self.random_state, trainer_kwargs=self.trainer_kwargs,
+            keep_start=True,  # the ridge warm start is a forecast worth keeping
         )
         self.net_.eval().to(resolve_device(self.accelerator))
         self.state_ = self._stream().feed(self._stream().start(n_channels), full)[1]

@@ -260,13 +260,19 @@ def fit_module(
     accelerator: str,
     random_state: int | None,
     trainer_kwargs: dict[str, Any] | None,
+    keep_start: bool = False,
 ) -> dict[str, Any]:
     """Train with Lightning: early stopping and best-weights restore when there is validation.
 
-    Returns a summary: epochs run, best validation loss, last training loss, and whether
-    training stopped early. Raises ValueError when the loader yields no training batch (the
-    caller's minimum length should prevent that) and TrainingDivergedError when the best
-    validation loss is not finite.
+    With `keep_start` (a model with a meaningful warm start) and validation, the untrained
+    model is validated first and kept when no epoch beats it, so training can never leave the
+    model worse on validation than where it started.
+
+    Returns a summary: epochs run, best validation loss, last training loss, whether training
+    stopped early and, with `keep_start`, the start's validation loss and whether it was kept.
+    Raises ValueError when the loader yields no training batch (the caller's minimum length
+    should prevent that) and TrainingDivergedError when the best validation loss is not
+    finite.
     """
     if len(train_loader) == 0:
         raise ValueError("training would run zero steps: the training rows make no training "
@@ -297,7 +303,13 @@ def fit_module(
                 checkpoint = ModelCheckpoint(dirpath=tmp, monitor="val_loss", mode="min",
                                              save_top_k=1, save_weights_only=True)
                 callbacks.append(checkpoint)
+        start = None
         with quiet_lightning():
+            if keep_start and val_loader is not None:
+                start_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+                start_loss = float(L.Trainer(**{**kwargs, "enable_checkpointing": False})
+                                   .validate(module, val_loader, verbose=False)[0]["val_loss"])
+                start = (start_loss, start_state)
             trainer = L.Trainer(callbacks=callbacks, **kwargs)
             trainer.fit(module, train_loader, val_loader)
         best = None
@@ -307,6 +319,11 @@ def fit_module(
             best = float(checkpoint.best_model_score)
         elif checkpoint is not None and "val_loss" in trainer.callback_metrics:
             best = float(trainer.callback_metrics["val_loss"])  # validated, never saved
+        kept_start = (start is not None and math.isfinite(start[0])
+                      and (best is None or not start[0] >= best))
+        if kept_start:
+            module.load_state_dict(start[1])
+            best = start[0]
     module.cpu()
     if trainer.global_step == 0:
         raise ValueError("training ran zero optimiser steps: give a longer series, or check "
@@ -315,9 +332,12 @@ def fit_module(
         raise TrainingDivergedError(f"the best validation loss is {best}: training diverged or "
                                     "the validation data is unusable")
     train_loss = trainer.callback_metrics.get("train_loss")
-    return {
+    summary = {
         "epochs": int(trainer.current_epoch),
         "best_val_loss": best,
         "train_loss": None if train_loss is None else float(train_loss),
         "stopped_early": bool(trainer.should_stop and trainer.current_epoch < max_epochs),
     }
+    if start is not None:
+        summary.update(start_val_loss=start[0], kept_start=kept_start)
+    return summary

@@ -1,0 +1,58 @@
+"""The shared training loop: keeping a warm start that training cannot beat on validation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from txl_ts.training import ForecastModule, fit_module
+
+
+class Slope(ForecastModule):
+    """y = w x with one parameter; batches are (x, y) pairs."""
+
+    def __init__(self, w: float, lr: float):
+        super().__init__(lr, 0.0)
+        self.w = torch.nn.Parameter(torch.tensor(w))
+
+    def loss(self, batch):
+        x, y = batch
+        return (self.w * x - y).pow(2).mean()
+
+
+def _loaders(train_slope: float, val_slope: float) -> tuple[DataLoader, DataLoader]:
+    x = torch.linspace(-1, 1, 64)
+    train = DataLoader(TensorDataset(x, train_slope * x), batch_size=16)
+    val = DataLoader(TensorDataset(x, val_slope * x), batch_size=64)
+    return train, val
+
+
+def _fit(module: Slope, train: DataLoader, val: DataLoader, keep_start: bool) -> dict:
+    return fit_module(module, train, val, max_epochs=3, patience=3, accelerator="cpu",
+                      random_state=0, trainer_kwargs={"enable_progress_bar": False},
+                      keep_start=keep_start)
+
+
+@pytest.mark.parametrize("keep_start", [True, False])
+def test_a_warm_start_that_training_cannot_beat_on_validation_is_kept(keep_start):
+    # training data pull w towards 3, validation says 2 is right, and w starts at 2
+    train, val = _loaders(3.0, 2.0)
+    module = Slope(2.0, lr=0.3)
+    summary = _fit(module, train, val, keep_start)
+    if keep_start:
+        assert summary["kept_start"] and summary["start_val_loss"] == pytest.approx(0.0)
+        assert module.w.item() == 2.0
+        assert summary["best_val_loss"] == summary["start_val_loss"]
+    else:
+        assert "kept_start" not in summary
+        assert module.w.item() != 2.0 and summary["best_val_loss"] > 0.01
+
+
+def test_training_that_beats_the_start_is_kept():
+    train, val = _loaders(2.0, 2.0)
+    module = Slope(0.0, lr=0.3)
+    summary = _fit(module, train, val, keep_start=True)
+    assert not summary["kept_start"]
+    assert summary["best_val_loss"] < summary["start_val_loss"]
+    assert module.w.item() != 0.0

@@ -545,3 +545,20 @@ def test_a_failed_save_leaves_the_earlier_save_intact(fitted, data, tmp_path, mo
     model.save(path)  # overwriting works, and keeps the user's files
     assert ("notes.txt" in {p.name for p in path.iterdir()}) == others
     pd.testing.assert_frame_equal(type(model).load(path).predict(), expected)
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_changing_a_parameter_after_fit_is_named_until_refit(fitted, data, name):
+    model = fresh(fitted, name)
+    expected = model.predict()
+    horizon = model.horizon
+    model.set_params(horizon=horizon + 1)
+    for call in (model.predict, lambda: model.predict(history=data.iloc[:120]),
+                 lambda: model.predict_interval(0.8)):
+        with pytest.raises(ValueError, match=f"horizon={horizon} -> {horizon + 1}.*refit"):
+            call()
+    model.set_params(horizon=horizon)  # an equal value is no change
+    _same(model.predict(), expected)
+    if "accelerator" in model.get_params():  # where the network runs is not part of the fit
+        model.set_params(accelerator="cpu")
+        _same(model.predict(), expected)

@@ -203,6 +203,33 @@ class BaseForecaster(BaseEstimator):
         if "accelerator" in params and not isinstance(params["accelerator"], str):
             raise TypeError(f"accelerator must be a string, got {params['accelerator']!r}")
 
+    # ---- fitted-state guard ---------------------------------------------------------------
+    # parameters that shape only training, or where the network runs: they may change between
+    # fit and predict (a failed refit with another lr leaves a working model)
+    _TRAINING_ONLY_PARAMS = ("accelerator", "trainer_kwargs", "lr", "weight_decay", "dropout",
+                             "max_epochs", "patience", "batch_size", "random_state", "val_size",
+                             "window_step")
+
+    def _prediction_params(self) -> dict[str, Any]:
+        # the objects themselves: set_params replaces them, so an identity test finds changes
+        return {k: v for k, v in self.get_params(deep=False).items()
+                if k not in self._TRAINING_ONLY_PARAMS}
+
+    def _check_fitted(self) -> None:
+        """NotFittedError before `fit`; ValueError naming the parameters that `set_params`
+        changed since `fit` (the fitted state was built for the old values)."""
+        check_is_fitted(self, "scaler_")
+        fitted = getattr(self, "fit_params_", None)
+        if fitted is None:
+            return
+        # identity first, not get_params(): this runs on every streaming update
+        changed = [f"{k}={v!r} -> {getattr(self, k, None)!r}" for k, v in fitted.items()
+                   if getattr(self, k, None) is not v
+                   and not _same_param(v, getattr(self, k, None))]
+        if changed:
+            raise ValueError(f"parameters changed since fit: {', '.join(changed)}; the fitted "
+                             "model was built for the old values: refit, or set them back")
+
     # ---- transactions ---------------------------------------------------------------------
     def _fitted_attributes(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
@@ -363,6 +390,7 @@ class BaseForecaster(BaseEstimator):
                             copy=False)
 
     def _record_data(self, series: Series) -> None:
+        self.fit_params_ = self._prediction_params()
         self.columns_ = list(series.columns)
         self.n_features_in_ = len(series.columns)
         self.freq_ = series.freq
@@ -441,7 +469,7 @@ class BaseForecaster(BaseEstimator):
 
     def predict(self, history: pd.DataFrame | None = None) -> pd.DataFrame:
         """Forecast the next `horizon` steps after the fitted data, or after `history`."""
-        check_is_fitted(self, "scaler_")
+        self._check_fitted()
         if history is None:
             return self._to_frame(self._forecast_scaled(None), self.history_index_[-1],
                                   cached=True)
@@ -455,7 +483,7 @@ class BaseForecaster(BaseEstimator):
         Returns (n_cutoffs, horizon, n_columns) in original units. Subclasses override this
         with something faster than one `predict(history=...)` per cutoff.
         """
-        check_is_fitted(self, "scaler_")
+        self._check_fitted()
         series = self._validate_history(df, name="df")
         cutoffs = check_cutoffs(cutoffs, len(series.values), self._min_history_length()[0])
         scaled = self._scale(series.values)
@@ -506,7 +534,7 @@ class BaseForecaster(BaseEstimator):
         return self._quantile_frame(point, levels, point.to_numpy() + offsets)
 
     def _check_calibrated(self) -> None:
-        check_is_fitted(self, "scaler_")
+        self._check_fitted()
         if not hasattr(self, "calibration_"):
             raise ValueError(f"this {type(self).__name__} has no conformal calibration (it was "
                              "saved by a version without intervals); refit it")
@@ -555,7 +583,7 @@ class BaseForecaster(BaseEstimator):
         The files are written to a temporary directory beside `path` first, so a failure
         (a full disk, an interrupt) leaves an earlier save at `path` intact and never a half
         directory."""
-        check_is_fitted(self, "scaler_")
+        self._check_fitted()
         path = Path(path)
         params = _storable_params(self.get_params(deep=False))
         params["targets"] = _targets_to_json(self.targets)
@@ -646,6 +674,13 @@ def _read_calibration(file: Path, model: BaseForecaster) -> Calibration:
     except (KeyError, TypeError, ValueError) as err:
         raise CorruptModelError(f"{file}: not a valid calibration for this "
                                 f"{type(model).__name__}: {type(err).__name__}: {err}") from err
+
+
+def _same_param(a: Any, b: Any) -> bool:
+    try:
+        return type(a) is type(b) and bool(np.all(a == b))
+    except (TypeError, ValueError):
+        return a is b
 
 
 MODEL_FILES = ("config.json", "calibration.json", "weights.safetensors")
@@ -803,6 +838,7 @@ def _model_from_config(cls: type, config: dict[str, Any], file: Path):
     model.freq_ = freq
     model.history_index_ = pd.DatetimeIndex([stamp])
     model.scaler_ = scaler_from_json(scaler_state)
+    model.fit_params_ = model._prediction_params()
     return model
 
 

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.utils.validation import check_is_fitted
 from torch.utils.data import DataLoader
 
 from .base import BaseForecaster
@@ -61,6 +60,8 @@ class TXLForecaster(BaseForecaster):
     the MSE from every row of the tail, as a benchmark scores a test split.
     """
 
+    _TRAINING_ONLY_PARAMS = (*BaseForecaster._TRAINING_ONLY_PARAMS, "loss", "linear_init",
+                             "n_segments", "burn_in", "stateful")
     _JITTER = False  # training windows at random row offsets, not on the grid (ablation)
 
     def __init__(
@@ -304,7 +305,7 @@ class TXLForecaster(BaseForecaster):
         the rows before it, so the result equals `predict(history=df[:c + 1])` for every
         cutoff.
         """
-        check_is_fitted(self, "net_")
+        self._check_fitted()
         series = self._validate_history(df, name="df")
         cutoffs = check_cutoffs(cutoffs, len(series.values), self.patch_len_)
         if not len(cutoffs):
@@ -327,7 +328,7 @@ class TXLForecaster(BaseForecaster):
         Complete patches advance the memory; the last `lookback` rows are kept for the linear
         path and the next tokens. On any error the state is left exactly as it was.
         """
-        check_is_fitted(self, "net_")
+        self._check_fitted()
         series = self._validate_continuation(new_df, "new_df")
         _, state = self._stream().feed(self.state_, self._scale(series.values))
         self._commit({"state_": state, "history_index_": series.index[-1:]})
@@ -335,12 +336,12 @@ class TXLForecaster(BaseForecaster):
 
     def get_state(self) -> TXLState:
         """The current streaming state (immutable; safe to keep and restore later)."""
-        check_is_fitted(self, "net_")
+        self._check_fitted()
         return TXLState(self.state_, self.history_index_[-1])
 
     def set_state(self, state: TXLState) -> TXLForecaster:
         """Restore a state from `get_state` of this model (or of one with the same weights)."""
-        check_is_fitted(self, "net_")
+        self._check_fitted()
         if not isinstance(state, TXLState):
             raise TypeError(f"expected a TXLState from get_state(), got {type(state).__name__}")
         self._check_stream_state(state.stream, "state")
@@ -398,7 +399,7 @@ class TXLForecaster(BaseForecaster):
 
     def reset_state(self) -> TXLForecaster:
         """Return to the state right after `fit`, forgetting every `update`."""
-        check_is_fitted(self, "net_")
+        self._check_fitted()
         self._commit({"state_": self.fitted_state_,
                       "history_index_": pd.DatetimeIndex([self.fitted_timestamp_])})
         return self

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -123,7 +122,7 @@ class LookbackForecaster(BaseForecaster):
         The lookback windows of all cutoffs go through the network in large batches without
         gradients; each result equals `predict(history=df[:c + 1])` up to float32 rounding.
         """
-        check_is_fitted(self, "net_")
+        self._check_fitted()
         series = self._validate_history(df, name="df")
         raw = check_cutoffs(cutoffs, len(series.values), self.lookback)
         scaled = self._scale(series.values)

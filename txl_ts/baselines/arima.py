@@ -28,7 +28,6 @@ import pandas as pd
 import torch
 from pandas.tseries import offsets
 from scipy.stats import norm
-from sklearn.utils.validation import check_is_fitted
 from statsmodels.tools.sm_exceptions import ModelWarning
 from statsmodels.tsa.statespace import kalman_filter as kf
 from statsmodels.tsa.statespace.sarimax import SARIMAX
@@ -293,7 +292,7 @@ class ARIMAForecaster(BaseForecaster):
     def predict(self, history: pd.DataFrame | None = None) -> pd.DataFrame:
         """Forecast the next `horizon` steps after the fitted data, or after `history` (whose
         timestamps place the seasonal terms)."""
-        check_is_fitted(self, "results_")
+        self._check_fitted()
         if history is None:
             scaled = self._forecast_scaled(None, self.end_position_)
             return self._to_frame(scaled, self.history_index_[-1])
@@ -329,7 +328,7 @@ class ARIMAForecaster(BaseForecaster):
         same computation `predict(history=df[:c + 1])` does, so the results are equal, at the
         cost of one filter pass plus `horizon` small matrix products over all cutoffs.
         """
-        check_is_fitted(self, "results_")
+        self._check_fitted()
         series = self._validate_history(df, name="df")
         cutoffs = check_cutoffs(cutoffs, len(series.values), self._min_history_length()[0])
         n_rows = len(series.values)
@@ -379,7 +378,7 @@ class ARIMAForecaster(BaseForecaster):
         """The point forecast frame and the model's forecast standard errors (H, C), in the
         data's units. With fixed parameters the Kalman filter's forecast variance depends on
         how many rows were observed, not on their values."""
-        check_is_fitted(self, "results_")
+        self._check_fitted()
         point = self.predict(history)
         scaled = None if history is None else self._scale(self._validate_history(history).values)
         se = np.empty((self.horizon, len(self.columns_)))

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.utils.validation import check_is_fitted
 
 from ..base import BaseForecaster, identity_scaler
 from ..seasonality import season_from_freq
@@ -84,7 +83,7 @@ class NaiveForecaster(BaseForecaster):
 
     def rolling_forecasts(self, df: pd.DataFrame, cutoffs: np.ndarray) -> np.ndarray:
         """Forecasts from every integer cutoff `c` (rows `df[:c + 1]` known), by indexing."""
-        check_is_fitted(self, "last_")
+        self._check_fitted()
         series = self._validate_history(df, name="df")
         cutoffs = check_cutoffs(cutoffs, len(series.values), self.season_)
         out = series.values[cutoffs[:, None] + self._steps()[None, :]]

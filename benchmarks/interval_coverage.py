@@ -3,9 +3,9 @@
 Standard protocol (as `python -m txl_ts benchmark`): train rows 0..8639, validation
 8640..11519 (early stopping for TXL, and the calibration tail of every model), test
 11520..14399 scored over every stride-1 window at horizon 96, all 7 columns. Models: TXL
-(the defaults, trained to early stopping unless `--max-epochs` caps it; seed 0), seasonal naive (24 h) and repeat-last
-naive. Reports per model the coverage, mean width and Winkler score (train-scaled), and the
-coverage per column and per quarter of the horizon.
+(the defaults, trained to early stopping unless `--max-epochs` caps it; seed 0), seasonal
+naive (24 h) and repeat-last naive. Reports per model the coverage, mean width and Winkler
+score (train-scaled), and the coverage per column and per quarter of the horizon.
 
     python -m benchmarks.interval_coverage [--smoke] [--max-epochs N] [--out DIR]
 """

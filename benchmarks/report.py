@@ -331,6 +331,9 @@ def render(results: Path) -> str:
     from benchmarks.txl_ablation import section  # imports txl_ts: only when rendering
 
     lines += section(results)
+    from benchmarks.lstm_patch_cost import section as lstm_section
+
+    lines += lstm_section(results)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -15,6 +15,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import (  # noqa: E402
     interval_coverage,
+    lstm_patch_cost,
     one_token_step,
     report,
     streaming_vs_reencode,
@@ -107,6 +108,15 @@ def test_interval_coverage_smoke(out):
         assert 0 < row["coverage_80"] <= row["coverage_95"] <= 1
         assert 0 < row["width_80"] < row["width_95"]
         assert len(row["80"]["by_horizon_quarter"]) == 4
+
+
+def test_lstm_patch_cost_smoke(out):
+    lstm_patch_cost.main(["--smoke", "--out", str(out)])
+    data = _json(out, "lstm_patch_cost")
+    assert [row["patch_len"] for row in data["rows"]] == [1, 8]
+    assert [row["lstm_steps"] for row in data["rows"]] == [16, 2]
+    assert all(row["cpu_s"] > 0 for row in data["rows"])
+    assert "## 5. LSTM baseline" in "\n".join(lstm_patch_cost.section(out))
 
 
 def test_report_from_smoke_results(out):

@@ -57,7 +57,8 @@ class TXLForecaster(BaseForecaster):
     scored), or, with `stateful=True`,
     consecutive segments of `batch_size` parallel streams in time order. A validation tail of
     `val_size` rows (a fraction or a count; 0 disables it) drives early stopping; its loss is
-    the MSE from every row of the tail, as a benchmark scores a test split.
+    the MSE from every row of the tail, as a benchmark scores a test split. The untrained
+    model (the ridge linear forecast) is validated too, and kept when no epoch beats it.
     """
 
     _TRAINING_ONLY_PARAMS = (*BaseForecaster._TRAINING_ONLY_PARAMS, "loss", "linear_init",

@@ -56,3 +56,16 @@ def test_training_that_beats_the_start_is_kept():
     assert not summary["kept_start"]
     assert summary["best_val_loss"] < summary["start_val_loss"]
     assert module.w.item() != 0.0
+
+
+@pytest.mark.parametrize("limit", [0, 0.0])
+def test_validation_switched_off_by_the_user_trains_without_early_stopping(limit):
+    # Lightning's EarlyStopping used to fail on a val_loss that was never logged
+    train, val = _loaders(2.0, 2.0)
+    module = Slope(0.0, lr=0.3)
+    summary = fit_module(module, train, val, max_epochs=2, patience=1, accelerator="cpu",
+                         random_state=0, keep_start=True,
+                         trainer_kwargs={"enable_progress_bar": False, "limit_val_batches": limit})
+    assert summary["epochs"] == 2 and summary["best_val_loss"] is None
+    assert not summary["stopped_early"] and "kept_start" not in summary
+    assert module.w.item() != 0.0

@@ -279,6 +279,9 @@ def fit_module(
                          "window; give a longer series (see the estimator's minimum length)")
     if random_state is not None:
         L.seed_everything(random_state, workers=True, verbose=False)
+    limit = (trainer_kwargs or {}).get("limit_val_batches")
+    if limit is not None and not isinstance(limit, bool) and limit == 0:
+        val_loader = None  # validation switched off: no early stopping on a metric never logged
     kwargs: dict[str, Any] = dict(
         max_epochs=max_epochs,
         accelerator=accelerator,

@@ -322,8 +322,9 @@ def fit_module(
             best = float(checkpoint.best_model_score)
         elif checkpoint is not None and "val_loss" in trainer.callback_metrics:
             best = float(trainer.callback_metrics["val_loss"])  # validated, never saved
+        # the start wins ties, and against a NaN best
         kept_start = (start is not None and math.isfinite(start[0])
-                      and (best is None or not start[0] >= best))
+                      and (best is None or not best < start[0]))
         if kept_start:
             module.load_state_dict(start[1])
             best = start[0]

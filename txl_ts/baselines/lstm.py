@@ -13,8 +13,6 @@ from ..seasonality import auto_patch_len, season_from_freq
 from ..training import ForecastModule, check_training_params, masked_mse
 from ..validation import check_non_negative_int, check_positive_int
 
-AUTO_PATCH_NO_SEASON = 16  # patch_len="auto" for a frequency without a known season
-
 
 class LSTMNet(nn.Module):
     """Maps (N, lookback) windows of single channels to (N, horizon) forecasts.
@@ -69,10 +67,10 @@ class LSTMForecaster(LookbackForecaster):
     once. The LSTM steps over patches of `patch_len` rows, as SegRNN does: `"auto"` is the
     series' season by the rule TXL uses (24 hourly, 48 half-hourly, 7 daily; see
     `txl_ts.seasonality.auto_patch_len`), cut to a divisor of `lookback`; `patch_len=1` is
-    the classic one-row-per-step LSTM, which on a CPU trains about 200x slower at lookback
-    336. Each input window is shifted by its own last value, and that value is added back
-    to the forecast, so the network sees only changes relative to the present level: forecasts
-    follow level shifts that were never seen in training.
+    the classic one-row-per-step LSTM, which on a CPU trains about 160x slower at lookback
+    336 (BENCHMARKS.md section 5). Each input window is shifted by its own last value, and
+    that value is added back to the forecast, so the network sees only changes relative to the
+    present level: forecasts follow level shifts that were never seen in training.
 
     Training windows start every `window_step` rows (1 = every window; larger values train
     faster on long series). A validation tail of `val_size` rows (a fraction or a count; 0
@@ -147,7 +145,7 @@ class LSTMForecaster(LookbackForecaster):
         try:
             season = season_from_freq(self.freq_)
         except ValueError:
-            season = AUTO_PATCH_NO_SEASON
+            season = 1  # no known cycle: the rule's smallest patch, as for TXL
         self.patch_len_ = auto_patch_len(season, divides=self.lookback)
 
     # ---- the model ----------------------------------------------------------------------

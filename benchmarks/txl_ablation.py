@@ -52,6 +52,15 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], bool, dict[str, Any]]] = {
                         {"normalised_loss": True}),
     "off-grid-windows": ("training windows start at random rows, not on the token grid", {},
                          True, {"jitter": True}),
+    "mae": ("L1 training loss (SegRNN's) instead of Huber", {"loss": "mae"}, True, {}),
+    "dropout0.3": ("dropout=0.3 (PatchTST's ETTh setting) instead of 0.1", {"dropout": 0.3},
+                   True, {}),
+    "wd0.05": ("weight_decay=0.05 instead of 1e-4", {"weight_decay": 0.05}, True, {}),
+    "d32": ("d_model=32, d_ff=64: half the width", {"d_model": 32, "d_ff": 64}, True, {}),
+    "mem48": ("mem_len=48: attention spans 7-8 weeks of hourly data", {"mem_len": 48}, True,
+              {}),
+    "no-level-change": ("tokens without the level/scale change since the previous token "
+                        "(the memory cannot sum level drift)", {}, True, {"no_change": True}),
 }
 
 
@@ -91,14 +100,25 @@ def run_cell(dataset: str, horizon: int, variant: str, seed: int) -> dict[str, A
 @contextmanager
 def _module_options(options: dict[str, Any]):
     """Train with `TXLModule(..., **options)`: switches that are not estimator parameters."""
-    real = forecaster_module.TXLModule
+    real, real_build = forecaster_module.TXLModule, forecaster_module.TXLForecaster._build_net
     forecaster_module.TXLForecaster._JITTER = options.get("jitter", False)
     forecaster_module.TXLModule = functools.partial(
-        real, **{k: v for k, v in options.items() if k != "jitter"})
+        real, **{k: v for k, v in options.items() if k not in ("jitter", "no_change")})
+    if options.get("no_change"):
+        def build_without_change(self, n_channels):
+            net = real_build(self, n_channels)
+            with torch.no_grad():  # the change projection outputs zeros and never trains
+                net.change.weight.zero_()
+                net.change.bias.zero_()
+            net.change.requires_grad_(False)
+            return net
+
+        forecaster_module.TXLForecaster._build_net = build_without_change
     try:
         yield
     finally:
         forecaster_module.TXLModule = real
+        forecaster_module.TXLForecaster._build_net = real_build
         forecaster_module.TXLForecaster._JITTER = False
 
 
@@ -155,6 +175,27 @@ def table(cells: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def val_test_agreement(cells: list[dict[str, Any]], at_least: int = 5) -> list[str]:
+    """Per (data set, horizon): Spearman rank correlation of validation and test MSE over the
+    trained runs (every variant and seed); negative means validation ranks them backwards."""
+    from scipy.stats import spearmanr
+
+    lines = []
+    for dataset, horizon in sorted({(c["dataset"], c["horizon"]) for c in cells}):
+        runs = [c for c in cells if (c["dataset"], c["horizon"]) == (dataset, horizon)
+                and c["best_val_loss"] is not None and c["epochs"]]
+        if len(runs) < at_least:
+            continue
+        rho = spearmanr([c["best_val_loss"] for c in runs], [c["mse"] for c in runs])[0]
+        best_val = min(runs, key=lambda c: c["best_val_loss"])
+        best_test = min(runs, key=lambda c: c["mse"])
+        lines.append(f"- {dataset}-{horizon}: Spearman {rho:+.2f} over {len(runs)} trained runs; "
+                     f"the lowest validation MSE ({best_val['variant']}, "
+                     f"{best_val['best_val_loss']:.4f}) scores {best_val['mse']:.4f} on test, "
+                     f"the lowest test MSE is {best_test['mse']:.4f} ({best_test['variant']}).")
+    return lines
+
+
 def section(results: Path) -> list[str]:
     """The BENCHMARKS.md section (rendered by `benchmarks.report`): ablation and attention."""
     path = results / OUT.name
@@ -169,14 +210,17 @@ def section(results: Path) -> list[str]:
         f"jobs, no GPU, torch {m['torch']}, one torch thread; code: commit "
         f"{(m.get('git_commit') or '?')[:10]} for the first cell (each cell records its own). "
         "Standard protocol (train / validation / test 12/4/4 months, train-only scaling, "
-        "\"M\"), horizon 96; every variant is the default `TXLForecaster` with one change, "
-        "early-stopped on the validation split. Test MSE over every stride-1 test window "
+        "\"M\"), the horizon in each column's head; every variant is the default "
+        "`TXLForecaster` with one change, early-stopped on the validation split. Test MSE "
+        "over every stride-1 test window "
         "(scaled units), seed 0 unless seeds are given; in brackets the best validation MSE "
         "(every full validation window), on which decisions are made, never on test. The "
         "ridge warm start chooses its strength on the same validation split. Validation and "
         "test often disagree here (ETTh1's test months differ from its validation months): "
         "differences below about 1% are within seed noise.", "",
         table(cells), "",
+        "How well validation ranks the runs (`val_test_agreement`; runs whose warm start was "
+        "kept count with the start's validation MSE):", "", *val_test_agreement(cells), "",
     ]
     for name in sorted(results.glob("txl_attention_*.json")):
         att = json.loads(name.read_text())

@@ -170,7 +170,8 @@ def test_daily_frequency_is_inferred_and_continued():
 
 
 @pytest.mark.parametrize("extra", [{"stateful": True}, {"burn_in": 1}, {"mem_len": 0},
-                                   {"val_size": 0}, {"val_size": 100}])
+                                   {"val_size": 0}, {"val_size": 100}, {"loss": "mse"},
+                                   {"loss": "mae"}])
 def test_training_modes_fit_and_forecast(extra):
     df = seasonal_frame(n=500)
     model = TXLForecaster(**{**TINY, **extra}).fit(df)

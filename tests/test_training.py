@@ -69,3 +69,17 @@ def test_validation_switched_off_by_the_user_trains_without_early_stopping(limit
     assert summary["epochs"] == 2 and summary["best_val_loss"] is None
     assert not summary["stopped_early"] and "kept_start" not in summary
     assert module.w.item() != 0.0
+
+
+@pytest.mark.parametrize("loss, expected", [
+    ("mse", 0.25 + 9.0), ("mae", 0.5 + 3.0), ("huber", 0.5 * 0.25 + (3.0 - 0.5)),
+])
+def test_txl_training_losses_sum_the_errors_and_skip_missing_targets(loss, expected):
+    from types import SimpleNamespace
+
+    from txl_ts.txl.module import TXLModule
+
+    forecast = torch.tensor([1.0, 2.0, 5.0])
+    target = torch.tensor([1.5, float("nan"), 2.0])  # errors 0.5, (missing), 3
+    module = SimpleNamespace(loss_name=loss, normalised_loss=False)
+    assert TXLModule._error(module, forecast, target, None).item() == pytest.approx(expected)

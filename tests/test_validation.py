@@ -111,6 +111,7 @@ def test_predict_history_with_other_columns_is_rejected(model):
         ({"dropout": 1.5}, r"dropout must be in \[0, 1\)"),
         ({"lr": 0.0}, "lr must be positive"),
         ({"val_size": -0.5}, "val_size must be"),
+        ({"loss": "l2"}, "loss must be 'mse', 'huber' or 'mae', got 'l2'"),
     ],
 )
 def test_nonsensical_hyperparameters_are_rejected_in_fit(params, message):

@@ -59,6 +59,8 @@ class TXLForecaster(BaseForecaster):
     `val_size` rows (a fraction or a count; 0 disables it) drives early stopping; its loss is
     the MSE from every row of the tail, as a benchmark scores a test split. The untrained
     model (the ridge linear forecast) is validated too, and kept when no epoch beats it.
+    `loss` is the training loss ("huber", "mse", or "mae" as in SegRNN); validation always
+    scores MSE.
     """
 
     _TRAINING_ONLY_PARAMS = (*BaseForecaster._TRAINING_ONLY_PARAMS, "loss", "linear_init",
@@ -153,8 +155,8 @@ class TXLForecaster(BaseForecaster):
             )
         if not isinstance(self.norm_scale, bool):
             raise TypeError(f"norm_scale must be True or False, got {self.norm_scale!r}")
-        if self.loss not in ("mse", "huber"):
-            raise ValueError(f"loss must be 'mse' or 'huber', got {self.loss!r}")
+        if self.loss not in ("mse", "huber", "mae"):
+            raise ValueError(f"loss must be 'mse', 'huber' or 'mae', got {self.loss!r}")
         if self.linear_init not in ("ridge", "seasonal"):
             raise ValueError(f"linear_init must be 'ridge' or 'seasonal', got "
                              f"{self.linear_init!r}")

@@ -59,6 +59,8 @@ class TXLModule(ForecastModule):
             forecast, target = forecast / sigma, target / sigma
         if self.loss_name == "huber":
             err = F.huber_loss(forecast, target, reduction="none", delta=1.0)
+        elif self.loss_name == "mae":
+            err = (forecast - target).abs()
         else:
             err = (forecast - target).pow(2)
         return torch.where(mask, err, 0.0).sum()

@@ -59,6 +59,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], bool, dict[str, Any]]] = {
     "d32": ("d_model=32, d_ff=64: half the width", {"d_model": 32, "d_ff": 64}, True, {}),
     "mem48": ("mem_len=48: attention spans 7-8 weeks of hourly data", {"mem_len": 48}, True,
               {}),
+    "mem48-burn6": ("mem_len=48 with burn-in covering it: n_segments=8, burn_in=6 (48 "
+                    "warm-up tokens)", {"mem_len": 48, "n_segments": 8, "burn_in": 6}, True,
+                    {}),
     "lr1e-4": ("lr=1e-4 (PatchTST's) instead of 3e-4", {"lr": 1e-4}, True, {}),
     "val-quarter-epoch": ("validation 4 times per epoch (early-stopping patience counts "
                           "checks)", {"trainer_kwargs": {"enable_progress_bar": False,

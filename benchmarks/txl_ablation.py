@@ -240,7 +240,9 @@ def section(results: Path) -> list[str]:
                          f"largest weight {a['max_weight_mean']:.3f} (evenly: "
                          f"{a['uniform_max_weight']:.3f})" for a in att["layers"]) + ".")
         lines.append("")
-    return lines
+    from benchmarks.txl_memory_probe import section_lines
+
+    return lines + section_lines(results)
 
 
 def main() -> None:

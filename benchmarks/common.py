@@ -58,6 +58,24 @@ def synthetic_frame(n_rows: int, n_channels: int, seed: int = 0) -> pd.DataFrame
     return pd.DataFrame(values, index=index, columns=[f"x{i}" for i in range(n_channels)])
 
 
+def halfhourly_load_frame(n_days: int = 84, seed: int = 1) -> pd.DataFrame:
+    """Half-hourly demand: a daily shape, quieter weekends, a slow trend and AR(1) noise (the
+    weekly pattern defeats "repeat yesterday"; "repeat last week" is the naive to beat)."""
+    n = 48 * n_days
+    t = np.arange(n)
+    rng = np.random.default_rng(seed)
+    day = 2 * np.pi * (t % 48) / 48
+    weekend = ((t // 48) % 7 >= 5).astype(float)
+    noise = np.zeros(n)
+    shocks = 0.15 * rng.normal(size=n)
+    for i in range(1, n):  # weather-driven wander
+        noise[i] = 0.97 * noise[i - 1] + shocks[i]
+    shape = 12 * np.sin(day - 2) + 5 * np.sin(2 * day)
+    load = 100 + 0.01 * t / 48 + (1 - 0.35 * weekend) * shape - 15 * weekend + noise
+    return pd.DataFrame({"load": load},
+                        index=pd.date_range("2024-01-01", periods=n, freq="30min"))
+
+
 def write_json(out: Path, name: str, payload: dict[str, Any]) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.json"

@@ -204,32 +204,56 @@ def val_test_agreement(cells: list[dict[str, Any]], at_least: int = 5) -> list[s
     return lines
 
 
+def val_change_vs_default(cells: list[dict[str, Any]]) -> list[str]:
+    """Per variant: its validation MSE against the default's, seed 0, averaged over the cells
+    where both ran (negative: validation prefers the variant)."""
+    val = {(c["dataset"], c["horizon"], c["variant"]): c["best_val_loss"] for c in cells
+           if c["seed"] == 0 and c["best_val_loss"] is not None}
+    lines = []
+    for name in VARIANTS:
+        changes = [(d, h, v / val[(d, h, "default")] - 1) for (d, h, n), v in val.items()
+                   if n == name != "default" and (d, h, "default") in val]
+        if changes:
+            mean = 100 * statistics.mean(x for _, _, x in changes)
+            lines.append(f"- {name}: {mean:+.2f}% over {len(changes)} cells (" + ", ".join(
+                f"{d}-{h} {100 * x:+.2f}%" for d, h, x in sorted(changes)) + ")")
+    return lines
+
+
 def section(results: Path) -> list[str]:
-    """The BENCHMARKS.md section (rendered by `benchmarks.report`): ablation and attention."""
-    path = results / OUT.name
-    if not path.exists():
+    """The BENCHMARKS.md section (rendered by `benchmarks.report`): one table per results file
+    (`txl_ablation*.json`, each run on one version of the code), then attention and probe."""
+    paths = sorted(results.glob("txl_ablation*.json"))
+    if not paths:
         return []
-    cells = json.loads(path.read_text())["cells"]
-    m = cells[0]["machine"]
     lines = [
         "## 4. TXL accuracy: ablation of each step (issue 9)", "",
-        "Script: `python -m benchmarks.txl_ablation` (results: `benchmarks/results/"
-        f"txl_ablation.json`). Machine: {m['cpu']}, {m['cores']} cores shared with other "
-        f"jobs, no GPU, torch {m['torch']}, one torch thread; code: commit "
-        f"{(m.get('git_commit') or '?')[:10]} for the first cell (each cell records its own). "
-        "Standard protocol (train / validation / test 12/4/4 months, train-only scaling, "
-        "\"M\"), the horizon in each column's head; every variant is the default "
-        "`TXLForecaster` with one change, early-stopped on the validation split. Test MSE "
-        "over every stride-1 test window "
+        "Script: `python -m benchmarks.txl_ablation [--out FILE]`. Standard protocol (train / "
+        "validation / test 12/4/4 months, train-only scaling, \"M\"), the horizon in each "
+        "column's head; every variant is the default `TXLForecaster` with one change, "
+        "early-stopped on the validation split. Test MSE over every stride-1 test window "
         "(scaled units), seed 0 unless seeds are given; in brackets the best validation MSE "
         "(every full validation window), on which decisions are made, never on test. The "
-        "ridge warm start chooses its strength on the same validation split. Validation and "
-        "test often disagree here (ETTh1's test months differ from its validation months): "
-        "differences below about 1% are within seed noise.", "",
-        table(cells), "",
-        "How well validation ranks the runs (`val_test_agreement`; runs whose warm start was "
-        "kept count with the start's validation MSE):", "", *val_test_agreement(cells), "",
+        "ridge warm start chooses its strength on the same validation split. Differences below "
+        "about 1% are within seed noise. Each table comes from one results file and compares "
+        "runs of one version of the model code.", "",
     ]
+    for path in paths:
+        cells = json.loads(path.read_text())["cells"]
+        m = cells[0]["machine"]
+        commits = sorted({(c["machine"].get("git_commit") or "?")[:10] for c in cells})
+        lines += [
+            f"### `benchmarks/results/{path.name}`", "",
+            f"Machine: {m['cpu']}, {m['cores']} cores shared with other jobs, no GPU, torch "
+            f"{m['torch']}, one torch thread; commits {', '.join(commits)} (each cell records "
+            "its own).", "",
+            table(cells), "",
+            "How well validation ranks the runs (`val_test_agreement`; runs whose warm start "
+            "was kept count with the start's validation MSE):", "",
+            *val_test_agreement(cells), "",
+            "Validation MSE of each variant against the default (seed 0, the cells where both "
+            "ran; decisions are made on this):", "", *val_change_vs_default(cells), "",
+        ]
     for name in sorted(results.glob("txl_attention_*.json")):
         att = json.loads(name.read_text())
         lines.append(f"Attention of the default model on {att['dataset']} "
@@ -240,9 +264,10 @@ def section(results: Path) -> list[str]:
                          f"largest weight {a['max_weight_mean']:.3f} (evenly: "
                          f"{a['uniform_max_weight']:.3f})" for a in att["layers"]) + ".")
         lines.append("")
+    from benchmarks.ridge_padding import section_lines as ridge_lines
     from benchmarks.txl_memory_probe import section_lines
 
-    return lines + section_lines(results)
+    return lines + section_lines(results) + ridge_lines(results)
 
 
 def main() -> None:

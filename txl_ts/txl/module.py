@@ -198,7 +198,8 @@ RIDGE_ALPHAS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
 @torch.no_grad()
 def fit_linear_path(net: TXLNet, grid: TokenGrid, values: torch.Tensor, val_start: int,
-                    chunk: int = 2048) -> dict[str, float | None]:
+                    chunk: int = 2048, complete_lookback: bool = True
+                    ) -> dict[str, float | None]:
     """Warm-start the linear path by ridge regression towards its seasonal-naive start.
 
     Solves min ||X W - Y||^2 + alpha n ||W - W_naive||^2 over every training origin whose
@@ -211,13 +212,15 @@ def fit_linear_path(net: TXLNet, grid: TokenGrid, values: torch.Tensor, val_star
     Origins whose lookback reaches back before the first row read padding (copies of the
     first row), not data; fitted on, they teach the map that the rows a season or a week back
     say nothing. On 70 days of half-hourly load with a weekly pattern they tripled the test
-    MSE. They are used only when the training rows have no complete lookback at all.
+    MSE. They are used only when the training rows have no complete lookback at all (or,
+    for the ablation, with `complete_lookback=False`).
     """
     cfg = net.config
     padded = grid.pad(values)
     ctx, horizon = grid.context, grid.horizon
     last = val_start - horizon + 1
-    train_origins = np.arange(max(grid.patch_len, cfg.lookback), last)
+    first = max(grid.patch_len, cfg.lookback) if complete_lookback else grid.patch_len
+    train_origins = np.arange(first, last)
     if len(train_origins) == 0:  # a short series: padded lookbacks are all there is
         train_origins = np.arange(grid.patch_len, last)
     if len(train_origins) == 0:

@@ -76,16 +76,19 @@ def section_lines(results) -> list[str]:
         "What the trained memory contributes at prediction (`python -m "
         "benchmarks.txl_memory_probe`; one fitted default model per row, read three ways "
         "with the same weights; validation / test MSE over every stride-1 window; machine: "
-        f"{m['cpu']}, {m['cores']} cores, torch {m['torch']}; commit "
-        f"{(m.get('git_commit') or '?')[:10]}). \"Memory wiped\" runs the stream with "
+        f"{m['cpu']}, {m['cores']} cores, torch {m['torch']}; each row names its commit). "
+        "\"Memory wiped\" runs the stream with "
         "mem_len=0, so tokens see only their own segment; \"linear path only\" sets the "
         "residual head's output to zero.", "",
-        "| cell | seed | epochs | " + " | ".join(f"{r}: val / test" for r in READINGS) + " |",
-        "|" + "---|" * (len(READINGS) + 3),
+        "| cell | seed | commit | epochs | kept warm start | "
+        + " | ".join(f"{r}: val / test" for r in READINGS) + " |",
+        "|" + "---|" * (len(READINGS) + 5),
     ]
     for c in cells:
-        lines.append(f"| {c['dataset']}-{c['horizon']} | {c['seed']} | "
-                     f"{c['fit_summary']['epochs']} | " + " | ".join(
+        commit = (c["machine"].get("git_commit") or "?")[:10]
+        kept = "yes" if c["fit_summary"].get("kept_start") else "no"
+        lines.append(f"| {c['dataset']}-{c['horizon']} | {c['seed']} | {commit} | "
+                     f"{c['fit_summary']['epochs']} | {kept} | " + " | ".join(
                          f"{c[r]['val']:.4f} / {c[r]['test']:.4f}" for r in READINGS) + " |")
     return lines + [""]
 

@@ -160,7 +160,8 @@ def _one_token(d: dict) -> list[str]:
         f"stride={res['stride']}, {cfg['n_channels']} channels), {cfg['repeats']} repeats; each "
         "step runs from the same state through the general path (`TXLNet.forward`, which "
         "every token ran before: mask, relative shift, einsums, the whole context projected "
-        "again) and through `TXLNet.step`, in alternating order. Times in "
+        "again) and through `TXLNet.step` (one token on folded weights, "
+        "`txl_ts.txl.step`), in alternating order. Times in "
         "microseconds; the ratio is the median of the per-step ratios (CPU time).",
         "",
         "| patch-completing step | CPU median (us) | CPU p90 (us) | wall median (us) "

@@ -309,21 +309,64 @@ def test_the_one_token_step_runs_only_where_it_is_exact(monkeypatch):
     assert calls == [1]
 
 
-def test_cached_positions_follow_weight_changes():
-    """The cached W_r R is rebuilt after an in-place update and after load_state_dict."""
+def test_cached_step_weights_follow_weight_changes():
+    """The folded weights of the step (and the cached W_r R) are rebuilt after any in-place
+    update, `load_state_dict` (also with `assign=True`, which swaps the parameters) and a
+    change of dtype."""
     net, x = make_net(), tokens(n=1)
     channels = torch.arange(3)
     contexts = [torch.randn(3, 4, net.d_model) for _ in range(2)]
 
-    def step_matches_forward() -> None:
+    def step_matches_forward(dtype=torch.float32) -> None:
+        xs, cs = x.to(dtype), [c.to(dtype) for c in contexts]
         with torch.no_grad():
-            out, _, _ = net.step(x, channels, net.keys_values(contexts))
-            torch.testing.assert_close(out[:, None], net(x, channels, contexts)[0],
-                                       **CLOSE)
+            out, _, _ = net.step(xs, channels, net.keys_values(cs))
+            torch.testing.assert_close(out[:, None], net(xs, channels, cs)[0], **CLOSE)
 
     step_matches_forward()
     with torch.no_grad():
         net.layers[1].attn.pos_key.weight.mul_(3.0)
     step_matches_forward()
+    with torch.no_grad():
+        net.value.weight.mul_(1.5)  # the folded embedding
+        net.layers[0].attn.r_r_bias.mul_(-2.0)  # folded into the projection
+    step_matches_forward()
     net.load_state_dict(make_net(seed=5).state_dict())
     step_matches_forward()
+    net.load_state_dict(make_net(seed=6).state_dict(), assign=True)
+    step_matches_forward()
+    net.double()
+    step_matches_forward(torch.float64)
+
+
+@pytest.mark.parametrize("level", [0.0, 30.0, 300.0])
+def test_forward_and_step_do_not_round_at_the_scale_of_the_level(level):
+    """A series that drifts far from its training mean (in scaled units) is embedded as
+    accurately as one near it: the token embedding ignores the level, so in float32 both
+    paths stay within float32 rounding of a float64 reference, whatever the level."""
+    net = make_net()
+    reference = make_net().double()
+    window = tokens(n=1) + level
+    channels = torch.arange(3)
+    contexts = [torch.randn(3, 3, net.d_model) for _ in range(2)]
+    with torch.no_grad():
+        truth = reference(window.double(), channels, [c.double() for c in contexts])[0]
+        forward = net(window, channels, contexts)[0]
+        step = net.step(window, channels, net.keys_values(contexts))[0][:, None]
+    for out in (forward, step):
+        torch.testing.assert_close(out.double(), truth, atol=2e-6, rtol=1e-6)
+
+
+def test_one_token_step_clamps_a_level_jump_like_forward():
+    """The step's folded embedding is linear in the rows except for the clamp of the level
+    change; a jump far beyond it (the token after a step change of the series) must come
+    out as in `forward`."""
+    net = make_net()
+    window = tokens(n=1)
+    window[..., -S:] += torch.tensor([40.0, -40.0, 0.0])[:, None, None]  # clamped, clamped, not
+    channels = torch.arange(3)
+    contexts = [torch.randn(3, 2, net.d_model) for _ in range(2)]
+    with torch.no_grad():
+        out, _, _ = net.step(window, channels, net.keys_values(contexts))
+        expected = net(window, channels, contexts)[0]
+    torch.testing.assert_close(out[:, None], expected, **CLOSE)

@@ -23,6 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .step import StepWeights
+from .step import fold as fold_step_weights
+from .step import step as one_token_step
+
 EPS = 1e-5  # variance floor, in globally scaled units: a flat stretch normalises to zeros
 
 
@@ -139,28 +143,6 @@ class RelativeMultiHeadAttention(nn.Module):
         y = torch.einsum("bhij,bjhd->bihd", attn, v)
         return self.out(y.reshape(x.shape[0], x.shape[1], -1))
 
-    def step(self, x: torch.Tensor, kv: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-        """`forward` for one new token per stream, without dropout (eval mode).
-
-        The query sits at absolute position M and sees every key, at distances K-1, ..., 0:
-        exactly the order of `pos`, so there is no mask and no relative shift. With one query
-        the per-head dot products are cheaper as broadcast products than as batched matmuls.
-        x: (B, D) normalised; kv: (B, K, 2D) `key_value` of [context ; x], normalised;
-        r: (D, K * H) block-diagonal per head: (q + v) @ r is (q_h + v_h) . W_r R_j for every
-        key j and head h.
-        """
-        b, klen, _ = kv.shape
-        h, dh, d = self.n_heads, self.d_head, x.shape[1]
-        q = F.linear(x, self.query.weight)  # (B, D)
-        k = kv[..., :d].view(b, klen, h, dh)  # (B, K, H, dh)
-        v = kv[..., d:].view(b, klen, h, dh)
-        content = ((q.view(b, 1, h, dh) + self.r_w_bias) * k).sum(-1)  # (B, K, H)
-        position = (q + self.r_r_bias.view(d)) @ r  # (B, K * H)
-        scores = (content + position.view(b, klen, h)) * self.scale
-        attn = scores.softmax(dim=1)  # over the keys
-        y = (attn[..., None] * v).sum(1)  # (B, H, dh)
-        return F.linear(y.view(b, d), self.out.weight, self.out.bias)
-
 
 class TXLBlock(nn.Module):
     """Pre-LayerNorm Transformer-XL layer: relative attention over memory, then an MLP."""
@@ -182,20 +164,6 @@ class TXLBlock(nn.Module):
     def keys_values(self, context: torch.Tensor) -> torch.Tensor:
         """(B, M, D) layer inputs -> (B, M, 2D): what `step` reads of each context token."""
         return F.linear(self.norm_attn(context), self.attn.key_value.weight)
-
-    def step(self, x: torch.Tensor, kv: torch.Tensor, r: torch.Tensor
-             ) -> tuple[torch.Tensor, torch.Tensor]:
-        """`forward` for one new token per stream, without dropout (eval mode).
-
-        x: (B, D); kv: (B, M, 2D) `keys_values` of the context. Returns the output (B, D) and
-        the keys/values (B, M + 1, 2D) extended by x's, for the next token.
-        """
-        x_norm = self.norm_attn(x)
-        kv = torch.cat([kv, F.linear(x_norm, self.attn.key_value.weight)[:, None]], dim=1)
-        x = x + self.attn.step(x_norm, kv, r)
-        up, _, _, down = self.ff  # Linear, GELU, Dropout, Linear
-        hidden = F.gelu(F.linear(self.norm_ff(x), up.weight, up.bias))
-        return x + F.linear(hidden, down.weight, down.bias), kv
 
 
 class TXLNet(nn.Module):
@@ -224,7 +192,6 @@ class TXLNet(nn.Module):
         self.norm = nn.LayerNorm(c.d_model)
         self.head = nn.Linear(c.d_model, c.forecast_len)
         self.linear = nn.Linear(c.lookback, c.horizon)
-        self._position_cache: dict[int, tuple[tuple, list[torch.Tensor]]] = {}
         self.apply(self._init_weights)
         for layer in self.layers:
             nn.init.normal_(layer.attn.r_w_bias, std=0.02)
@@ -270,6 +237,9 @@ class TXLNet(nn.Module):
         """Token embeddings (..., D) from the rows (..., R) each token reads and the channel
         embeddings (..., D) (broadcast)."""
         c = self.config
+        # the embedding ignores the level: rows taken relative to the newest one keep the
+        # sums below from rounding at the scale of the level (float32, a drifting series)
+        windows = windows - windows[..., -1:]
         mu, sigma = norm_stats(windows, c.norm_window, c.scale)
         mu_prev, sigma_prev = norm_stats(windows[..., : -c.stride], c.norm_window, c.scale)
         patch = windows[..., -c.patch_len :] - mu  # (..., P), level-free
@@ -286,54 +256,49 @@ class TXLNet(nn.Module):
     def step(
         self, windows: torch.Tensor, channel_ids: torch.Tensor, keys_values: list[torch.Tensor]
     ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-        """`forward` for one new token per stream (L = 1) in eval mode without autograd: the
-        same numbers up to float rounding, with (B, D) activations, no mask or relative shift,
-        the relative-position projections cached per key length, and each layer's context
-        given as its keys/values (`keys_values`), so that earlier tokens are not projected
-        again.
+        """`forward` for one new token per stream (L = 1) in eval mode without autograd, on
+        folded weights (`txl_ts.txl.step`): the same numbers up to float rounding, each
+        layer's context given as its keys/values (`keys_values`), so that earlier tokens are
+        not projected again.
 
         windows: (B, 1, R); keys_values: n_layers x (B, M, 2D). Returns the head output
         (B, F), each layer's input n_layers x (B, D) and the keys/values n_layers x
         (B, M + 1, 2D) extended by the new token.
         """
-        # embedded as (B, 1, D), as in `forward` (hooks on `embed` see the same shapes)
-        x = self._embed(windows, self.channel(channel_ids)[:, None])[:, 0]  # (B, D)
-        positions = self._positions(keys_values[0].shape[1] + 1)
-        layer_inputs, extended = [], []
-        for layer, kv, r in zip(self.layers, keys_values, positions):
-            layer_inputs.append(x)
-            x, kv = layer.step(x, kv, r)
-            extended.append(kv)
-        return self.head(self.norm(x)), layer_inputs, extended
+        return one_token_step(self, self._step_weights(), windows, channel_ids, keys_values)
 
     def keys_values(self, contexts: list[torch.Tensor]) -> list[torch.Tensor]:
         """Each layer's keys/values (B, M, 2D) of its context (B, M, D), as `step` reads them."""
         return [layer.keys_values(context) for layer, context in zip(self.layers, contexts)]
 
-    def _positions(self, klen: int) -> list[torch.Tensor]:
-        """Per layer, W_r R for key length `klen`, block-diagonal per head as (D, K * H) (see
-        `RelativeMultiHeadAttention.step`). It depends only on `klen` and the weights, so it
-        is cached: an in-place weight update (optimiser step, `load_state_dict`) bumps the
-        weight's version and a move (`.to`) changes its data, either of which invalidates
-        the cache; so does `train()`."""
-        weights = [layer.attn.pos_key.weight for layer in self.layers]
-        key = tuple((w._version, w.data_ptr(), w.dtype, w.device) for w in weights)
-        cached = self._position_cache.get(klen)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        pos = self.pos(klen)  # (K, D)
-        h = self.config.n_heads
-        eye = torch.eye(h, dtype=pos.dtype, device=pos.device)
-        projected = [torch.einsum("khd,hg->hdkg", F.linear(pos, w).view(klen, h, -1), eye)
-                     .reshape(-1, klen * h) for w in weights]  # (D, K * H)
-        if self._position_cache and next(iter(self._position_cache.values()))[0] != key:
-            self._position_cache.clear()  # weights changed: every entry is stale
-        self._position_cache[klen] = (key, projected)
-        return projected
+    def _step_weights(self) -> StepWeights:
+        """The folded weights of `step`, cached. They depend only on the parameters: an
+        in-place update (optimiser step, `load_state_dict`) bumps a parameter's version, which
+        refolds them; so do `train()`, `load_state_dict` and moves (`.to`)."""
+        params = self.__dict__.get("_step_params")
+        if params is None:  # a plain attribute (not a submodule or parameter): built lazily
+            params = self.__dict__["_step_params"] = list(self.parameters())
+        key = [p._version for p in params]
+        cached = self.__dict__.get("_step_cache")
+        if cached is None or cached[0] != key:
+            cached = self.__dict__["_step_cache"] = (key, fold_step_weights(self))
+        return cached[1]
+
+    def _clear_step_cache(self) -> None:
+        self.__dict__.pop("_step_cache", None)
+        self.__dict__.pop("_step_params", None)
 
     def train(self, mode: bool = True) -> TXLNet:
-        self._position_cache.clear()
+        self._clear_step_cache()
         return super().train(mode)
+
+    def load_state_dict(self, *args, **kwargs):
+        self._clear_step_cache()  # `assign=True` swaps the parameter objects themselves
+        return super().load_state_dict(*args, **kwargs)
+
+    def _apply(self, fn, *args, **kwargs):
+        self._clear_step_cache()  # .to / .cuda / .double may replace the parameters
+        return super()._apply(fn, *args, **kwargs)
 
     def forecast(self, lookback: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
         """Forecasts (..., H) in input units from the rows (..., >= N) before the origin

@@ -12,7 +12,10 @@ alternating order, in one process (the machine is shared: pairs see the same loa
 - `update_predict`: the whole `update(one row)` + `predict()` of the estimator.
 
 Reported: medians of thread CPU time and wall clock, the median of the per-pair ratios, and
-the largest difference between the two paths' head outputs and forecasts.
+the largest difference between the two paths' head outputs and forecasts. Also what bounds the
+step: the aten operators each path dispatches and the floating-point operations it does (torch's
+FlopCounterMode), and the one-token `feed` timed warm (the third of three back-to-back calls
+from the same state) beside its time inside the alternating sequence above.
 
     python -m benchmarks.one_token_step [--smoke] [--rows 16000] [--steps 300] [--repeats 3]
 """
@@ -26,6 +29,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.common import RESULTS, machine, set_threads, synthetic_frame, write_json
 from benchmarks.streaming_vs_reencode import _model
@@ -43,6 +48,27 @@ def _clock(fn, *args) -> tuple[float, float, object]:
 def _update_predict(model, row):
     model.update(row)
     return model.predict()
+
+
+class _CountOps(TorchDispatchMode):
+    """Counts the aten operators dispatched inside it (below autograd: what actually runs)."""
+
+    def __init__(self):
+        super().__init__()
+        self.n = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.n += 1
+        return func(*args, **(kwargs or {}))
+
+
+def _cost(stream, state, scaled) -> dict[str, int]:
+    """aten operators and floating-point operations of one `feed`."""
+    with _CountOps() as ops:
+        stream.feed(state, scaled)
+    with FlopCounterMode(display=False) as flops:
+        stream.feed(state, scaled)
+    return {"aten_ops": ops.n, "flops": int(flops.get_total_flops())}
 
 
 def _summary(cpu: list[float], wall: list[float]) -> dict[str, float]:
@@ -108,6 +134,17 @@ def run(rows: int, steps: int, repeats: int, n_channels: int, smoke: bool) -> di
                 full[name][1].append(wall)
             forecast_diff = max(forecast_diff, float(np.abs(
                 frames["general"].to_numpy() - frames["one_token"].to_numpy()).max()))
+    # warm: the third of three back-to-back calls from one state (caches hold its code and data)
+    warm = []
+    for state, row in pairs[: min(len(pairs), 100)]:
+        scaled = model._scale(row.to_numpy())
+        for _ in range(3):
+            cpu, _, _ = _clock(fast.feed, state.stream, scaled)
+        warm.append(cpu)
+    state, row = pairs[0]
+    scaled = model._scale(row.to_numpy())
+    cost = {"general": _cost(general, state.stream, scaled),
+            "one_token": _cost(fast, state.stream, scaled)}
     load_after = os.getloadavg()
 
     def ratio(table, before: str, after: str, clock: int) -> float:
@@ -123,6 +160,8 @@ def run(rows: int, steps: int, repeats: int, n_channels: int, smoke: bool) -> di
         "update_predict_ratio_wall": ratio(full, "general", "one_token", 1),
         "max_abs_diff_heads": head_diff,
         "max_abs_diff_forecasts": forecast_diff,
+        "feed_one_token_warm_cpu_median_s": float(np.median(warm)),
+        "cost": cost,
     }
     f, u = results["feed"], results["update_predict"]
     print(f"Stream.feed, patch-completing row (CPU median): general "
@@ -135,6 +174,9 @@ def run(rows: int, steps: int, repeats: int, n_channels: int, smoke: bool) -> di
           f"{u['one_token']['cpu_median_s'] * 1e6:.0f} us; paired ratio "
           f"{results['update_predict_ratio_cpu']:.2f}x")
     print(f"max abs diff: heads {head_diff:.1e}, forecasts {forecast_diff:.1e} (original units)")
+    print(f"one-token feed warm {np.median(warm) * 1e6:.0f} us; aten ops general "
+          f"{cost['general']['aten_ops']}, one-token {cost['one_token']['aten_ops']}; flops "
+          f"general {cost['general']['flops']:,}, one-token {cost['one_token']['flops']:,}")
     params = {k: v for k, v in model.get_params().items() if k != "trainer_kwargs"}
     return {
         "benchmark": NAME,

@@ -83,3 +83,21 @@ def test_txl_training_losses_sum_the_errors_and_skip_missing_targets(loss, expec
     target = torch.tensor([1.5, float("nan"), 2.0])  # errors 0.5, (missing), 3
     module = SimpleNamespace(loss_name=loss, normalised_loss=False)
     assert TXLModule._error(module, forecast, target, None).item() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("averaging", [False, True])
+def test_the_restored_model_scores_the_reported_best_validation_loss(averaging):
+    """Early stopping restores the weights that scored `best_val_loss`. With a weight-averaging
+    callback in `trainer_kwargs` those are the averaged weights it validated, not the raw ones
+    (a weights-only checkpoint skips the callback's hook and would save the raw weights)."""
+    from lightning.pytorch.callbacks import EMAWeightAveraging
+
+    train, val = _loaders(2.0, 2.0)
+    module = Slope(0.0, lr=0.3)
+    callbacks = [EMAWeightAveraging(decay=0.7)] if averaging else []
+    summary = fit_module(module, train, val, max_epochs=3, patience=3, accelerator="cpu",
+                         random_state=0, trainer_kwargs={"enable_progress_bar": False,
+                                                         "callbacks": callbacks})
+    with torch.no_grad():
+        restored = module.loss(next(iter(val))).item()
+    assert restored == pytest.approx(summary["best_val_loss"], rel=1e-5)

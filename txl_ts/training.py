@@ -15,7 +15,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, WeightAveraging
 from torch.utils.data import Dataset
 
 
@@ -303,8 +303,12 @@ def fit_module(
         if val_loader is not None:
             callbacks.append(EarlyStopping(monitor="val_loss", patience=patience, mode="min"))
             if kwargs["enable_checkpointing"]:
+                # a weight-averaging callback validates its averaged weights and writes them
+                # into the checkpoint in its on_save_checkpoint hook, which Lightning skips for
+                # weights-only checkpoints: those would restore the raw weights instead
+                averaging = any(isinstance(c, WeightAveraging) for c in callbacks)
                 checkpoint = ModelCheckpoint(dirpath=tmp, monitor="val_loss", mode="min",
-                                             save_top_k=1, save_weights_only=True)
+                                             save_top_k=1, save_weights_only=not averaging)
                 callbacks.append(checkpoint)
         start = None
         with quiet_lightning():

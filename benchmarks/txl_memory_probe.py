@@ -41,7 +41,7 @@ def _mse(model, scaled: np.ndarray, lo: int, hi: int, mem_len: int, residual: bo
     heads, _ = stream.feed(stream.start(rows.shape[1]), rows)  # (N, C, F)
     if not residual:
         heads = torch.zeros_like(heads)
-    padded = grid.pad(torch.as_tensor(rows.T, dtype=torch.float32))
+    padded = grid.pad(torch.as_tensor(rows.T, dtype=heads.dtype))
     n_known = np.arange(lo, hi - h + 1)
     forecasts = forecasts_at(model.net_, grid, heads, padded, n_known).numpy()  # (n, C, H)
     targets = np.lib.stride_tricks.sliding_window_view(rows[lo:], h, axis=0)  # (n, C, H)

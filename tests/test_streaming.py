@@ -21,7 +21,7 @@ from sklearn.exceptions import NotFittedError
 from txl_ts import TXLForecaster, TXLState
 
 N_FIT, N_TOTAL = 200, 560
-TOL = 1e-5
+TOL = 1e-9  # inference runs in float64: streaming and re-encoding differ only by its rounding
 TINY = dict(
     horizon=8, patch_len=8, stride=4, d_model=16, n_heads=2, n_layers=1, d_ff=32,
     segment_len=4, mem_len=8, n_segments=2, max_epochs=2, random_state=0,
@@ -82,7 +82,7 @@ def _assert_matches_reencode(model: TXLForecaster, history: pd.DataFrame) -> Non
     streamed, reencoded = model.predict(), model.predict(history=history)
     pd.testing.assert_index_equal(streamed.index, reencoded.index)
     assert streamed.index[0] == history.index[-1] + pd.Timedelta(hours=1)
-    # in units of each column's training std: a float32 network rounds at that scale
+    # in units of each column's training std: the scale the network sees
     scale = model.scaler_.scale_
     np.testing.assert_allclose(streamed.to_numpy() / scale, reencoded.to_numpy() / scale,
                                rtol=TOL, atol=TOL)
@@ -327,3 +327,48 @@ def test_save_right_after_fit(model, tmp_path):
     model.save(tmp_path / "fresh")
     loaded = TXLForecaster.load(tmp_path / "fresh")
     pd.testing.assert_frame_equal(loaded.predict(), model.predict())
+
+
+# ---- float64 inference ----------------------------------------------------------------------
+def test_streaming_equals_reencoding_in_the_series_own_units_at_any_scale():
+    """Inference runs in float64, so the two routes to a forecast agree far below any unit of
+    a series of values near 1e5 (in float32 they differ by about 1e-7 of the series' scale,
+    here 1e-3)."""
+    data = _series(N_FIT + 20) * 1e4 + 1e5
+    model = TXLForecaster(**{**TINY, "val_size": 0}).fit(data.iloc[:N_FIT])
+    assert model.net_.head.weight.abs().max() > 0  # a trained residual, not the bare ridge
+    for end in range(N_FIT + 1, N_FIT + 14):
+        model.update(data.iloc[end - 1 : end])
+        streamed = model.predict().to_numpy()
+        reencoded = model.predict(history=data.iloc[:end]).to_numpy()
+        assert np.abs(streamed - reencoded).max() < 1e-6, end
+
+
+def test_the_inference_network_runs_in_float64_and_a_state_must_match_it(model):
+    assert model.net_.head.weight.dtype == torch.float64
+    state, before = model.get_state(), model.get_state()
+    as32 = dataclasses.replace(state.stream, buffer=state.stream.buffer.float())
+    with pytest.raises(ValueError, match="dtype torch.float32, expected the network's "
+                                         "torch.float64"):
+        model.set_state(TXLState(as32, state.last_timestamp))
+    assert model.get_state() == before
+
+
+def test_a_model_saved_with_float32_tensors_loads_and_streams(model, data, tmp_path):
+    """Files written before inference moved to float64 hold float32 weights and states."""
+    from safetensors.torch import load_file, save_file
+
+    model.update(data.iloc[N_FIT : N_FIT + 9])
+    model.save(tmp_path / "m")
+    weights = str(tmp_path / "m" / "weights.safetensors")
+    save_file({k: v.float() if v.is_floating_point() else v
+               for k, v in load_file(weights).items()}, weights)
+    loaded = TXLForecaster.load(tmp_path / "m")
+    assert loaded.get_state().stream.buffer.dtype == torch.float64
+    np.testing.assert_allclose(loaded.predict().to_numpy(), model.predict().to_numpy(),
+                               rtol=1e-5, atol=1e-5)
+    loaded.update(data.iloc[N_FIT + 9 : N_FIT + 20])
+    # its memory carries float32 rounding, so it matches re-encoding to float32 precision
+    np.testing.assert_allclose(loaded.predict().to_numpy(),
+                               loaded.predict(history=data.iloc[: N_FIT + 20]).to_numpy(),
+                               rtol=1e-5, atol=1e-5)

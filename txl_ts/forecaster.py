@@ -223,6 +223,18 @@ class TXLForecaster(BaseForecaster):
             n_heads=self.n_heads, n_layers=self.n_layers, d_ff=self.d_ff, dropout=self.dropout,
         ))
 
+    def _to_inference(self, net: TXLNet) -> TXLNet:
+        """Eval mode, on the inference device, in float64 (float32 on MPS, which has none).
+
+        Training runs in float32. Inference runs in float64 because its cost there is per
+        operator, not arithmetic (a streaming step costs about the same), and because streaming
+        and re-encoding compute the same forecast by different operator sequences: in float32
+        they agree to about 1e-7 of the series' scale, which on a series of values near 1e4 is
+        1e-3 in its own units; in float64 they agree to rounding far below any unit.
+        """
+        device = resolve_device(self.accelerator)
+        return net.eval().to(device, torch.float32 if device.type == "mps" else torch.float64)
+
     def _stream(self) -> Stream:
         return Stream(self.net_, self.grid_, self.segment_len, self.mem_len)
 
@@ -280,7 +292,7 @@ class TXLForecaster(BaseForecaster):
             random_state=self.random_state, trainer_kwargs=self.trainer_kwargs,
             keep_start=True,  # the ridge warm start is a forecast worth keeping
         )
-        self.net_.eval().to(resolve_device(self.accelerator))
+        self._to_inference(self.net_)
         self.state_ = self._stream().feed(self._stream().start(n_channels), full)[1]
         self.fitted_state_ = self.state_
         self.fit_summary_ = {**summary, "linear_init_alpha": ridge["alpha"],
@@ -317,7 +329,7 @@ class TXLForecaster(BaseForecaster):
         stream = self._stream()
         scaled = self._scale(series.values)[: n_known.max()]
         heads, _ = stream.feed(stream.start(scaled.shape[1]), scaled)
-        padded = self.grid_.pad(torch.as_tensor(scaled.T, dtype=torch.float32,
+        padded = self.grid_.pad(torch.as_tensor(scaled.T, dtype=heads.dtype,
                                                 device=heads.device))
         out = forecasts_at(self.net_, self.grid_, heads, padded, n_known)  # (n, C, H)
         out = out.transpose(1, 2).double().cpu().numpy()  # (n, H, C)
@@ -359,6 +371,7 @@ class TXLForecaster(BaseForecaster):
     def _check_stream_state(self, stream: object, name: str) -> None:
         """Raise ValueError unless `stream` fits this model's layers, columns and sizes."""
         c, d = len(self.columns_), self.d_model
+        dtype = self.net_.head.weight.dtype
 
         def bad(what: str) -> ValueError:
             return ValueError(f"{name} does not match this model's layers, columns ({c}), "
@@ -367,6 +380,11 @@ class TXLForecaster(BaseForecaster):
         if not isinstance(stream, StreamState) or not isinstance(stream.memory, Memory):
             raise bad(f"expected a StreamState, got {type(stream).__name__}")
         mem = stream.memory
+        tensors = [*mem.mems, *mem.prefix, *(mem.kv or ()), stream.buffer, stream.last_head]
+        wrong = {str(t.dtype) for t in tensors if isinstance(t, torch.Tensor) and t.dtype != dtype}
+        if wrong:
+            raise bad(f"tensors of dtype {', '.join(sorted(wrong))}, expected the network's "
+                      f"{dtype}")
         if len(mem.mems) != self.n_layers or len(mem.prefix) != self.n_layers:
             raise bad(f"{len(mem.mems)} memory layers, expected n_layers={self.n_layers}")
         for group, limit in ((mem.mems, self.mem_len + 1), (mem.prefix, self.segment_len)):
@@ -427,16 +445,18 @@ class TXLForecaster(BaseForecaster):
                 "fitted_timestamp": self.fitted_timestamp_.isoformat()}
 
     def _restore(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
-        device = resolve_device(self.accelerator)
+        self._resolve(self.freq_)  # the same rule as at fit, from the saved params and freq
+        self.net_ = self._to_inference(self._build_net(len(self.columns_)))
+        weight = self.net_.head.weight
 
         def part(prefix: str) -> dict[str, torch.Tensor]:
-            return {k[len(prefix):]: v.to(device) for k, v in tensors.items()
-                    if k.startswith(prefix)}
+            # floats in the network's dtype (a model saved before float64 inference has float32
+            # states), integers (the row count) as they are
+            return {k[len(prefix):]: v.to(weight.device, weight.dtype if v.is_floating_point()
+                                          else v.dtype)
+                    for k, v in tensors.items() if k.startswith(prefix)}
 
-        self._resolve(self.freq_)  # the same rule as at fit, from the saved params and freq
-        self.net_ = self._build_net(len(self.columns_))
         self.net_.load_state_dict(part("net."))
-        self.net_.eval().to(device)
         self.state_ = StreamState.from_tensors(part("state."), self.n_layers)
         self.fitted_state_ = StreamState.from_tensors(part("fitted."), self.n_layers)
         self._check_stream_state(self.state_, "the stored state")

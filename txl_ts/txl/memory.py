@@ -144,10 +144,10 @@ class Stream:
         self.one_token = one_token  # lone tokens take `TXLNet.step` (see `advance`)
 
     def start(self, n_channels: int) -> StreamState:
-        device = self.net.head.weight.device
+        weight = self.net.head.weight  # the stream computes in the network's device and dtype
         return StreamState(
-            memory=Memory.empty(self.net, n_channels, device),
-            buffer=torch.zeros(n_channels, 0, device=device), n_rows=0, last_head=None,
+            memory=Memory.empty(self.net, n_channels, weight.device),
+            buffer=weight.new_zeros(n_channels, 0), n_rows=0, last_head=None,
         )
 
     @torch.inference_mode()
@@ -163,7 +163,7 @@ class Stream:
         """
         grid = self.grid
         device = state.buffer.device
-        new = torch.as_tensor(rows.T, dtype=torch.float32, device=device)
+        new = torch.as_tensor(rows.T, dtype=self.net.head.weight.dtype, device=device)
         if state.n_rows == 0:
             buffer = grid.pad(new)  # (C, context + T)
         else:

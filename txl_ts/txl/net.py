@@ -310,5 +310,6 @@ class TXLNet(nn.Module):
         return mu + sigma * (self.linear(x_norm / sigma) + residual)
 
     def empty_context(self, batch: int, device: torch.device | None = None) -> list[torch.Tensor]:
-        device = device or self.head.weight.device
-        return [torch.zeros(batch, 0, self.d_model, device=device) for _ in range(self.n_layers)]
+        weight = self.head.weight
+        return [weight.new_zeros(batch, 0, self.d_model, device=device or weight.device)
+                for _ in range(self.n_layers)]

@@ -75,6 +75,17 @@ def _streaming(d: dict, dataset: str | None = None) -> list[str]:
             "streaming median, 99th percentile and worst step.",
             "",
         ]
+    if all("reencode_float32_s" in r for r in d["results"]):
+        lines += [
+            "Inference runs in float64 (training in float32), so that streaming and "
+            "re-encoding agree to float64 rounding in the series' own units. Re-encoding with a "
+            "float32 copy of the network, timed at the same points: "
+            + "; ".join(f"{r['history_rows']:,} rows {_ms(r['reencode_float32_s'])} ms "
+                        f"(float64 {_ms(r['reencode_s'])} ms), worst step "
+                        f"{r['ratio_worst_vs_float32_reencode']:,.0f}x faster"
+                        for r in d["results"]) + ".",
+            "",
+        ]
     lines += [
         "| history rows | re-encode (ms) | update+predict median (ms) | p99 (ms) | worst (ms) "
         "| patch-completing step, median: all / network (ms) | network part: median / p99 (ms) "

@@ -23,6 +23,7 @@ from the same state) beside its time inside the alternating sequence above.
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import os
 import time
@@ -34,6 +35,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.common import RESULTS, machine, set_threads, synthetic_frame, write_json
 from benchmarks.streaming_vs_reencode import _model
+from txl_ts import TXLState
+from txl_ts.txl import Memory, Stream, StreamState
 
 NAME = "one_token_step"
 
@@ -71,14 +74,23 @@ def _cost(stream, state, scaled) -> dict[str, int]:
     return {"aten_ops": ops.n, "flops": int(flops.get_total_flops())}
 
 
+def _float32(state: StreamState) -> StreamState:
+    """`state` with float32 tensors (the row count stays an int)."""
+    m = state.memory
+    memory = Memory(mems=tuple(t.float() for t in m.mems),
+                    prefix=tuple(t.float() for t in m.prefix),
+                    kv=None if m.kv is None else tuple(t.float() for t in m.kv))
+    return dataclasses.replace(state, memory=memory, buffer=state.buffer.float(),
+                               last_head=None if state.last_head is None
+                               else state.last_head.float())
+
+
 def _summary(cpu: list[float], wall: list[float]) -> dict[str, float]:
     return {"cpu_median_s": float(np.median(cpu)), "wall_median_s": float(np.median(wall)),
             "cpu_p90_s": float(np.percentile(cpu, 90))}
 
 
 def run(rows: int, steps: int, repeats: int, n_channels: int, smoke: bool) -> dict:
-    from txl_ts.txl import Stream
-
     model = _model(smoke)
     n_fit = 300 if smoke else 1000
     df = synthetic_frame(rows + (steps + 2) * 24 * 4 + 100, n_channels)
@@ -95,22 +107,27 @@ def run(rows: int, steps: int, repeats: int, n_channels: int, smoke: bool) -> di
         end += 1
     general = Stream(model.net_, model.grid_, model.segment_len, model.mem_len, one_token=False)
     fast = model._stream()
+    # the one-token step in float32, as inference ran before it moved to float64
+    net64, net32 = model.net_, copy.deepcopy(model.net_).float()
+    fast32 = Stream(net32, model.grid_, model.segment_len, model.mem_len)
 
     def general_stream() -> Stream:
         return general
 
     load_before = os.getloadavg()
 
-    times = {k: ([], []) for k in ("general", "one_token", "one_token_uncached")}
-    full = {k: ([], []) for k in ("general", "one_token")}
+    times = {k: ([], []) for k in ("general", "one_token", "one_token_uncached",
+                                    "one_token_float32")}
+    full = {k: ([], []) for k in ("general", "one_token", "one_token_float32")}
     head_diff, forecast_diff = 0.0, 0.0
     for rep in range(repeats):
         for i, (state, row) in enumerate(pairs):
             scaled = model._scale(row.to_numpy())
             uncached = dataclasses.replace(state.stream, memory=dataclasses.replace(
                 state.stream.memory, kv=None))
+            state32 = _float32(state.stream)
             runs = [("general", general, state.stream), ("one_token", fast, state.stream),
-                    ("one_token_uncached", fast, uncached)]
+                    ("one_token_uncached", fast, uncached), ("one_token_float32", fast32, state32)]
             outs = {}
             for name, stream, start in (runs if (i + rep) % 2 == 0 else runs[::-1]):
                 cpu, wall, outs[name] = _clock(stream.feed, start, scaled)
@@ -121,15 +138,20 @@ def run(rows: int, steps: int, repeats: int, n_channels: int, smoke: bool) -> di
 
             # the whole estimator step; the general path through an instance override
             frames = {}
-            order = ("general", "one_token") if (i + rep) % 2 == 0 else ("one_token", "general")
-            for name in order:
-                model.set_state(state)
+            order = ("general", "one_token", "one_token_float32")
+            for name in (order if (i + rep) % 2 == 0 else order[::-1]):
                 if name == "general":
                     model._stream = general_stream
+                if name == "one_token_float32":
+                    model.net_ = net32
+                    model.set_state(TXLState(state32, state.last_timestamp))
+                else:
+                    model.set_state(state)
                 try:
                     cpu, wall, frames[name] = _clock(_update_predict, model, row)
                 finally:
                     model.__dict__.pop("_stream", None)
+                    model.net_ = net64
                 full[name][0].append(cpu)
                 full[name][1].append(wall)
             forecast_diff = max(forecast_diff, float(np.abs(
@@ -159,6 +181,10 @@ def run(rows: int, steps: int, repeats: int, n_channels: int, smoke: bool) -> di
         "feed_ratio_uncached_cpu": ratio(times, "general", "one_token_uncached", 0),
         "update_predict_ratio_cpu": ratio(full, "general", "one_token", 0),
         "update_predict_ratio_wall": ratio(full, "general", "one_token", 1),
+        # > 1: float64 costs that much more than float32 (paired, CPU time)
+        "feed_float64_vs_float32_cpu": ratio(times, "one_token", "one_token_float32", 0),
+        "update_predict_float64_vs_float32_cpu": ratio(full, "one_token", "one_token_float32",
+                                                       0),
         "max_abs_diff_heads": head_diff,
         "max_abs_diff_forecasts": forecast_diff,
         "feed_one_token_warm_cpu_median_s": float(np.median(warm)),
@@ -175,6 +201,9 @@ def run(rows: int, steps: int, repeats: int, n_channels: int, smoke: bool) -> di
           f"{u['one_token']['cpu_median_s'] * 1e6:.0f} us; paired ratio "
           f"{results['update_predict_ratio_cpu']:.2f}x")
     print(f"max abs diff: heads {head_diff:.1e}, forecasts {forecast_diff:.1e} (original units)")
+    print(f"float64 vs float32 (paired CPU ratio): feed "
+          f"{results['feed_float64_vs_float32_cpu']:.2f}x, update+predict "
+          f"{results['update_predict_float64_vs_float32_cpu']:.2f}x")
     print(f"one-token feed warm {np.median(warm) * 1e6:.0f} us; aten ops general "
           f"{cost['general']['aten_ops']}, one-token {cost['one_token']['aten_ops']}; flops "
           f"general {cost['general']['flops']:,}, one-token {cost['one_token']['flops']:,}")

@@ -185,6 +185,13 @@ def _one_token(d: dict) -> list[str]:
         row("`update(1 row)` + `predict()`, general path", full["general"], "1.00x"),
         row("`update(1 row)` + `predict()`, one-token step", full["one_token"],
             f"{r['update_predict_ratio_cpu']:.2f}x"),
+        *([row("`Stream.feed`, one-token step in float32", feed["one_token_float32"],
+               f"{r['feed_ratio_cpu'] * r['feed_float64_vs_float32_cpu']:.2f}x"),
+           row("`update(1 row)` + `predict()`, one-token step in float32",
+               full["one_token_float32"],
+               f"{r['update_predict_ratio_cpu'] * r['update_predict_float64_vs_float32_cpu']:.2f}"
+               "x")]
+          if "one_token_float32" in feed else []),
         "",
         f"Largest difference between the two paths: head outputs {r['max_abs_diff_heads']:.1e} "
         f"(normalised units; small because the head starts at zero and trained one epoch: "
@@ -193,6 +200,12 @@ def _one_token(d: dict) -> list[str]:
         "Keys/values are not cached on the first step after `fit`, `load`, `reset_state` or a "
         "multi-token update.",
         "",
+        *([f"Inference runs in float64; the float32 rows run a float32 copy of the network from "
+           f"the same states. Paired, float64 costs {r['feed_float64_vs_float32_cpu']:.2f}x "
+           f"float32's CPU time in `Stream.feed` and "
+           f"{r['update_predict_float64_vs_float32_cpu']:.2f}x in the whole step (the float32 "
+           "rows' speed-ups are products of paired ratios).", ""]
+          if "feed_float64_vs_float32_cpu" in r else []),
         *_step_cost(r),
     ]
 

@@ -66,10 +66,13 @@ def test_one_token_step_smoke(out):
     r = data["results"]
     for table in (r["feed"], r["update_predict"]):
         assert all(0 < cell["cpu_median_s"] <= cell["cpu_p90_s"] for cell in table.values())
-    assert set(r["feed"]) == {"general", "one_token", "one_token_uncached"}
+    assert set(r["feed"]) == {"general", "one_token", "one_token_uncached", "one_token_float32"}
+    assert set(r["update_predict"]) == {"general", "one_token", "one_token_float32"}
     assert r["feed_ratio_cpu"] > 0 and r["update_predict_ratio_cpu"] > 0
-    # the two paths agree to float rounding (tested in tests/test_model.py)
-    assert r["max_abs_diff_heads"] < 1e-5 and r["max_abs_diff_forecasts"] < 1e-4
+    assert r["feed_float64_vs_float32_cpu"] > 0
+    # the two paths agree to float64 rounding (tested in tests/test_model.py)
+    assert r["max_abs_diff_heads"] < 1e-12 and r["max_abs_diff_forecasts"] < 1e-10
+    assert r["cost"]["one_token"]["aten_ops"] < r["cost"]["general"]["aten_ops"]
 
 
 def test_training_cost_smoke(out):

@@ -229,8 +229,8 @@ class TXLForecaster(BaseForecaster):
         Training runs in float32. Inference runs in float64 because its cost there is per
         operator, not arithmetic (a streaming step costs about the same), and because streaming
         and re-encoding compute the same forecast by different operator sequences: in float32
-        they agree to about 1e-7 of the series' scale, which on a series of values near 1e4 is
-        1e-3 in its own units; in float64 they agree to rounding far below any unit.
+        they agree to about 1e-7 of the series' scale, which for a series whose standard deviation
+        is 1e4 is 1e-3 in its own units; in float64 they agree far below any unit.
         """
         device = resolve_device(self.accelerator)
         return net.eval().to(device, torch.float32 if device.type == "mps" else torch.float64)

@@ -6,8 +6,8 @@ ops, on weights folded once per weight version (`fold`):
 
 - without `scale` the token embedding is linear in the token's rows, apart from the clamp
   on the level change: the patch, its centring and the level change become one matmul;
-- the query, its biases u and v and the score scale 1 / sqrt(d_head) share one projection
-  with the keys and values: x_norm @ [W_kv ; W_q / s ; W_q / s] + [0 ; u / s ; v / s];
+- the query, its biases u and v and the score scale share one projection with the keys and
+  values: x_norm @ [W_kv ; W_q / r ; W_q / r] + [0 ; u / r ; v / r], r = sqrt(d_head);
 - a layer's context enters as its keys/values (`TXLNet.keys_values`), carried from step to
   step, so earlier tokens are never projected again;
 - the one query sees every key, at distances K-1, ..., 0: the order of the relative

@@ -76,6 +76,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], bool, dict[str, Any]]] = {
                                 "callbacks": [EMAWeightAveraging(decay=0.95)]}}, True, {}),
     "batch8": ("batch_size=8 instead of 32: four times the optimiser steps per epoch",
                {"batch_size": 8}, True, {}),
+    "no-channel-id": ("tokens without the channel embedding: one network shared by every "
+                      "channel, as in PatchTST", {}, True, {"no_channel": True}),
 }
 
 
@@ -118,18 +120,23 @@ def _module_options(options: dict[str, Any]):
     """Train with `TXLModule(..., **options)`: switches that are not estimator parameters."""
     real, real_build = forecaster_module.TXLModule, forecaster_module.TXLForecaster._build_net
     forecaster_module.TXLForecaster._JITTER = options.get("jitter", False)
+    switches = ("jitter", "no_change", "no_channel")  # handled here, not by TXLModule
     forecaster_module.TXLModule = functools.partial(
-        real, **{k: v for k, v in options.items() if k not in ("jitter", "no_change")})
-    if options.get("no_change"):
-        def build_without_change(self, n_channels):
+        real, **{k: v for k, v in options.items() if k not in switches})
+    if options.get("no_change") or options.get("no_channel"):
+        def build_without(self, n_channels):
             net = real_build(self, n_channels)
-            with torch.no_grad():  # the change projection outputs zeros and never trains
-                net.change.weight.zero_()
-                net.change.bias.zero_()
-            net.change.requires_grad_(False)
+            # the switched-off inputs output zeros and never train
+            off = [net.change] if options.get("no_change") else []
+            off += [net.channel] if options.get("no_channel") else []
+            with torch.no_grad():
+                for module in off:
+                    for param in module.parameters():
+                        param.zero_()
+                    module.requires_grad_(False)
             return net
 
-        forecaster_module.TXLForecaster._build_net = build_without_change
+        forecaster_module.TXLForecaster._build_net = build_without
     try:
         yield
     finally:

@@ -40,6 +40,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], bool, dict[str, Any]]] = {
                       {"linear_init": "seasonal"}, True, {}),
     "no-burn-in": ("burn_in=0: scored tokens start with an empty memory", {"burn_in": 0},
                    True, {}),
+    "burn-in2": ("burn_in=2: two warm-up segments of four, the default before burn_in=0",
+                 {"burn_in": 2}, True, {}),
     "burn-in1": ("burn_in=1: one warm-up segment of four instead of two", {"burn_in": 1},
                  True, {}),
     "patch16": ("patch_len=16, stride=8 (the old non-seasonal patches)",

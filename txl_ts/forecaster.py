@@ -52,15 +52,15 @@ class TXLForecaster(BaseForecaster):
     `lookback="auto"` is 14 seasons (14 * patch_len without a known season), `norm_window=None`
     is `lookback`. With segment_len 8 and mem_len 16, hourly attention spans 17-24 days.
 
-    Training samples are `n_segments` consecutive segments at random positions (the first
-    `burn_in`, by default half of them, warm the memory without gradients and are not
-    scored), or, with `stateful=True`,
-    consecutive segments of `batch_size` parallel streams in time order. A validation tail of
-    `val_size` rows (a fraction or a count; 0 disables it) drives early stopping; its loss is
-    the MSE from every row of the tail, as a benchmark scores a test split. The untrained
-    model (the ridge linear forecast) is validated too, and kept when no epoch beats it.
-    `loss` is the training loss ("huber", "mse", or "mae" as in SegRNN); validation always
-    scores MSE.
+    Training samples are `n_segments` consecutive segments at random positions, every token
+    scored (the first `burn_in` segments, if any, only warm the memory, without gradients;
+    `None` is half of them; on validation no warm-up beat scoring every token), or, with
+    `stateful=True`, consecutive segments of `batch_size` parallel streams in time order.
+    A validation tail of `val_size` rows (a fraction or a count; 0 disables it) drives early
+    stopping; its loss is the MSE from every row of the tail, as a benchmark scores a test
+    split. The untrained model (the ridge linear forecast) is validated too, and kept when no
+    epoch beats it. `loss` is the training loss ("huber", "mse", or "mae" as in SegRNN);
+    validation always scores MSE.
     """
 
     _TRAINING_ONLY_PARAMS = (*BaseForecaster._TRAINING_ONLY_PARAMS, "loss", "linear_init",
@@ -83,7 +83,7 @@ class TXLForecaster(BaseForecaster):
         segment_len: int = 8,
         mem_len: int = 16,
         n_segments: int = 4,
-        burn_in: int | None = None,
+        burn_in: int | None = 0,
         stateful: bool = False,
         lr: float = 3e-4,
         weight_decay: float = 1e-4,

@@ -33,7 +33,8 @@ OUT = RESULTS / "txl_ablation.json"
 
 # name -> (what changes, TXLForecaster params, train the network?, TXLModule options)
 VARIANTS: dict[str, tuple[str, dict[str, Any], bool, dict[str, Any]]] = {
-    "default": ("the defaults", {}, True, {}),
+    "default": ("the defaults of the commit each cell names (burn_in=2 up to the file "
+                "txl_ablation_3.json; burn_in=0 after it)", {}, True, {}),
     "nomem": ("mem_len=0 (no memory)", {"mem_len": 0}, True, {}),
     "linear-only": ("ridge linear path alone, network not trained (head = 0)", {}, False, {}),
     "seasonal-init": ("linear path starts as the seasonal naive, no ridge warm start",

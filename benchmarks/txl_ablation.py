@@ -45,6 +45,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], bool, dict[str, Any]]] = {
                  {"burn_in": 2}, True, {}),
     "burn-in1": ("burn_in=1: one warm-up segment of four instead of two", {"burn_in": 1},
                  True, {}),
+    "stateful": ("stateful=True: batch_size streams walk the history in time order, every "
+                 "token scored with the memory carried over from the previous batch",
+                 {"stateful": True, "burn_in": 0}, True, {}),
     "patch16": ("patch_len=16, stride=8 (the old non-seasonal patches)",
                 {"patch_len": 16, "stride": 8}, True, {}),
     "mse": ("MSE loss instead of Huber", {"loss": "mse"}, True, {}),

@@ -305,7 +305,7 @@ def library_best(rows) -> list[str]:
     """Cells where TXL has the lowest test MSE among the library's other models (the
     mem_len=0 ablation is TXL itself and is left out)."""
     others = [m for m in REQUIRED if m not in ("txl", "txl-nomem")]
-    won, total, lost = 0, 0, []
+    won, total, lost, close = 0, 0, [], []
     for dataset in DATASETS:
         for h in HORIZONS:
             if (dataset, h, "txl") not in rows:
@@ -320,11 +320,25 @@ def library_best(rows) -> list[str]:
             else:
                 lost.append(f"{dataset}-{h} ({OURS[best]} {scores[best]:.4f} against "
                             f"{t:.4f})")
+            if best is not None:
+                # a margin inside the seeds' spread is a tie, whichever side it falls on
+                spread = max(_mse_std(rows[(dataset, h, "txl")]),
+                             _mse_std(rows[(dataset, h, best)]))
+                if abs(scores[best] - t) < spread:
+                    close.append(f"{dataset}-{h} (TXL {t:.5f}, {OURS[best]} "
+                                 f"{scores[best]:.5f}, seed std up to {spread:.4f})")
     if not total:
         return []
     return [f"TXL has the lowest test MSE among the library's models ("
             f"{', '.join(OURS[m] for m in others)}) in {won} of {total} cells"
-            + (f"; it loses {'; '.join(lost)}." if lost else ".")]
+            + (f"; it loses {'; '.join(lost)}." if lost else ".")
+            + (f" In {len(close)} of these cells the margin to the best other model is "
+               f"smaller than one seed standard deviation, so the order there is not "
+               f"settled: {'; '.join(close)}." if close else "")]
+
+
+def _mse_std(row: dict[str, Any]) -> float:
+    return float((row["entry"].get("std") or {}).get("mse") or 0.0)
 
 
 def comparisons(rows) -> list[str]:

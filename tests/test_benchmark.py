@@ -104,3 +104,27 @@ def test_cli_on_truncated_data(tmp_path, capsys, monkeypatch):
     # epochs run, in the runs table (and how often TXL kept its validated warm start)
     assert re.search(r"\| 1,1 \(early stop 0/2\)(, warm start kept [12]/2)? \|", text)
     assert "- ETTh1 H=96 TXL (ours)" in text  # listed as missing, never filled in
+
+
+def test_scoreboard_summary_names_the_cells_decided_inside_the_seed_spread():
+    spec = importlib.util.spec_from_file_location(
+        "make_results", Path(__file__).parents[1] / "examples" / "make_results.py")
+    make_results = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_results)
+
+    def row(mse, std):
+        return {"entry": {"mean": {"mse": mse}, "std": {"mse": std}}}
+
+    rows = {}
+    for model in make_results.REQUIRED:
+        rows[("ETTh1", 96, model)] = row(1.0, 0.0)
+        rows[("ETTh1", 192, model)] = row(1.0, 0.0)
+    rows[("ETTh1", 96, "txl")] = row(0.400, 0.010)  # wins by 0.001, std 0.01: a tie
+    rows[("ETTh1", 96, "dlinear")] = row(0.401, 0.002)
+    rows[("ETTh1", 192, "txl")] = row(0.300, 0.001)  # wins by 0.1: settled
+    rows[("ETTh1", 192, "lstm")] = row(0.400, 0.001)
+    (line,) = make_results.library_best(rows)
+    assert "in 2 of 2 cells" in line
+    _, close = line.split("In 1 of these cells")
+    assert "ETTh1-96 (TXL 0.40000, DLinear (ours) 0.40100, seed std up to 0.0100)" in close
+    assert "ETTh1-192" not in close

@@ -78,6 +78,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], bool, dict[str, Any]]] = {
                           True, {}),
     "no-level-change": ("tokens without the level/scale change since the previous token "
                         "(the memory cannot sum level drift)", {}, True, {"no_change": True}),
+    "n-segments6": ("n_segments=6: training samples of 48 tokens instead of 32",
+                    {"n_segments": 6}, True, {}),
+    "max-epochs60": ("max_epochs=60 instead of 30 (the cosine decay is spread over twice the "
+                     "steps)", {"max_epochs": 60}, True, {}),
     "ema": ("weights averaged over training (Lightning's EMAWeightAveraging, decay 0.95: about "
             "two ETTh epochs); validation, early stopping and the kept model use the average",
             {"trainer_kwargs": {"enable_progress_bar": False,

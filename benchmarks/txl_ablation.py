@@ -277,7 +277,7 @@ def section(results: Path) -> list[str]:
             table(cells), "",
             "How well validation ranks the runs (`val_test_agreement`; runs whose warm start "
             "was kept count with the start's validation MSE):", "",
-            *val_test_agreement(cells), "",
+            *(val_test_agreement(cells) or ["- no cell has the 5 trained runs it needs."]), "",
             "Validation MSE of each variant against the default (seed 0, the cells where both "
             "ran; decisions are made on this):", "", *val_change_vs_default(cells), "",
         ]

@@ -128,3 +128,75 @@ def test_scoreboard_summary_names_the_cells_decided_inside_the_seed_spread():
     _, close = line.split("In 1 of these cells")
     assert "ETTh1-96 (TXL 0.40000, DLinear (ours) 0.40100, seed std up to 0.0100)" in close
     assert "ETTh1-192" not in close
+
+
+def _half_hourly_csv(path: Path, n: int = 48 * 21) -> Path:
+    import numpy as np
+    import pandas as pd
+
+    t = np.arange(n)
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "date": pd.date_range("2024-03-04", periods=n, freq="30min").astype(str),
+        "load": 10 + 3 * np.sin(2 * np.pi * t / 48) + (t // 48 % 7 >= 5) + 0.1 * rng.normal(size=n),
+        "temp": 5 + np.sin(2 * np.pi * t / 48 + 1) + 0.1 * rng.normal(size=n),
+    })
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_a_csv_file_runs_the_protocol_with_its_own_seasons(tmp_path):
+    """A user's half-hourly CSV: split 70/10/20, the seasonal naives repeat yesterday (48
+    steps) and last week (336), MASE is scaled by the 48-step naive, and the reported MSE is
+    the one computed by hand over every test window."""
+    import numpy as np
+
+    from txl_ts.benchmark import run_benchmark
+
+    path = _half_hourly_csv(tmp_path / "my_load.csv")
+    n, h = 48 * 21, 12
+    report = run_benchmark(str(path), h, ["snaive", "snaive-weekly"], log=lambda msg: None)
+    assert report["dataset"] == "my_load" and report["data_file"] == str(path)
+    assert report["split"] == {"train_end": int(0.7 * n), "test_start": n - int(0.2 * n),
+                               "end": n}
+    assert report["mase_lag"] == 48 and report["columns"] == ["load", "temp"]
+    seasons = {m: e["params"]["season"] for m, e in report["models"].items()}
+    assert seasons == {"snaive": 48, "snaive-weekly": 336}
+    df, split = load_protocol(str(path))
+    values = df.to_numpy()
+    scaled = (values - values[: split.train_end].mean(0)) / values[: split.train_end].std(0)
+    for model, lag in (("snaive", 48), ("snaive-weekly", 336)):
+        errors = [((scaled[c + 1: c + 1 + h] - scaled[c + 1 - lag: c + 1 + h - lag]) ** 2).mean()
+                  for c in range(split.test_start - 1, n - h)]
+        assert report["models"][model]["mean"]["mse"] == pytest.approx(np.mean(errors))
+    s_df, _ = load_protocol(str(path), "S")
+    assert list(s_df.columns) == ["temp"]  # "S" is a CSV's last column
+
+
+def test_csv_data_sets_on_the_command_line_and_in_the_grid(tmp_path, capsys):
+    path = _half_hourly_csv(tmp_path / "site_a.csv")
+    out = tmp_path / "grid"
+    argv = ["benchmark", "--dataset", str(path), "--horizon", "24", "--models", "naive,snaive",
+            "--out-dir", str(out)]
+    assert main(argv) == 0
+    assert {p.name for p in out.glob("*.json")} == {"site_a_M_24_naive.json",
+                                                    "site_a_M_24_snaive.json"}
+    with pytest.raises(SystemExit):
+        main(["benchmark", "--dataset", str(tmp_path / "missing.csv"), "--out", "x.json"])
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_read_csv_names_what_is_wrong(tmp_path):
+    import pandas as pd
+
+    path = _half_hourly_csv(tmp_path / "ok.csv")
+    frame = pd.read_csv(path)
+    frame.drop(index=[5]).to_csv(tmp_path / "gap.csv", index=False)
+    with pytest.raises(ValueError, match="gap.csv.*not evenly spaced"):
+        datasets.read_csv(tmp_path / "gap.csv")
+    frame.assign(site="north").to_csv(tmp_path / "text.csv", index=False)
+    with pytest.raises(ValueError, match=r"text.csv.*not numeric: \['site'\]"):
+        datasets.read_csv(tmp_path / "text.csv")
+    with pytest.raises(ValueError, match="no time column 'stamp'"):
+        datasets.read_csv(path, time_col="stamp")
+    assert datasets.read_csv(path).index.freqstr == "30min"

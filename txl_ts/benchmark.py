@@ -10,6 +10,10 @@ Protocol (as in the Informer / Autoformer / PatchTST line of work, but scoring e
 * A StandardScaler fitted on train only; MSE / MAE on scaled values over all columns, all
   horizon steps and every stride-1 test window (no drop_last).
 * "M": all columns in and out; "S": the target column only (OT; WetBulbCelsius for WTH).
+* Any other data set is a CSV path (`--dataset my_load.csv`): a time column ("date" or the
+  first) and numeric columns, evenly spaced (`datasets.read_csv`), split 70/10/20 as WTH;
+  "S" is its last column. The seasonal naive repeats the frequency's season (yesterday for
+  hourly or half-hourly data; `snaive-weekly` last week), and MASE is scaled by that naive.
 
 `--rows N` truncates a data set to its first N rows and splits it in the same proportions
 (ETTh: 60/20/20), for quick runs; such results are not comparable with the full protocol.
@@ -44,7 +48,8 @@ from .backtest import backtest, level_tag
 from .conformal import CalibrationError
 
 HORIZONS = (96, 192, 336, 720)
-MODELS = ("txl", "txl-nomem", "lstm", "dlinear", "arima", "arima-nonseasonal", "naive", "snaive")
+MODELS = ("txl", "txl-nomem", "lstm", "dlinear", "arima", "arima-nonseasonal", "naive", "snaive",
+          "snaive-weekly")
 STOCHASTIC = ("txl", "txl-nomem", "lstm", "dlinear")
 # Which `model_params` key configures each model (both ARIMA variants share "arima").
 PARAM_GROUP = {"lstm": "lstm", "dlinear": "dlinear", "arima": "arima",
@@ -56,6 +61,7 @@ METRICS = ("mse", "mae", "mse_orig", "mae_orig", "smape", "mase", "fit_seconds",
            "predict_seconds", *INTERVAL_METRICS)
 ETT_BORDERS = (8640, 11520, 14400)  # 12 / 4 / 4 months of hourly rows
 MASE_LAG = 24  # MASE scaled by the training part's in-sample seasonal-naive (24 h) error
+WEEK = pd.Timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -71,15 +77,26 @@ class Split:
         return {"train_end": self.train_end, "test_start": self.test_start, "end": self.end}
 
 
+def is_file(dataset: str) -> bool:
+    """Whether `dataset` names a CSV file rather than a bundled data set."""
+    return dataset.lower().endswith(".csv")
+
+
+def dataset_label(dataset: str) -> str:
+    """The name reports and grid cells use: a bundled name, or a CSV file's stem."""
+    return Path(dataset).stem if is_file(dataset) else dataset
+
+
 def split_rows(dataset: str, n_rows: int, truncated: bool = False) -> Split:
-    """The protocol's borders for `dataset` with `n_rows` rows (proportional if truncated)."""
+    """The protocol's borders for `dataset` with `n_rows` rows (proportional if truncated;
+    70/10/20 for WTH and CSV files)."""
     if dataset in ("ETTh1", "ETTh2"):
         if not truncated:
             if n_rows < ETT_BORDERS[-1]:
                 raise ValueError(f"{dataset} needs {ETT_BORDERS[-1]} rows, has {n_rows}")
             return Split(*ETT_BORDERS)
         return Split(int(0.6 * n_rows), int(0.8 * n_rows), n_rows)
-    if dataset == "WTH":
+    if dataset == "WTH" or is_file(dataset):
         n_test = int(0.2 * n_rows)
         return Split(int(0.7 * n_rows), n_rows - n_test, n_rows)
     raise ValueError(f"unknown data set {dataset!r}; choose one of {list(datasets.NAMES)}")
@@ -90,7 +107,7 @@ def load_protocol(dataset: str, features: str = "M",
     """The frame (columns per `features`) and the split of the protocol."""
     if features not in ("M", "S"):
         raise ValueError(f"features must be 'M' or 'S', got {features!r}")
-    df = datasets.load(dataset)
+    df = datasets.read_csv(dataset) if is_file(dataset) else datasets.load(dataset)
     if rows is not None:
         if rows < 200 or rows > len(df):
             raise ValueError(f"rows must be in [200, {len(df)}], got {rows}")
@@ -98,8 +115,25 @@ def load_protocol(dataset: str, features: str = "M",
     split = split_rows(dataset, len(df), truncated=rows is not None)
     df = df.iloc[: split.end]
     if features == "S":
-        df = df[[datasets.TARGETS[dataset]]]
+        df = df[[datasets.TARGETS.get(dataset, df.columns[-1])]]
     return df, split
+
+
+def seasons_of(df: pd.DataFrame) -> tuple[int | None, int | None]:
+    """The seasonal naive's lag (the frequency's season by `seasonality.season_from_freq`;
+    None when the frequency has none) and the steps in a week for sub-daily data whose step
+    divides a week (None otherwise)."""
+    from .seasonality import season_from_freq
+
+    freq = df.index.freq
+    try:
+        season = season_from_freq(freq)
+    except ValueError:
+        season = None
+    step = pd.Timedelta(freq) if isinstance(freq, pd.offsets.Tick) else None
+    if step is None or step >= pd.Timedelta(days=1) or WEEK % step != pd.Timedelta(0):
+        return season, None
+    return season, int(WEEK / step)
 
 
 def _lazy(module: str, cls: str) -> type:
@@ -111,18 +145,26 @@ def _lazy(module: str, cls: str) -> type:
 
 def make_model(name: str, horizon: int, seed: int | None = 0, max_epochs: int | None = None,
                txl_params: dict[str, Any] | None = None, accelerator: str = "auto",
-               model_params: dict[str, dict[str, Any]] | None = None):
+               model_params: dict[str, dict[str, Any]] | None = None,
+               seasons: tuple[int | None, int | None] = (24, 168)):
     """A fresh, unfitted forecaster for benchmark model `name`.
 
     `txl_params` go to both TXL variants; `model_params` maps "lstm" / "dlinear" / "arima" to
-    extra constructor parameters ("arima" configures both ARIMA variants).
+    extra constructor parameters ("arima" configures both ARIMA variants); `seasons` are the
+    data's (`seasons_of`; hourly by default) for the two seasonal naives.
     """
     from .baselines.naive import NaiveForecaster
 
     if name == "naive":
         return NaiveForecaster(horizon=horizon, method="last")
     if name == "snaive":
-        return NaiveForecaster(horizon=horizon, method="seasonal", season=24)
+        if seasons[0] is None:
+            raise ValueError("snaive needs a frequency with a known season")
+        return NaiveForecaster(horizon=horizon, method="seasonal", season=seasons[0])
+    if name == "snaive-weekly":
+        if seasons[1] is None:
+            raise ValueError("snaive-weekly needs sub-daily data whose step divides a week")
+        return NaiveForecaster(horizon=horizon, method="seasonal", season=seasons[1])
     if name in ("txl", "txl-nomem"):
         from .forecaster import TXLForecaster
 
@@ -225,9 +267,10 @@ def report_header(dataset: str, horizon: int, features: str, df: pd.DataFrame, s
     """The fields of a report that describe the protocol, the machine (this one unless given)
     and the command; no results yet."""
     return {
-        "dataset": dataset, "features": features, "horizon": horizon,
+        "dataset": dataset_label(dataset), "features": features, "horizon": horizon,
+        **({"data_file": str(dataset)} if is_file(dataset) else {}),
         "rows": len(df), "truncated": rows is not None, "split": split.as_dict(),
-        "columns": list(df.columns), "mase_lag": MASE_LAG,
+        "columns": list(df.columns), "mase_lag": seasons_of(df)[0] or 1,
         "protocol": "train-only StandardScaler; MSE/MAE on scaled values over every stride-1 "
                     "test window, all columns and horizon steps (no drop_last)",
         "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -246,11 +289,12 @@ def run_one(name: str, df: pd.DataFrame, split: Split, horizon: int, seed: int |
     `interval_error`) when the validation split is too short to calibrate them."""
     params = None
     try:
+        seasons = seasons_of(df)
         model = make_model(name, horizon, seed, max_epochs, txl_params, accelerator,
-                           model_params)
+                           model_params, seasons)
         params = model.get_params(deep=False)
         kwargs = dict(start=split.test_start, end=split.end, train_end=split.train_end,
-                      mase_lag=MASE_LAG, keep_forecasts=False)
+                      mase_lag=seasons[0] or 1, keep_forecasts=False)
         interval_error = None
         try:
             result = backtest({name: model}, df, horizon, coverage=list(COVERAGE), **kwargs)
@@ -386,10 +430,17 @@ def _models_arg(text: str) -> list[str]:
 
 def _datasets_arg(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in datasets.NAMES]
+    unknown = [n for n in names if n not in datasets.NAMES and not is_file(n)]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
-            f"unknown data sets {unknown}; choose from {list(datasets.NAMES)}")
+            f"unknown data sets {unknown}; choose from {list(datasets.NAMES)} or give a .csv "
+            "path")
+    missing = [n for n in names if is_file(n) and not Path(n).is_file()]
+    if missing:
+        raise argparse.ArgumentTypeError(f"no such file: {missing}")
+    labels = [dataset_label(n) for n in names]
+    if len(set(labels)) < len(labels):
+        raise argparse.ArgumentTypeError(f"two data sets share a name: {labels}")
     return names
 
 
@@ -418,8 +469,8 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, type=_datasets_arg,
-                        help=f"comma-separated, from {','.join(datasets.NAMES)} (several only "
-                        "with --out-dir)")
+                        help=f"comma-separated, from {','.join(datasets.NAMES)} or paths to "
+                        ".csv files (split 70/10/20; several only with --out-dir)")
     parser.add_argument("--horizon", type=_horizons_arg, default=[96],
                         help="forecast horizon(s), comma-separated (96,192,336,720 in the "
                         "standard protocol; several only with --out-dir)")

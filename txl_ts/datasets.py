@@ -1,4 +1,5 @@
-"""The bundled real data sets: ETTh1, ETTh2 (electricity load) and WTH (weather)."""
+"""The bundled real data sets: ETTh1, ETTh2 (electricity load) and WTH (weather); and any
+CSV of the same shape (`read_csv`)."""
 
 from __future__ import annotations
 
@@ -31,4 +32,32 @@ def load(name: str) -> pd.DataFrame:
     frame = pd.read_csv(path(name))
     stamps = pd.to_datetime(frame.pop("date"), format="mixed")
     frame.index = pd.DatetimeIndex(stamps, name="date", freq="h")
+    return frame.astype("float64")
+
+
+def read_csv(file: str | Path, time_col: str | None = None) -> pd.DataFrame:
+    """A CSV of timestamps and numeric columns as a float DataFrame with a regular
+    DatetimeIndex: the benchmark's way to run the protocol on the user's own data.
+
+    The timestamps are `time_col`, else a column named "date", else the first column; their
+    frequency is inferred, so the rows must be evenly spaced. Raises ValueError naming the
+    file and the problem (a missing or irregular time column, a non-numeric column).
+    """
+    file = Path(file)
+    frame = pd.read_csv(file)
+    if time_col is None:
+        time_col = "date" if "date" in frame.columns else str(frame.columns[0])
+    if time_col not in frame.columns:
+        raise ValueError(f"{file}: no time column {time_col!r}; columns: {list(frame.columns)}")
+    stamps = pd.DatetimeIndex(pd.to_datetime(frame.pop(time_col), format="mixed"),
+                              name=time_col)
+    freq = pd.infer_freq(stamps) if len(stamps) >= 3 else None
+    if freq is None:
+        raise ValueError(f"{file}: the timestamps in {time_col!r} are not evenly spaced (or "
+                         "fewer than 3), so no frequency can be inferred")
+    text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if text or frame.shape[1] == 0:
+        raise ValueError(f"{file}: every column but {time_col!r} must be numeric; "
+                         f"not numeric: {text}" if text else f"{file}: no value columns")
+    frame.index = pd.DatetimeIndex(stamps, freq=freq)
     return frame.astype("float64")

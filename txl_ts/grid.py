@@ -38,6 +38,7 @@ from .benchmark import (
     PARAM_GROUP,
     STOCHASTIC,
     _json_safe,
+    dataset_label,
     load_protocol,
     machine_info,
     mark_capped,
@@ -80,7 +81,7 @@ class Task:
     seed: int | None
 
     def cell(self, features: str) -> str:
-        return f"{self.dataset}_{features}_{self.horizon}_{self.model}"
+        return f"{dataset_label(self.dataset)}_{features}_{self.horizon}_{self.model}"
 
 
 # ---------------------------------------------------------------- worker side

@@ -380,6 +380,9 @@ def render(results: Path) -> str:
     from benchmarks.lstm_patch_cost import section as lstm_section
 
     lines += lstm_section(results)
+    from benchmarks.unseen_data import section as unseen_section
+
+    lines += unseen_section(results)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -164,10 +164,47 @@ def section(results: Path) -> list[str]:
         txl = mse.get("txl")
         row.append(f"{txl / best:.3f}" if txl and best else "–")
         row.append(f"{txl / min(naives):.3f}" if txl and naives else "–")
-        epochs = [r.get("epochs") for r in models.get("txl", {}).get("runs", [])]
-        row.append(",".join(str(e) for e in epochs) or "–")
+        runs = models.get("txl", {}).get("runs", [])
+        kept = sum(bool((r.get("fit_summary") or {}).get("kept_start")) for r in runs)
+        row.append(",".join(str(r.get("epochs")) for r in runs)
+                   + (f" (warm start kept {kept}/{len(runs)})" if kept else "") or "–")
         lines.append("| " + " | ".join(row) + " |")
-    lines.append("")
+    lines += ["", *_summary(cells), ""]
+    return lines
+
+
+def _summary(cells: dict[tuple, dict]) -> list[str]:
+    """Where TXL wins and loses, its memory's effect and its worst ratio to a seasonal naive."""
+    wins, losses, memory, naive = [], [], [], []
+    for (dataset, features, horizon), cell in sorted(cells.items()):
+        mse = {m: e["mean"]["mse"] for m, e in cell["models"].items()}
+        if "txl" not in mse:
+            continue
+        name = f"{dataset} {features}-{horizon}"
+        others = {m: v for m, v in mse.items() if m not in ("txl", "txl-nomem")}
+        best = min(others, key=others.get)
+        if mse["txl"] <= others[best]:
+            wins.append(name)
+        else:
+            losses.append(f"{name} to {LABELS[best]} ({others[best]:.4f} against "
+                          f"{mse['txl']:.4f}, {100 * (mse['txl'] / others[best] - 1):+.1f}%)")
+        if "txl-nomem" in mse:
+            memory.append((name, 100 * (mse["txl"] / mse["txl-nomem"] - 1)))
+        naives = [mse[m] for m in ("snaive", "snaive-weekly") if m in mse]
+        if naives:
+            naive.append((name, mse["txl"] / min(naives)))
+    lines = [f"- TXL has the lowest MSE of the library's models (TXL mem_len=0 aside) in "
+             f"{len(wins)} of {len(wins) + len(losses)} cells; it loses "
+             + ("; ".join(losses) if losses else "none") + "."]
+    if memory:
+        worst = max(memory, key=lambda x: x[1])
+        lines.append(f"- Memory against mem_len=0: {sum(v for _, v in memory) / len(memory):+.1f}% "
+                     f"MSE on average over {len(memory)} cells, from "
+                     f"{min(v for _, v in memory):+.1f}% to {worst[1]:+.1f}% ({worst[0]}).")
+    if naive:
+        worst = max(naive, key=lambda x: x[1])
+        lines.append(f"- Against the better of the two seasonal naives TXL's MSE ratio is at "
+                     f"most {worst[1]:.3f} ({worst[0]}).")
     return lines
 
 

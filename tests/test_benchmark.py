@@ -200,3 +200,12 @@ def test_read_csv_names_what_is_wrong(tmp_path):
     with pytest.raises(ValueError, match="no time column 'stamp'"):
         datasets.read_csv(path, time_col="stamp")
     assert datasets.read_csv(path).index.freqstr == "30min"
+    with pytest.raises(ValueError, match="'site' is not timestamps"):
+        datasets.read_csv(tmp_path / "text.csv", time_col="site")
+    # local time with the offset changing at daylight saving: evenly spaced in UTC
+    stamps = pd.date_range("2024-03-30", periods=60, freq="h", tz="Europe/Berlin")
+    pd.DataFrame({"date": stamps.astype(str), "x": range(60)}).to_csv(tmp_path / "dst.csv",
+                                                                      index=False)
+    dst = datasets.read_csv(tmp_path / "dst.csv")
+    assert dst.index.freqstr == "h" and str(dst.index.tz) == "UTC"
+    assert dst.index[0] == stamps[0]

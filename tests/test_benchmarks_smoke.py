@@ -134,3 +134,52 @@ def test_report_from_smoke_results(out):
         assert heading in text
     cpu = json.loads((out / "throughput.json").read_text())["machine"]["cpu"]
     assert cpu in text and "not measured" in text
+
+
+def _fake_wheels(folder: Path) -> Path:
+    """Wheels shaped like pmdarima's and pvlib's, with made-up numbers: what
+    `benchmarks.unseen_data` reads from them (no download)."""
+    import zipfile
+
+    import numpy as np
+
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    values = ", ".join(str(v) for v in rng.integers(20000, 40000, 4032))
+    with zipfile.ZipFile(folder / "pmdarima-0.0-py3-none-any.whl", "w") as wheel:
+        wheel.writestr("pmdarima/datasets/taylor.py",
+                       f"import numpy as np\nrslt = np.array([\n    {values}]).astype(float)\n")
+    header = ["Date (MM/DD/YYYY)", "Time (HH:MM)", "GHI (W/m^2)", "Dry-bulb (C)",
+              "Dew-point (C)", "RHum (%)", "Pressure (mbar)", "Wspd (m/s)"]
+    n = 24 * 40
+    t = np.arange(n)
+    rows = ["1,SITE", ",".join(header)] + [
+        f"01/01/1990,01:00,{max(0.0, 500 * np.sin(2 * np.pi * i / 24)):.1f},"
+        f"{10 + 5 * np.sin(2 * np.pi * i / 24) + rng.normal():.1f},1.0,70,1000,3.0"
+        for i in t]
+    with zipfile.ZipFile(folder / "pvlib-0.0-py3-none-any.whl", "w") as wheel:
+        for member in ("723170TYA.CSV", "703165TY.csv"):
+            wheel.writestr(f"pvlib/data/{member}", "\n".join(rows) + "\n")
+    return folder
+
+
+def test_unseen_data_reads_the_wheels_and_renders_its_section(tmp_path):
+    from benchmarks import unseen_data
+
+    wheels = _fake_wheels(tmp_path / "wheels")
+    taylor = unseen_data.taylor_frame(wheels)
+    assert taylor.shape == (4032, 1) and taylor.index.freqstr == "30min"
+    tmy = unseen_data.tmy3_frame(wheels, "723170TYA.CSV")
+    assert list(tmy.columns) == list(unseen_data.TMY3_COLUMNS) and tmy.columns[-1] == "temp"
+    assert tmy["ghi"].iloc[6] == pytest.approx(500.0)  # columns found by their header
+    results = tmp_path / "results"
+    code = unseen_data.main(["--wheels", str(wheels), "--data-dir", str(tmp_path / "data"),
+                             "--out-dir", str(results / "unseen"), "--seeds", "1", "--jobs",
+                             "1", "--models", "naive,snaive,snaive-weekly"])
+    assert code == 0
+    text = "\n".join(unseen_data.section(results))
+    assert "## 6. Real data" in text
+    for cell in ("taylor M-48", "taylor M-336", "tmy_greensboro S-24", "tmy_sandpoint M-96"):
+        assert f"| {cell} |" in text
+    with pytest.raises(FileNotFoundError, match="pip download"):
+        unseen_data.taylor_frame(tmp_path)

@@ -39,8 +39,9 @@ def read_csv(file: str | Path, time_col: str | None = None) -> pd.DataFrame:
     """A CSV of timestamps and numeric columns as a float DataFrame with a regular
     DatetimeIndex: the benchmark's way to run the protocol on the user's own data.
 
-    The timestamps are `time_col`, else a column named "date", else the first column; their
-    frequency is inferred, so the rows must be evenly spaced. Raises ValueError naming the
+    The timestamps are `time_col`, else a column named "date", else the first column (UTC
+    when their offsets change, as across daylight saving); their frequency is inferred, so
+    the rows must be evenly spaced. Raises ValueError naming the
     file and the problem (a missing or irregular time column, a non-numeric column).
     """
     file = Path(file)
@@ -49,8 +50,16 @@ def read_csv(file: str | Path, time_col: str | None = None) -> pd.DataFrame:
         time_col = "date" if "date" in frame.columns else str(frame.columns[0])
     if time_col not in frame.columns:
         raise ValueError(f"{file}: no time column {time_col!r}; columns: {list(frame.columns)}")
-    stamps = pd.DatetimeIndex(pd.to_datetime(frame.pop(time_col), format="mixed"),
-                              name=time_col)
+    raw = frame.pop(time_col)
+    try:
+        try:
+            parsed = pd.to_datetime(raw, format="mixed")
+        except ValueError:  # offsets that change (daylight saving): convert to UTC
+            parsed = pd.to_datetime(raw, format="mixed", utc=True)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{file}: the time column {time_col!r} is not timestamps ({err})"
+                         ) from None
+    stamps = pd.DatetimeIndex(parsed, name=time_col)
     freq = pd.infer_freq(stamps) if len(stamps) >= 3 else None
     if freq is None:
         raise ValueError(f"{file}: the timestamps in {time_col!r} are not evenly spaced (or "

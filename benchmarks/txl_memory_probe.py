@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import RESULTS, machine
-from txl_ts.benchmark import load_protocol, make_model
+from txl_ts.benchmark import dataset_label, load_protocol, make_model
 from txl_ts.txl import Stream
 from txl_ts.txl.memory import forecasts_at
 
@@ -54,7 +54,8 @@ def probe(dataset: str, horizon: int, seed: int) -> dict:
     model.fit(df.iloc[: split.train_end],
               validation_data=df.iloc[split.train_end : split.test_start])
     scaled = model.scaler_.transform(df.to_numpy())
-    cell = {"dataset": dataset, "horizon": horizon, "seed": seed, "machine": machine(),
+    cell = {"dataset": dataset_label(dataset), "horizon": horizon, "seed": seed,
+            "machine": machine(),
             "fit_summary": model.fit_summary_}
     for name, mem, residual in zip(READINGS, (model.mem_len, 0, model.mem_len),
                                    (True, True, False)):
@@ -95,7 +96,8 @@ def section_lines(results) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cells", default="ETTh1-96,ETTh1-336,ETTh1-720,WTH-720")
+    parser.add_argument("--cells", default="ETTh1-96,ETTh1-336,ETTh1-720,WTH-720",
+                        help="DATASET-HORIZON, comma-separated; a data set may be a .csv path")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -104,7 +106,7 @@ def main() -> None:
         dataset, horizon = spec.rsplit("-", 1)
         cell = probe(dataset, int(horizon), args.seed)
         report["cells"] = [c for c in report["cells"] if (c["dataset"], c["horizon"], c["seed"])
-                           != (dataset, int(horizon), args.seed)] + [cell]
+                           != (cell["dataset"], int(horizon), args.seed)] + [cell]
         OUT.parent.mkdir(exist_ok=True)
         OUT.write_text(json.dumps(report, indent=1))
         print(spec, {r: cell[r] for r in READINGS}, flush=True)

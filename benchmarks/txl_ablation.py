@@ -27,7 +27,7 @@ from benchmarks import report
 from benchmarks.common import RESULTS, machine
 from txl_ts import forecaster as forecaster_module
 from txl_ts.backtest import backtest
-from txl_ts.benchmark import MASE_LAG, load_protocol, make_model
+from txl_ts.benchmark import dataset_label, load_protocol, make_model, seasons_of
 
 OUT = RESULTS / "txl_ablation.json"
 
@@ -86,6 +86,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], bool, dict[str, Any]]] = {
             "two ETTh epochs); validation, early stopping and the kept model use the average",
             {"trainer_kwargs": {"enable_progress_bar": False,
                                 "callbacks": [EMAWeightAveraging(decay=0.95)]}}, True, {}),
+    "stride12": ("stride=12: hourly tokens every half day, overlapping by half (twice the "
+                 "tokens; the newest token is at most 11 rows old instead of 23)",
+                 {"stride": 12}, True, {}),
     "batch8": ("batch_size=8 instead of 32: four times the optimiser steps per epoch",
                {"batch_size": 8}, True, {}),
     "no-channel-id": ("tokens without the channel embedding: one network shared by every "
@@ -112,10 +115,12 @@ def run_cell(dataset: str, horizon: int, variant: str, seed: int) -> dict[str, A
     started = time.perf_counter()
     with _untrained() if not train else _module_options(module_options):
         result = backtest({"txl": model}, df, horizon, start=split.test_start, end=split.end,
-                          train_end=split.train_end, mase_lag=MASE_LAG, keep_forecasts=False)
+                          train_end=split.train_end, mase_lag=seasons_of(df)[0] or 1,
+                          keep_forecasts=False)
     metrics = result.metrics.loc["txl"]
     summary = result.models["txl"].fit_summary_
-    return {"dataset": dataset, "horizon": horizon, "variant": variant, "seed": seed,
+    return {"dataset": dataset_label(dataset), "horizon": horizon, "variant": variant,
+            "seed": seed,
             "mse": float(metrics["mse"]), "mae": float(metrics["mae"]),
             "best_val_loss": summary.get("best_val_loss"), "epochs": summary.get("epochs"),
             "stopped_early": summary.get("stopped_early"),
@@ -164,11 +169,12 @@ def _load() -> dict[str, Any]:
 def run(datasets: list[str], horizons: list[int], variants: list[str], seeds: int) -> None:
     report = _load()
     done = {(c["dataset"], c["horizon"], c["variant"], c["seed"]) for c in report["cells"]}
+    label = dataset_label
     for dataset in datasets:
         for horizon in horizons:
             for variant in variants:
                 for seed in range(seeds):
-                    if (dataset, horizon, variant, seed) in done:
+                    if (label(dataset), horizon, variant, seed) in done:
                         continue
                     cell = run_cell(dataset, horizon, variant, seed)
                     cell["machine"] = machine()
@@ -177,7 +183,8 @@ def run(datasets: list[str], horizons: list[int], variants: list[str], seeds: in
                     tmp = OUT.with_suffix(".tmp")
                     tmp.write_text(json.dumps(report, indent=1))
                     tmp.replace(OUT)
-                    print(f"{dataset}-{horizon} {variant:14s} seed={seed} mse={cell['mse']:.4f} "
+                    print(f"{label(dataset)}-{horizon} {variant:14s} seed={seed} "
+                          f"mse={cell['mse']:.4f} "
                           f"val={cell['best_val_loss']} epochs={cell['epochs']} "
                           f"fit={cell['fit_seconds']:.0f}s", flush=True)
 

@@ -22,12 +22,14 @@ from typing import Any
 
 import torch
 from lightning.pytorch.callbacks import EMAWeightAveraging
+from torch import nn
 
 from benchmarks import report
 from benchmarks.common import RESULTS, machine
 from txl_ts import forecaster as forecaster_module
 from txl_ts.backtest import backtest
 from txl_ts.benchmark import dataset_label, load_protocol, make_model, seasons_of
+from txl_ts.txl.net import TXLNet, norm_stats
 
 OUT = RESULTS / "txl_ablation.json"
 
@@ -89,6 +91,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], bool, dict[str, Any]]] = {
     "stride12": ("stride=12: hourly tokens every half day, overlapping by half (twice the "
                  "tokens; the newest token is at most 11 rows old instead of 23)",
                  {"stride": 12}, True, {}),
+    "recent-mlp": ("a small MLP (d_ff hidden units) from the last patch_len normalised rows "
+                   "to the horizon, added to the forecast: the newest rows reach it "
+                   "nonlinearly", {}, True, {"recent": True}),
     "batch8": ("batch_size=8 instead of 32: four times the optimiser steps per epoch",
                {"batch_size": 8}, True, {}),
     "no-channel-id": ("tokens without the channel embedding: one network shared by every "
@@ -132,12 +137,38 @@ def run_cell(dataset: str, horizon: int, variant: str, seed: int) -> dict[str, A
             "module_options": module_options}
 
 
+class RecentRowsNet(TXLNet):
+    """TXLNet plus a small MLP (d_ff hidden units) from the last patch_len normalised rows
+    before an origin to the horizon, added to the forecast (the "recent-mlp" variant): the
+    newest rows reach the forecast nonlinearly, while the newest token can be up to
+    stride - 1 rows old. Its output layer starts at zero, so the untrained model is the
+    default's."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.recent = nn.Sequential(nn.Linear(config.patch_len, config.d_ff), nn.GELU(),
+                                    nn.Dropout(config.dropout),
+                                    nn.Linear(config.d_ff, config.horizon))
+        nn.init.zeros_(self.recent[-1].weight)
+        nn.init.zeros_(self.recent[-1].bias)
+
+    def forecast(self, lookback, residual):
+        mu, sigma = norm_stats(lookback, self.config.norm_window, self.config.scale)
+        x = lookback[..., -self.config.lookback :] - mu
+        x = x if sigma is None else x / sigma
+        out = self.linear(x) + self.recent(x[..., -self.config.patch_len :]) + residual
+        return mu + (out if sigma is None else sigma * out)
+
+
 @contextmanager
 def _module_options(options: dict[str, Any]):
     """Train with `TXLModule(..., **options)`: switches that are not estimator parameters."""
     real, real_build = forecaster_module.TXLModule, forecaster_module.TXLForecaster._build_net
     forecaster_module.TXLForecaster._JITTER = options.get("jitter", False)
-    switches = ("jitter", "no_change", "no_channel")  # handled here, not by TXLModule
+    switches = ("jitter", "no_change", "no_channel", "recent")  # handled here, not by TXLModule
+    real_net = forecaster_module.TXLNet
+    if options.get("recent"):
+        forecaster_module.TXLNet = RecentRowsNet
     forecaster_module.TXLModule = functools.partial(
         real, **{k: v for k, v in options.items() if k not in switches})
     if options.get("no_change") or options.get("no_channel"):
@@ -159,6 +190,7 @@ def _module_options(options: dict[str, Any]):
     finally:
         forecaster_module.TXLModule = real
         forecaster_module.TXLForecaster._build_net = real_build
+        forecaster_module.TXLNet = real_net
         forecaster_module.TXLForecaster._JITTER = False
 
 

@@ -295,7 +295,8 @@ def section(results: Path) -> list[str]:
     lines = [
         "## 4. TXL accuracy: ablation of each step (issue 9)", "",
         "Script: `python -m benchmarks.txl_ablation [--out FILE]`. Standard protocol (train / "
-        "validation / test 12/4/4 months, train-only scaling, \"M\"), the horizon in each "
+        "validation / test 12/4/4 months for ETTh, 70/10/20 for WTH and the CSV series of "
+        "section 6, train-only scaling, \"M\"), the horizon in each "
         "column's head; every variant is the default `TXLForecaster` with one change, "
         "early-stopped on the validation split. Test MSE over every stride-1 test window "
         "(scaled units), seed 0 unless seeds are given; in brackets the best validation MSE "

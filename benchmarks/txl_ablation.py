@@ -94,6 +94,12 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], bool, dict[str, Any]]] = {
     "recent-mlp": ("a small MLP (d_ff hidden units) from the last patch_len normalised rows "
                    "to the horizon, added to the forecast: the newest rows reach it "
                    "nonlinearly", {}, True, {"recent": True}),
+    "lags-all": ("every token scored from all stride lags (24 origins a token) instead of 4 "
+                 "random ones: six times the training targets per step",
+                 {}, True, {"lags_per_token": 10**6}),
+    "segment16": ("segment_len=16: segments of 16 tokens (the memory stays 16)",
+                  {"segment_len": 16}, True, {}),
+    "layers3": ("n_layers=3 instead of 2", {"n_layers": 3}, True, {}),
     "batch8": ("batch_size=8 instead of 32: four times the optimiser steps per epoch",
                {"batch_size": 8}, True, {}),
     "no-channel-id": ("tokens without the channel embedding: one network shared by every "

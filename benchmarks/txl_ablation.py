@@ -91,6 +91,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], bool, dict[str, Any]]] = {
     "stride12": ("stride=12: hourly tokens every half day, overlapping by half (twice the "
                  "tokens; the newest token is at most 11 rows old instead of 23)",
                  {"stride": 12}, True, {}),
+    "stride24": ("stride=24: half-hourly tokens every half day, overlapping by half (the "
+                 "half-stride variant for patch_len 48)", {"stride": 24}, True, {}),
     "recent-mlp": ("a small MLP (d_ff hidden units) from the last patch_len normalised rows "
                    "to the horizon, added to the forecast: the newest rows reach it "
                    "nonlinearly", {}, True, {"recent": True}),

@@ -228,7 +228,7 @@ def test_default_txl_is_never_far_worse_than_the_seasonal_naive():
         index=pd.date_range("2023-05-01", periods=n, freq="h"),
     )
     model = TXLForecaster(horizon=24, max_epochs=2, trainer_kwargs=QUIET).fit(df.iloc[:n_fit])
-    assert (model.patch_len_, model.stride_, model.season_) == (24, 24, 24)
+    assert (model.patch_len_, model.stride_, model.season_) == (24, 12, 24)  # half stride
     cutoffs = np.arange(n_fit - 1, n - 24)
     actual = np.stack([df.to_numpy()[c + 1 : c + 25] for c in cutoffs])
     naive = NaiveForecaster(24, "seasonal").fit(df.iloc[:n_fit]).rolling_forecasts(df, cutoffs)
@@ -272,3 +272,14 @@ def test_auto_parameters_resolve_at_fit_without_touching_init_params():
     half_hourly.index = pd.date_range("2000-01-01", periods=300, freq="30min")
     assert TXLForecaster(**{**TINY, "patch_len": "auto", "stride": None}).fit(
         half_hourly).patch_len_ == 48
+
+
+@pytest.mark.parametrize("horizon, stride", [(96, 24), (25, 24), (24, 12), (6, 12)])
+def test_default_stride_halves_when_the_horizon_is_no_longer_than_a_patch(horizon, stride):
+    df = seasonal_frame(n=24 * 30)
+    df.index = pd.date_range("2000-01-01", periods=len(df), freq="h")
+    params = {**TINY, "horizon": horizon, "patch_len": "auto", "stride": None, "max_epochs": 1}
+    model = TXLForecaster(**params).fit(df)
+    assert (model.patch_len_, model.stride_) == (24, stride)
+    assert model.stride is None  # the constructor's value is kept
+    assert TXLForecaster(**{**params, "stride": 24}).fit(df).stride_ == 24

@@ -192,7 +192,8 @@ def test_read_csv_names_what_is_wrong(tmp_path):
     path = _half_hourly_csv(tmp_path / "ok.csv")
     frame = pd.read_csv(path)
     frame.drop(index=[5]).to_csv(tmp_path / "gap.csv", index=False)
-    with pytest.raises(ValueError, match="gap.csv.*not evenly spaced"):
+    with pytest.raises(ValueError, match="gap.csv.*not evenly spaced: 2024-03-04 02:00:00 is "
+                       "followed by 2024-03-04 03:00:00"):
         datasets.read_csv(tmp_path / "gap.csv")
     frame.assign(site="north").to_csv(tmp_path / "text.csv", index=False)
     with pytest.raises(ValueError, match=r"text.csv.*not numeric: \['site'\]"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 NAMES = ("ETTh1", "ETTh2", "WTH")
@@ -41,8 +42,8 @@ def read_csv(file: str | Path, time_col: str | None = None) -> pd.DataFrame:
 
     The timestamps are `time_col`, else a column named "date", else the first column (UTC
     when their offsets change, as across daylight saving); their frequency is inferred, so
-    the rows must be evenly spaced. Raises ValueError naming the
-    file and the problem (a missing or irregular time column, a non-numeric column).
+    the rows must be evenly spaced. Raises ValueError naming the file and the problem: a
+    missing time column, the first uneven step, a non-numeric column.
     """
     file = Path(file)
     frame = pd.read_csv(file)
@@ -60,10 +61,19 @@ def read_csv(file: str | Path, time_col: str | None = None) -> pd.DataFrame:
         raise ValueError(f"{file}: the time column {time_col!r} is not timestamps ({err})"
                          ) from None
     stamps = pd.DatetimeIndex(parsed, name=time_col)
-    freq = pd.infer_freq(stamps) if len(stamps) >= 3 else None
+    if len(stamps) < 3:
+        raise ValueError(f"{file}: {len(stamps)} rows; at least 3 are needed to infer a "
+                         "frequency")
+    freq = pd.infer_freq(stamps)
     if freq is None:
-        raise ValueError(f"{file}: the timestamps in {time_col!r} are not evenly spaced (or "
-                         "fewer than 3), so no frequency can be inferred")
+        steps = pd.Series(stamps[1:] - stamps[:-1])
+        uneven = np.flatnonzero((steps != steps.mode()[0]).to_numpy())
+        if len(uneven) == 0:
+            raise ValueError(f"{file}: pandas infers no frequency from {time_col!r}")
+        odd = int(uneven[0])
+        raise ValueError(f"{file}: the timestamps in {time_col!r} are not evenly spaced: "
+                         f"{stamps[odd]} is followed by {stamps[odd + 1]} (the usual step is "
+                         f"{steps.mode()[0]})")
     text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if text or frame.shape[1] == 0:
         raise ValueError(f"{file}: every column but {time_col!r} must be numeric; "

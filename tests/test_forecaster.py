@@ -283,3 +283,39 @@ def test_default_stride_halves_when_the_horizon_is_no_longer_than_a_patch(horizo
     assert (model.patch_len_, model.stride_) == (24, stride)
     assert model.stride is None  # the constructor's value is kept
     assert TXLForecaster(**{**params, "stride": 24}).fit(df).stride_ == 24
+
+
+def test_the_fitted_stride_is_saved_and_older_files_keep_theirs(tmp_path):
+    """`stride=None` resolved to the whole patch before `default_stride` halved it at short
+    horizons: a file is loaded with the stride it was fitted with, whichever version wrote it."""
+    import json
+
+    df = seasonal_frame(n=24 * 30)
+    df.index = pd.date_range("2000-01-01", periods=len(df), freq="h")
+    params = {**TINY, "horizon": 12, "patch_len": 24, "stride": None, "max_epochs": 1}
+    model = TXLForecaster(**params).fit(df)
+    path = model.save(tmp_path / "new") or tmp_path / "new"
+    assert json.loads((path / "config.json").read_text())["extra"]["stride"] == 12
+    loaded = TXLForecaster.load(path)
+    assert loaded.stride_ == 12
+    pd.testing.assert_frame_equal(loaded.predict(), model.predict())
+
+    # as the earlier version wrote it: stride=None meant 24 here, and no extra.stride
+    old = TXLForecaster(**{**params, "stride": 24}).fit(df)
+    path = old.save(tmp_path / "old") or tmp_path / "old"
+    config = json.loads((path / "config.json").read_text())
+    config["params"]["stride"] = None
+    del config["extra"]["stride"]
+    (path / "config.json").write_text(json.dumps(config))
+    loaded = TXLForecaster.load(path)
+    assert loaded.stride is None and loaded.stride_ == 24
+    pd.testing.assert_frame_equal(loaded.predict(), old.predict())
+
+    for bad, message in ((8, "contradicts"), ("12", "must be an integer")):
+        path = model.save(tmp_path / f"bad{bad}") or tmp_path / f"bad{bad}"
+        config = json.loads((path / "config.json").read_text())
+        config["params"]["stride"] = 12 if bad == 8 else None
+        config["extra"]["stride"] = bad
+        (path / "config.json").write_text(json.dumps(config))
+        with pytest.raises(ValueError, match=f"config.json.*{message}"):
+            TXLForecaster.load(path)

@@ -41,8 +41,9 @@ def default_stride(patch_len: int, horizon: int) -> int:
     """`stride=None`: one token per patch, or per half patch when the horizon is no longer
     than a patch. The newest token ends up to stride - 1 rows before a forecast origin, and
     that staleness is a large part of a short horizon: at 24 hours ahead a half stride lowered
-    the validation MSE in every cell where the network trained, and nowhere raised it by more
-    than 0.05% (BENCHMARKS section 4, fifth file)."""
+    the validation MSE (seed 0) in every cell where the network trained, and nowhere raised it
+    by more than 0.05% (BENCHMARKS section 4, fifth file). Saved models keep the stride they
+    were fitted with."""
     return max(1, patch_len // 2) if horizon <= patch_len else patch_len
 
 
@@ -173,14 +174,14 @@ class TXLForecaster(BaseForecaster):
                              f"{self.linear_init!r}")
         check_training_params(self.dropout, self.lr, self.weight_decay, self.val_size)
 
-    def _resolve(self, freq: pd.DateOffset) -> None:
+    def _resolve(self, freq: pd.DateOffset, stride_rule=default_stride) -> None:
         """Turn the frequency-aware parameters into the fitted `*_` attributes."""
         try:
             season = season_from_freq(freq)
         except ValueError:
             season = 1  # no known cycle: the linear path starts as "repeat the last value"
         patch = auto_patch_len(season) if self.patch_len == "auto" else int(self.patch_len)
-        stride = default_stride(patch, self.horizon) if self.stride is None else int(self.stride)
+        stride = stride_rule(patch, self.horizon) if self.stride is None else int(self.stride)
         if stride > patch:
             raise ValueError(f"stride ({stride}) must not exceed patch_len ({patch}): "
                              "rows between patches would never be seen")
@@ -454,10 +455,19 @@ class TXLForecaster(BaseForecaster):
 
     def _extra_state(self) -> dict[str, Any]:
         return {"fit_summary": self.fit_summary_,
-                "fitted_timestamp": self.fitted_timestamp_.isoformat()}
+                "fitted_timestamp": self.fitted_timestamp_.isoformat(), "stride": self.stride_}
 
     def _restore(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
-        self._resolve(self.freq_)  # the same rule as at fit, from the saved params and freq
+        # the same rules as at fit, from the saved params and freq; the stride is stored, since
+        # `stride=None` resolved to the whole patch before `default_stride` (files without it)
+        saved = extra["stride"] if "stride" in extra else None
+        if saved is not None and (not isinstance(saved, int) or isinstance(saved, bool)):
+            raise ValueError(f"extra.stride must be an integer, got {saved!r}")
+        self._resolve(self.freq_, (lambda patch, horizon: saved) if saved is not None
+                      else (lambda patch, horizon: patch))
+        if saved is not None and self.stride_ != saved:
+            raise ValueError(f"extra.stride ({saved}) contradicts the stride parameter "
+                             f"({self.stride})")
         self.net_ = self._to_inference(self._build_net(len(self.columns_)))
         weight = self.net_.head.weight
 

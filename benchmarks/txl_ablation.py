@@ -294,6 +294,43 @@ def val_change_vs_default(cells: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def half_stride_lines(results: Path) -> list[str]:
+    """3 seeds at horizon 24 with the default (half) stride and with the whole patch, from
+    `python -m txl_ts benchmark ... --horizon 24 --models txl --seeds 3 --out-dir
+    benchmarks/results/half_stride/default` (and `--txl-param stride=24 ... /stride24`)."""
+    root = results / "half_stride"
+    runs = {}
+    for path in sorted(root.glob("*/*.json")):
+        report = json.loads(path.read_text())
+        entry = report["models"]["txl"]
+        if entry.get("runs"):
+            runs[(report["dataset"], report["horizon"], path.parent.name)] = entry
+    cells = sorted({(d, h) for d, h, _ in runs})
+    if not cells:
+        return []
+
+    def fmt(entry: dict | None) -> str:
+        if entry is None:
+            return "–"
+        vals = [v for r in entry["runs"]
+                if (v := (r.get("fit_summary") or {}).get("best_val_loss")) is not None]
+        fits = [r["fit_seconds"] for r in entry["runs"]]
+        std = (entry.get("std") or {}).get("mse")
+        val = f"val {statistics.mean(vals):.4f}; " if vals else ""
+        return (f"{entry['mean']['mse']:.4f}" + (f" ± {std:.4f}" if std is not None else "")
+                + f" ({val}fit {statistics.mean(fits):.0f} s)")
+
+    lines = ["The half stride at short horizons, 3 seeds (`python -m txl_ts benchmark --horizon "
+             "24 --models txl --seeds 3`, with and without `--txl-param stride=24`; standard "
+             "protocol, every test window; test MSE mean ± std, in brackets the mean best "
+             "validation MSE and fit time):", "",
+             "| cell | stride 24 (the whole patch) | default: stride 12 |", "|---|---|---|"]
+    for d, h in cells:
+        lines.append(f"| {d}-{h} | {fmt(runs.get((d, h, 'stride24')))} | "
+                     f"{fmt(runs.get((d, h, 'default')))} |")
+    return lines + [""]
+
+
 def section(results: Path) -> list[str]:
     """The BENCHMARKS.md section (rendered by `benchmarks.report`): one table per results file
     (`txl_ablation*.json`, each run on one version of the code), then attention and probe."""
@@ -329,6 +366,7 @@ def section(results: Path) -> list[str]:
             "Validation MSE of each variant against the default (seed 0, the cells where both "
             "ran; decisions are made on this):", "", *val_change_vs_default(cells), "",
         ]
+    lines += half_stride_lines(results)
     for name in sorted(results.glob("txl_attention_*.json")):
         att = json.loads(name.read_text())
         lines.append(f"Attention of the default model on {att['dataset']} "

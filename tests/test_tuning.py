@@ -173,7 +173,7 @@ def test_objective_never_touches_data_after_the_tail(monkeypatch):
             assert end <= full.index[399]
 
 
-def test_cli_tunes_only_on_train_and_validation_rows(monkeypatch, capsys):
+def test_cli_tunes_only_on_train_and_validation_rows(monkeypatch, capsys, tmp_path):
     calls = {}
 
     def fake_tune(df, **kwargs):
@@ -198,3 +198,10 @@ def test_cli_tunes_only_on_train_and_validation_rows(monkeypatch, capsys):
     n_test = int(0.2 * len(wth))
     pd.testing.assert_frame_equal(calls["df"], wth.iloc[: len(wth) - n_test])
     assert calls["val_size"] == len(wth) - n_test - int(0.7 * len(wth))
+    # a CSV of the user's: the benchmark's 70/10/20 split, the study named after the file
+    csv = tmp_path / "site_a.csv"
+    wth.iloc[:600].rename_axis("date").to_csv(csv)
+    assert main(["tune", "--dataset", str(csv), "--horizon", "24", "--n-trials", "1",
+                 "--storage", "memory"]) == 0
+    assert calls["study_name"] == "site_a-h24" and len(calls["df"]) == 600 - int(0.2 * 600)
+    pd.testing.assert_frame_equal(calls["df"], wth.iloc[:480], check_freq=False)

@@ -323,8 +323,10 @@ def tune(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from .datasets import NAMES
 
-    parser.add_argument("--dataset", required=True, choices=NAMES,
-                        help="bundled data set; only its train+validation rows are used")
+    parser.add_argument("--dataset", required=True, type=_dataset_arg,
+                        help=f"a bundled data set ({', '.join(NAMES)}) or a .csv path (split "
+                        "70/10/20 as in the benchmark); only its train+validation rows are "
+                        "used")
     parser.add_argument("--horizon", type=int, default=96)
     parser.add_argument("--n-trials", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=None, help="seconds for the search")
@@ -344,8 +346,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="save the refitted best model into DIR")
 
 
+def _dataset_arg(text: str) -> str:
+    from .benchmark import _datasets_arg
+
+    names = _datasets_arg(text)
+    if len(names) != 1:
+        raise argparse.ArgumentTypeError(f"one data set, got {names}")
+    return names[0]
+
+
 def run(args: argparse.Namespace) -> int:
-    from .benchmark import load_protocol
+    from .benchmark import dataset_label, load_protocol
 
     optuna.logging.set_verbosity(optuna.logging.INFO)
     full, split = load_protocol(args.dataset)
@@ -360,7 +371,7 @@ def run(args: argparse.Namespace) -> int:
     result = tune(
         df, horizon=args.horizon, n_trials=args.n_trials, timeout=args.timeout,
         storage=None if args.storage == "memory" else args.storage,
-        study_name=args.study_name or f"{args.dataset}-h{args.horizon}",
+        study_name=args.study_name or f"{dataset_label(args.dataset)}-h{args.horizon}",
         pruner=args.pruner, random_state=args.seed, val_size=n_val, fixed_params=fixed,
         refit=args.save_model is not None,
     )

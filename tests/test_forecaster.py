@@ -274,8 +274,8 @@ def test_auto_parameters_resolve_at_fit_without_touching_init_params():
         half_hourly).patch_len_ == 48
 
 
-@pytest.mark.parametrize("horizon, stride", [(96, 24), (25, 24), (24, 12), (6, 12)])
-def test_default_stride_halves_when_the_horizon_is_no_longer_than_a_patch(horizon, stride):
+@pytest.mark.parametrize("horizon, stride", [(96, 24), (49, 24), (48, 12), (24, 12), (6, 12)])
+def test_default_stride_halves_when_the_horizon_is_at_most_two_patches(horizon, stride):
     df = seasonal_frame(n=24 * 30)
     df.index = pd.date_range("2000-01-01", periods=len(df), freq="h")
     params = {**TINY, "horizon": horizon, "patch_len": "auto", "stride": None, "max_epochs": 1}

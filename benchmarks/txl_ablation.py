@@ -209,12 +209,11 @@ def _load() -> dict[str, Any]:
 def run(datasets: list[str], horizons: list[int], variants: list[str], seeds: int) -> None:
     report = _load()
     done = {(c["dataset"], c["horizon"], c["variant"], c["seed"]) for c in report["cells"]}
-    label = dataset_label
     for dataset in datasets:
         for horizon in horizons:
             for variant in variants:
                 for seed in range(seeds):
-                    if (label(dataset), horizon, variant, seed) in done:
+                    if (dataset_label(dataset), horizon, variant, seed) in done:
                         continue
                     cell = run_cell(dataset, horizon, variant, seed)
                     cell["machine"] = machine()
@@ -223,7 +222,7 @@ def run(datasets: list[str], horizons: list[int], variants: list[str], seeds: in
                     tmp = OUT.with_suffix(".tmp")
                     tmp.write_text(json.dumps(report, indent=1))
                     tmp.replace(OUT)
-                    print(f"{label(dataset)}-{horizon} {variant:14s} seed={seed} "
+                    print(f"{dataset_label(dataset)}-{horizon} {variant:14s} seed={seed} "
                           f"mse={cell['mse']:.4f} "
                           f"val={cell['best_val_loss']} epochs={cell['epochs']} "
                           f"fit={cell['fit_seconds']:.0f}s", flush=True)
@@ -295,9 +294,10 @@ def val_change_vs_default(cells: list[dict[str, Any]]) -> list[str]:
 
 
 def half_stride_lines(results: Path) -> list[str]:
-    """3 seeds at horizon 24 with the default (half) stride and with the whole patch, from
-    `python -m txl_ts benchmark ... --horizon 24 --models txl --seeds 3 --out-dir
-    benchmarks/results/half_stride/default` (and `--txl-param stride=24 ... /stride24`)."""
+    """3 seeds at horizons 24 and 48 with the default (half) stride and with the whole patch,
+    from `python -m txl_ts benchmark --dataset ETTh1,ETTh2,WTH --horizon H --models txl
+    --seeds 3 --out-dir benchmarks/results/half_stride/default` (and `--txl-param stride=24
+    ... /stride24`)."""
     root = results / "half_stride"
     runs = {}
     for path in sorted(root.glob("*/*.json")):
@@ -321,9 +321,9 @@ def half_stride_lines(results: Path) -> list[str]:
                 + f" ({val}fit {statistics.mean(fits):.0f} s)")
 
     lines = ["The half stride at short horizons, 3 seeds (`python -m txl_ts benchmark --horizon "
-             "24 --models txl --seeds 3`, with and without `--txl-param stride=24`; standard "
-             "protocol, every test window; test MSE mean ± std, in brackets the mean best "
-             "validation MSE and fit time):", "",
+             "24` and `48` `--models txl --seeds 3`, with and without `--txl-param "
+             "stride=24`; standard protocol, every test window; test MSE mean ± std, in "
+             "brackets the mean best validation MSE and fit time):", "",
              "| cell | stride 24 (the whole patch) | default: stride 12 |", "|---|---|---|"]
     for d, h in cells:
         lines.append(f"| {d}-{h} | {fmt(runs.get((d, h, 'stride24')))} | "

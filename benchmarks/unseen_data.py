@@ -111,9 +111,12 @@ def main(argv: list[str] | None = None) -> int:
 
 # ---------------------------------------------------------------- BENCHMARKS.md section
 
+PEER = "patchtst-nf"  # benchmarks.patchtst_peer: shown beside, never one of the library's
 LABELS = {"txl": "TXL", "txl-nomem": "TXL mem_len=0", "lstm": "LSTM", "dlinear": "DLinear",
           "arima": "ARIMA (seasonal)", "naive": "repeat-last", "snaive": "seasonal naive (day)",
-          "snaive-weekly": "seasonal naive (week)"}
+          "snaive-weekly": "seasonal naive (week)",
+          PEER: "PatchTST peer (NeuralForecast)"}
+OURS = ("txl", "txl-nomem")  # TXL and its ablation: not "other" models
 
 
 def _fmt(entry: dict) -> str:
@@ -121,21 +124,66 @@ def _fmt(entry: dict) -> str:
     return f"{mean:.4f}" + (f" ± {std:.4f}" if std is not None else "")
 
 
-def section(results: Path) -> list[str]:
-    """BENCHMARKS.md section 6: one row per cell, MSE of every model and TXL's ratios."""
+def load_cells(folder: Path) -> tuple[dict[tuple, dict], list[dict]]:
+    """The reports in `folder`, merged by (data set, features, horizon)."""
     import json
 
-    reports = [json.loads(p.read_text()) for p in sorted((results / "unseen").glob("*.json"))]
-    if not reports:
-        return []
+    reports = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
     cells: dict[tuple, dict] = {}
     for rep in reports:
         key = (rep["dataset"], rep["features"], rep["horizon"])
         cell = cells.setdefault(key, {"models": {}, "report": rep})
         cell["models"].update({k: v for k, v in rep["models"].items() if v.get("runs")})
-    machines = sorted({f"{r['machine'].get('gpu') or r['machine']['cpu']}, "
-                       f"{r['machine'].get('cores')} cores, torch {r['machine'].get('torch')}"
-                       for r in reports})
+    return cells, reports
+
+
+def machines(reports: list[dict]) -> str:
+    return "; ".join(sorted({f"{r['machine'].get('gpu') or r['machine']['cpu']}, "
+                             f"{r['machine'].get('cores')} cores, torch {r['machine'].get('torch')}"
+                             for r in reports}))
+
+
+def _epochs(entry: dict | None) -> str:
+    runs = (entry or {}).get("runs", [])
+    kept = sum(bool((r.get("fit_summary") or {}).get("kept_start")) for r in runs)
+    return (",".join(str(r.get("epochs")) for r in runs)
+            + (f" (warm start kept {kept}/{len(runs)})" if kept else "")) or "–"
+
+
+def cell_table(cells: dict[tuple, dict], labels: dict[str, str]) -> list[str]:
+    """One row per cell: every model's MSE (the lowest in bold), TXL's ratio to the best
+    other library model, to the better seasonal naive and (when run) to the PatchTST peer,
+    and TXL's epochs; then a summary of wins, losses and the memory's effect."""
+    order = [m for m in labels if any(m in c["models"] for c in cells.values())]
+    peer = PEER in order
+    lines = ["| cell | windows | " + " | ".join(labels[m] for m in order)
+             + " | TXL / best other | TXL / best seasonal naive | "
+             + ("TXL / PatchTST peer | " if peer else "") + "TXL epochs |",
+             "|---" * (len(order) + 5 + peer) + "|"]
+    for (dataset, features, horizon), cell in sorted(cells.items()):
+        models = cell["models"]
+        mse = {m: e["mean"]["mse"] for m, e in models.items()}
+        row = [f"{dataset} {features}-{horizon}", str(cell["report"].get("n_windows", "–"))]
+        for m in order:
+            text = _fmt(models[m]) if m in models else "–"
+            row.append(f"**{text}**" if m in mse and mse[m] == min(mse.values()) else text)
+        best = min((v for m, v in mse.items() if m not in (*OURS, PEER)), default=None)
+        naives = [mse[m] for m in ("snaive", "snaive-weekly") if m in mse]
+        txl = mse.get("txl")
+        row.append(f"{txl / best:.3f}" if txl and best else "–")
+        row.append(f"{txl / min(naives):.3f}" if txl and naives else "–")
+        if peer:
+            row.append(f"{txl / mse[PEER]:.3f}" if txl and PEER in mse else "–")
+        row.append(_epochs(models.get("txl")))
+        lines.append("| " + " | ".join(row) + " |")
+    return [*lines, "", *_summary(cells, labels)]
+
+
+def section(results: Path) -> list[str]:
+    """BENCHMARKS.md section 6: one row per cell, MSE of every model and TXL's ratios."""
+    cells, reports = load_cells(results / "unseen")
+    if not reports:
+        return []
     lines = [
         "## 6. Real data the library was not developed on (issue 9)",
         "",
@@ -145,54 +193,38 @@ def section(results: Path) -> list[str]:
         "validation split), MSE on train-scaled values over every stride-1 test window; "
         "neural models mean ± std over their seeds. `taylor`: half-hourly demand of England "
         "and Wales, summer 2000; `tmy_*`: hourly TMY3 weather, \"M\" six columns, \"S\" the "
-        "temperature alone. Machine: " + "; ".join(machines) + ".",
+        "temperature alone. The PatchTST peer is NeuralForecast's PatchTST at its defaults "
+        "(input 336, at most 1,000 steps, early stopping on the validation rows), run by "
+        "`benchmarks.patchtst_peer` from a separate environment (not a dependency), where it "
+        "was run. Machine: " + machines(reports) + ".",
         "",
     ]
-    order = [m for m in MODELS if any(m in c["models"] for c in cells.values())]
-    lines += ["| cell | windows | " + " | ".join(LABELS[m] for m in order)
-              + " | TXL / best other | TXL / best seasonal naive | TXL epochs |",
-              "|---" * (len(order) + 5) + "|"]
-    for (dataset, features, horizon), cell in sorted(cells.items()):
-        models = cell["models"]
-        mse = {m: e["mean"]["mse"] for m, e in models.items()}
-        row = [f"{dataset} {features}-{horizon}", str(cell["report"].get("n_windows", "–"))]
-        best = min((v for m, v in mse.items() if m not in ("txl", "txl-nomem")), default=None)
-        for m in order:
-            text = _fmt(models[m]) if m in models else "–"
-            row.append(f"**{text}**" if m in mse and mse[m] == min(mse.values()) else text)
-        naives = [mse[m] for m in ("snaive", "snaive-weekly") if m in mse]
-        txl = mse.get("txl")
-        row.append(f"{txl / best:.3f}" if txl and best else "–")
-        row.append(f"{txl / min(naives):.3f}" if txl and naives else "–")
-        runs = models.get("txl", {}).get("runs", [])
-        kept = sum(bool((r.get("fit_summary") or {}).get("kept_start")) for r in runs)
-        row.append(",".join(str(r.get("epochs")) for r in runs)
-                   + (f" (warm start kept {kept}/{len(runs)})" if kept else "") or "–")
-        lines.append("| " + " | ".join(row) + " |")
-    lines += ["", *_summary(cells), ""]
-    return lines
+    return [*lines, *cell_table(cells, LABELS), ""]
 
 
-def _summary(cells: dict[tuple, dict]) -> list[str]:
-    """Where TXL wins and loses, its memory's effect and its worst ratio to a seasonal naive."""
-    wins, losses, memory, naive = [], [], [], []
+def _summary(cells: dict[tuple, dict], labels: dict[str, str]) -> list[str]:
+    """Where TXL wins and loses, its memory's effect, its worst ratio to a seasonal naive and
+    how it fares against the PatchTST peer."""
+    wins, losses, memory, naive, peer = [], [], [], [], []
     for (dataset, features, horizon), cell in sorted(cells.items()):
         mse = {m: e["mean"]["mse"] for m, e in cell["models"].items()}
         if "txl" not in mse:
             continue
         name = f"{dataset} {features}-{horizon}"
-        others = {m: v for m, v in mse.items() if m not in ("txl", "txl-nomem")}
+        others = {m: v for m, v in mse.items() if m not in (*OURS, PEER) and m in labels}
         best = min(others, key=others.get)
         if mse["txl"] <= others[best]:
             wins.append(name)
         else:
-            losses.append(f"{name} to {LABELS[best]} ({others[best]:.4f} against "
+            losses.append(f"{name} to {labels[best]} ({others[best]:.4f} against "
                           f"{mse['txl']:.4f}, {100 * (mse['txl'] / others[best] - 1):+.1f}%)")
         if "txl-nomem" in mse:
             memory.append((name, 100 * (mse["txl"] / mse["txl-nomem"] - 1)))
         naives = [mse[m] for m in ("snaive", "snaive-weekly") if m in mse]
         if naives:
             naive.append((name, mse["txl"] / min(naives)))
+        if PEER in mse:
+            peer.append((name, 100 * (mse["txl"] / mse[PEER] - 1)))
     lines = [f"- TXL has the lowest MSE of the library's models (TXL mem_len=0 aside) in "
              f"{len(wins)} of {len(wins) + len(losses)} cells; it loses "
              + ("; ".join(losses) if losses else "none") + "."]
@@ -205,6 +237,11 @@ def _summary(cells: dict[tuple, dict]) -> list[str]:
         worst = max(naive, key=lambda x: x[1])
         lines.append(f"- Against the better of the two seasonal naives TXL's MSE ratio is at "
                      f"most {worst[1]:.3f} ({worst[0]}).")
+    if peer:
+        lower = [n for n, v in peer if v < 0]
+        lines.append(f"- Against the PatchTST peer TXL's MSE is lower in {len(lower)} of "
+                     f"{len(peer)} cells where the peer ran: "
+                     + "; ".join(f"{n} {v:+.1f}%" for n, v in peer) + ".")
     return lines
 
 

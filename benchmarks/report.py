@@ -383,6 +383,9 @@ def render(results: Path) -> str:
     from benchmarks.unseen_data import section as unseen_section
 
     lines += unseen_section(results)
+    from benchmarks.daily_data import section as daily_section
+
+    lines += daily_section(results)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -183,3 +183,40 @@ def test_unseen_data_reads_the_wheels_and_renders_its_section(tmp_path):
         assert f"| {cell} |" in text
     with pytest.raises(FileNotFoundError, match="pip download"):
         unseen_data.taylor_frame(tmp_path)
+
+
+def _txl_report(dataset: str, horizon: int, mse: list[float], val: list[float]) -> dict:
+    runs = [{"mse": m, "epochs": 5, "fit_summary": {"best_val_loss": v}}
+            for m, v in zip(mse, val)]
+    return {"dataset": dataset, "features": "M", "horizon": horizon, "n_windows": 10,
+            "machine": {"cpu": "test cpu", "cores": 2, "torch": "x"},
+            "models": {"txl": {"runs": runs, "mean": {"mse": sum(mse) / len(mse)},
+                               "std": {"mse": None}}}}
+
+
+def test_daily_data_averages_complete_days_and_renders_its_section(tmp_path):
+    from benchmarks import daily_data
+    from txl_ts import datasets
+
+    paths = daily_data.write_csvs(tmp_path / "data")
+    daily = datasets.read_csv(paths["ETTh1"])
+    hourly = datasets.load("ETTh1")
+    assert daily.index.freqstr == "D" and len(daily) == len(hourly) // 24  # partial day dropped
+    day = hourly.loc["2017-03-04"]
+    assert len(day) == 24
+    assert daily.loc["2017-03-04"].to_numpy() == pytest.approx(day.mean().to_numpy())
+    results = tmp_path / "results"
+    code = daily_data.main(["--data-dir", str(tmp_path / "data"), "--out-dir",
+                            str(results / "daily"), "--seeds", "1", "--jobs", "1",
+                            "--models", "naive,snaive"])
+    assert code == 0
+    # TXL's stride table from two hand-made reports: default 0.5 / val 0.8 against 0.6 / 1.0
+    for folder, mse, val in (("daily", [0.5], [0.8]), ("daily/stride7", [0.6], [1.0])):
+        report = _txl_report("ETTh1_daily", 7, mse, val)
+        (results / folder).mkdir(parents=True, exist_ok=True)
+        (results / folder / "ETTh1_daily_M_7_txl.json").write_text(json.dumps(report))
+    text = "\n".join(daily_data.section(results))
+    assert "## 7. Daily data" in text
+    for cell in ("ETTh1_daily M-7", "ETTh2_daily M-14", "WTH_daily M-28"):
+        assert f"| {cell} |" in text
+    assert "| ETTh1_daily M-7 | 0.5000 (0.8000) | 0.6000 (1.0000) | -16.7% | -20.0% |" in text

@@ -106,6 +106,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], bool, dict[str, Any]]] = {
                {"batch_size": 8}, True, {}),
     "no-channel-id": ("tokens without the channel embedding: one network shared by every "
                       "channel, as in PatchTST", {}, True, {"no_channel": True}),
+    "lookback28": ("lookback=28 rows (4 weeks of daily data; the default is 14 seasons)",
+                   {"lookback": 28}, True, {}),
+    "lookback56": ("lookback=56 rows (8 weeks of daily data)", {"lookback": 56}, True, {}),
 }
 
 

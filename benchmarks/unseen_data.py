@@ -212,6 +212,8 @@ def _summary(cells: dict[tuple, dict], labels: dict[str, str]) -> list[str]:
             continue
         name = f"{dataset} {features}-{horizon}"
         others = {m: v for m, v in mse.items() if m not in (*OURS, PEER) and m in labels}
+        if not others:  # a cell still running
+            continue
         best = min(others, key=others.get)
         if mse["txl"] <= others[best]:
             wins.append(name)

@@ -205,3 +205,36 @@ def test_cli_tunes_only_on_train_and_validation_rows(monkeypatch, capsys, tmp_pa
                  "--storage", "memory"]) == 0
     assert calls["study_name"] == "site_a-h24" and len(calls["df"]) == 600 - int(0.2 * 600)
     pd.testing.assert_frame_equal(calls["df"], wth.iloc[:480], check_freq=False)
+
+
+def test_default_space_follows_the_season_and_its_first_trial_is_the_default_model():
+    df = series(1200)
+    fixed = {"max_epochs": 1, "n_segments": 2}
+    result = tune(df, horizon=8, n_trials=1, storage=None, val_size=0.25, pruner="none",
+                  fixed_params=fixed, refit=False)
+    trial = result.study.trials[0]
+    # hourly: patches of half, one and two days; lookbacks of 2-14 days that fit 900 rows
+    assert trial.distributions["patch_len"].choices == (12, 24, 48)
+    assert trial.distributions["lookback"].choices == (48, 96, 192, 336)
+    assert trial.params == {"d_model": 64, "n_heads": 4, "n_layers": 2, "patch_len": 24,
+                            "stride_ratio": 0.5, "lookback": 336, "segment_len": 8,
+                            "mem_len": 16, "dropout": 0.1, "lr": 3e-4, "batch_size": 32}
+    default = TXLForecaster(horizon=8, random_state=0, **fixed).fit(
+        df.iloc[:900], validation_data=df.iloc[900:])
+    assert trial.value == pytest.approx(validation_mse(default, df, 900), rel=1e-6)
+
+
+def test_default_space_on_daily_data_and_short_series():
+    daily = series(300).set_axis(pd.date_range("2020-01-01", periods=300, freq="D"))
+    space = tuning.data_space(daily.iloc[:240], 7, {})
+    assert space.patch_len == 7 and space.lookbacks == (14, 28, 56, 98)
+    first = tuning.first_trial(space, space.search_space({}))
+    assert first["patch_len"] == 7 and first["stride_ratio"] == 0.5  # stride 3, the default
+    assert first["lookback"] == 98
+    short = tuning.data_space(daily.iloc[:60], 7, {})  # room for 2 weeks of lookback only
+    assert short.lookbacks == (14,)
+    assert "lookback" not in tuning.first_trial(short, short.search_space({}))
+    fixed = tuning.data_space(daily.iloc[:240], 7, {"patch_len": 14, "lookback": 28})
+    first = tuning.first_trial(fixed, fixed.search_space({"patch_len": 14, "lookback": 28}))
+    # horizon 7 is at most two patches of 14: the default stride is half of the fixed patch
+    assert "patch_len" not in first and "lookback" not in first and first["stride_ratio"] == 0.5

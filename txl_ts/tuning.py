@@ -20,7 +20,7 @@ import hashlib
 import json
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +61,11 @@ class TuneResult:
 
 
 # ---- search space ---------------------------------------------------------------------------
-def default_search_space(fixed: dict[str, Any] | None = None) -> SearchSpace:
+LOOKBACK_CHOICES = (2, 4, 8, 14)  # seasons (patches without a known season) `lookback` spans
+
+
+def default_search_space(fixed: dict[str, Any] | None = None, *, patch_len: int | None = None,
+                         lookbacks: Sequence[int] | None = None) -> SearchSpace:
     """The default, CPU-friendly search space; parameters in `fixed` are not sampled.
 
     Every distribution is static. `n_heads` is drawn from {1, 2, 4, 8} restricted to the
@@ -69,15 +73,23 @@ def default_search_space(fixed: dict[str, Any] | None = None) -> SearchSpace:
     `stride` is `patch_len` times a ratio in {1/2, 1}, so both constraints always hold (a
     fixed `n_heads` or `stride` restricts `d_model` or `patch_len` instead).
     `d_ff` follows `d_model` (2x) unless fixed.
+
+    `patch_len` is the data's default patch (one season; `tune` passes it): `patch_len` is
+    then drawn from half, one and two of it (at least 4 steps), else from {8, 16, 32}.
+    `lookbacks` are the row counts `lookback` is drawn from (`tune` passes 2, 4, 8 and 14
+    seasons, those the data can hold); without them `lookback` stays "auto".
     """
     fixed = dict(fixed or {})
     # keep the constraints when one side of them is fixed
     d_models = tuple(d for d in _D_MODELS if d % int(fixed.get("n_heads", 1)) == 0)
-    patches = tuple(n for n in (8, 16, 32) if n >= int(fixed.get("stride", 1)))
+    base = (8, 16, 32) if patch_len is None else sorted({max(4, patch_len // 2), patch_len,
+                                                          2 * patch_len})
+    patches = tuple(n for n in base if n >= int(fixed.get("stride", 1)))
     if not d_models or not patches:
         raise ValueError(f"fixed n_heads={fixed.get('n_heads')} / stride={fixed.get('stride')} "
-                         f"leave no d_model in {_D_MODELS} / patch_len in (8, 16, 32); "
+                         f"leave no d_model in {_D_MODELS} / patch_len in {tuple(base)}; "
                          "fix d_model / patch_len too")
+    lookback_rows = tuple(sorted({int(n) for n in lookbacks or ()}))
 
     def space(trial: optuna.trial.Trial) -> dict[str, Any]:
         p: dict[str, Any] = {}
@@ -94,10 +106,12 @@ def default_search_space(fixed: dict[str, Any] | None = None) -> SearchSpace:
         pick("n_layers", lambda: trial.suggest_int("n_layers", 1, 3))
         if "d_ff" not in fixed:
             p["d_ff"] = 2 * d_model
-        patch_len = pick("patch_len", lambda: trial.suggest_categorical("patch_len", patches))
+        patch = pick("patch_len", lambda: trial.suggest_categorical("patch_len", patches))
         if "stride" not in fixed:
             ratio = trial.suggest_categorical("stride_ratio", (0.5, 1.0))
-            p["stride"] = max(1, int(patch_len * ratio))
+            p["stride"] = max(1, int(patch * ratio))
+        if lookback_rows:
+            pick("lookback", lambda: trial.suggest_categorical("lookback", lookback_rows))
         pick("segment_len", lambda: trial.suggest_categorical("segment_len", (8, 16, 32)))
         pick("mem_len", lambda: trial.suggest_categorical("mem_len", (0, 16, 32, 64)))
         pick("dropout", lambda: trial.suggest_float("dropout", 0.0, 0.3))
@@ -106,6 +120,67 @@ def default_search_space(fixed: dict[str, Any] | None = None) -> SearchSpace:
         return p
 
     return space
+
+
+@dataclass
+class DataSpace:
+    """What the default search space and its first trial take from the data: the resolved
+    defaults of `TXLForecaster(horizon, **fixed)` on the data's frequency."""
+
+    patch_len: int
+    lookbacks: tuple[int, ...]
+    defaults: dict[str, Any]  # the default model in the space's own parameter names
+
+    def search_space(self, fixed: dict[str, Any]) -> SearchSpace:
+        return default_search_space(fixed, patch_len=self.patch_len, lookbacks=self.lookbacks)
+
+
+def data_space(fit_df: pd.DataFrame, horizon: int, fixed: dict[str, Any]) -> DataSpace:
+    """The frequency-aware space for `fit_df`: patches around its season, the lookbacks of
+    `LOOKBACK_CHOICES` that leave at least half of the fit rows for training origins, and
+    the defaults (the first trial of a new study), so that the search starts from the model
+    `TXLForecaster()` would fit and can only improve on it on validation."""
+    from .validation import _frequency
+
+    model = TXLForecaster(horizon=horizon, **{k: v for k, v in fixed.items()
+                                              if k in TXLForecaster().get_params()})
+    time_col = model.time_col
+    if time_col is not None and time_col in fit_df:
+        stamps = pd.DatetimeIndex(fit_df[time_col])
+    elif isinstance(fit_df.index, pd.DatetimeIndex):
+        stamps = fit_df.index
+    else:  # the model's own validation names this problem when a trial fits
+        raise ValueError("tune needs a DatetimeIndex or time_col to read the frequency")
+    model._resolve(_frequency(stamps, "df"))
+    unit = model.season_ if model.season_ > 1 else model.patch_len_
+    room = (len(fit_df) - horizon) // 2
+    lookbacks = tuple(k * unit for k in LOOKBACK_CHOICES if k * unit <= room) or (2 * unit,)
+    params = model.get_params()
+    defaults = {name: params[name] for name in ("d_model", "n_heads", "n_layers", "segment_len",
+                                                "mem_len", "dropout", "lr", "batch_size")}
+    ratio = next((r for r in (0.5, 1.0) if max(1, int(model.patch_len_ * r)) == model.stride_),
+                 None)
+    defaults.update(patch_len=model.patch_len_, stride_ratio=ratio, lookback=model.lookback_)
+    return DataSpace(model.patch_len_, lookbacks, defaults)
+
+
+def first_trial(data: DataSpace, space: SearchSpace) -> dict[str, Any]:
+    """The defaults, restricted to what `space` samples and to values inside its ranges (a
+    default that a fixed parameter or the data rules out is left to the sampler)."""
+    probe = optuna.create_study()
+    trial = probe.ask()
+    space(trial)
+    kept = {}
+    for name, dist in trial.distributions.items():
+        value = data.defaults.get(name)
+        if value is None:
+            continue
+        if isinstance(dist, optuna.distributions.CategoricalDistribution):
+            if value in dist.choices:
+                kept[name] = value
+        elif dist.low <= value <= dist.high:
+            kept[name] = value
+    return kept
 
 
 # ---- objective ------------------------------------------------------------------------------
@@ -250,8 +325,11 @@ def tune(
       same `storage` and `study_name` resumes the study and runs `n_trials` more trials.
       `study_name` defaults to one derived from the horizon and the data.
     - `search_space`: `callable(trial) -> dict` of `TXLForecaster` parameters; default
-      `default_search_space(fixed_params)`. `fixed_params` are passed to every trial
-      (e.g. `max_epochs`, `patience`, `trainer_kwargs`) and must not overlap sampled ones.
+      `data_space(...).search_space(fixed_params)`: patches around the data's season and
+      lookbacks of 2 to 14 seasons, and a new study's first trial is the default model, so
+      the best trial is never worse on validation than `TXLForecaster()`. `fixed_params`
+      are passed to every trial (e.g. `max_epochs`, `patience`, `trainer_kwargs`) and must
+      not overlap sampled ones.
     - `pruner`: "median", "hyperband", "none" or an `optuna.pruners.BasePruner`.
     - `random_state` seeds the TPE sampler (offset by the number of trials already in the
       study, so a resumed study does not repeat its start-up samples) and is every trial's
@@ -266,10 +344,11 @@ def tune(
     for key in ("horizon", "val_size"):
         if key in fixed:
             raise ValueError(f"{key!r} is an argument of tune, not a fixed_param")
-    space = search_space if search_space is not None else default_search_space(fixed)
+    fit_df, tail_df = df.iloc[:n_fit], df.iloc[n_fit:]
+    data = data_space(fit_df, horizon, fixed) if search_space is None else None
+    space = search_space if data is None else data.search_space(fixed)
     if not callable(space):
         raise TypeError("search_space must be a callable(trial) -> dict of model parameters")
-    fit_df, tail_df = df.iloc[:n_fit], df.iloc[n_fit:]
     setting = _describe(df, horizon, n_fit, n_val, fixed)
     if study_name is None:
         study_name = f"txl_ts-h{horizon}-{setting['data_sha1']}"
@@ -277,6 +356,8 @@ def tune(
     study = optuna.create_study(storage=storage, study_name=study_name, direction="minimize",
                                 pruner=_make_pruner(pruner), load_if_exists=True)
     _check_same_setting(study, setting)
+    if data is not None and not study.trials:
+        study.enqueue_trial(first_trial(data, space))
     seed = None if random_state is None else int(random_state) + len(study.trials)
     study.sampler = optuna.samplers.TPESampler(seed=seed)
     use_pruning = not isinstance(study.pruner, optuna.pruners.NopPruner)

@@ -116,7 +116,7 @@ LABELS = {"txl": "TXL", "txl-nomem": "TXL mem_len=0", "lstm": "LSTM", "dlinear":
           "arima": "ARIMA (seasonal)", "naive": "repeat-last", "snaive": "seasonal naive (day)",
           "snaive-weekly": "seasonal naive (week)",
           PEER: "PatchTST peer (NeuralForecast)"}
-OURS = ("txl", "txl-nomem")  # TXL and its ablation: not "other" models
+OURS = ("txl", "txl-nomem", "txl-tuned")  # TXL and its variants: not "other" models
 
 
 def _fmt(entry: dict) -> str:
@@ -205,7 +205,7 @@ def section(results: Path) -> list[str]:
 def _summary(cells: dict[tuple, dict], labels: dict[str, str]) -> list[str]:
     """Where TXL wins and loses, its memory's effect, its worst ratio to a seasonal naive and
     how it fares against the PatchTST peer."""
-    wins, losses, memory, naive, peer = [], [], [], [], []
+    wins, losses, memory, naive, peer, tuned = [], [], [], [], [], []
     for (dataset, features, horizon), cell in sorted(cells.items()):
         mse = {m: e["mean"]["mse"] for m, e in cell["models"].items()}
         if "txl" not in mse:
@@ -227,6 +227,8 @@ def _summary(cells: dict[tuple, dict], labels: dict[str, str]) -> list[str]:
             naive.append((name, mse["txl"] / min(naives)))
         if PEER in mse:
             peer.append((name, 100 * (mse["txl"] / mse[PEER] - 1)))
+        if "txl-tuned" in mse:
+            tuned.append((name, 100 * (mse["txl-tuned"] / others[best] - 1), labels[best]))
     lines = [f"- TXL has the lowest MSE of the library's models (TXL mem_len=0 aside) in "
              f"{len(wins)} of {len(wins) + len(losses)} cells; it loses "
              + ("; ".join(losses) if losses else "none") + "."]
@@ -244,6 +246,11 @@ def _summary(cells: dict[tuple, dict], labels: dict[str, str]) -> list[str]:
         lines.append(f"- Against the PatchTST peer TXL's MSE is lower in {len(lower)} of "
                      f"{len(peer)} cells where the peer ran: "
                      + "; ".join(f"{n} {v:+.1f}%" for n, v in peer) + ".")
+    if tuned:
+        lower = [n for n, v, _ in tuned if v < 0]
+        lines.append(f"- TXL tuned has a lower MSE than the best other library model in "
+                     f"{len(lower)} of {len(tuned)} cells: "
+                     + "; ".join(f"{n} {v:+.1f}% against {b}" for n, v, b in tuned) + ".")
     return lines
 
 

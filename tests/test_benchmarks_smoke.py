@@ -208,10 +208,12 @@ def test_daily_data_averages_complete_days_and_renders_its_section(tmp_path):
     results = tmp_path / "results"
     code = daily_data.main(["--data-dir", str(tmp_path / "data"), "--out-dir",
                             str(results / "daily"), "--seeds", "1", "--jobs", "1",
-                            "--models", "naive,snaive"])
+                            "--models", "naive,snaive", "--tune-trials", "0"])
     assert code == 0
-    # TXL's stride table from two hand-made reports: default 0.5 / val 0.8 against 0.6 / 1.0
-    for folder, mse, val in (("daily", [0.5], [0.8]), ("daily/stride7", [0.6], [1.0])):
+    # TXL's stride table and the tuned column from hand-made reports: default 0.5 / val 0.8,
+    # stride 7 0.6 / 1.0, tuned 0.4
+    for folder, mse, val in (("daily", [0.5], [0.8]), ("daily/stride7", [0.6], [1.0]),
+                             ("daily/tuned", [0.4], [0.7])):
         report = _txl_report("ETTh1_daily", 7, mse, val)
         (results / folder).mkdir(parents=True, exist_ok=True)
         (results / folder / "ETTh1_daily_M_7_txl.json").write_text(json.dumps(report))
@@ -220,3 +222,8 @@ def test_daily_data_averages_complete_days_and_renders_its_section(tmp_path):
     for cell in ("ETTh1_daily M-7", "ETTh2_daily M-14", "WTH_daily M-28"):
         assert f"| {cell} |" in text
     assert "| ETTh1_daily M-7 | 0.5000 (0.8000) | 0.6000 (1.0000) | -16.7% | -20.0% |" in text
+    header = next(line for line in text.splitlines() if line.startswith("| cell | windows"))
+    assert header.startswith("| cell | windows | TXL | TXL tuned | repeat-last |")
+    row = next(line for line in text.splitlines() if line.startswith("| ETTh1_daily M-7 |"))
+    assert "| 0.5000 | **0.4000** |" in row  # the tuned run is the lowest, not an "other" model
+    assert "TXL tuned has a lower MSE than the best other library model in 1 of 1" in text

@@ -180,6 +180,7 @@ def test_cli_tunes_only_on_train_and_validation_rows(monkeypatch, capsys, tmp_pa
         calls.update(kwargs, df=df)
         model = TXLForecaster(horizon=8, **TINY)
         study = optuna.create_study()
+        study.add_trial(optuna.trial.create_trial(value=0.7, user_attrs={"defaults": True}))
         study.add_trial(optuna.trial.create_trial(value=0.5))
         return tuning.TuneResult(study, {"lr": 0.01}, None, 0.5, model)
 
@@ -193,6 +194,7 @@ def test_cli_tunes_only_on_train_and_validation_rows(monkeypatch, capsys, tmp_pa
     assert calls["study_name"] == "ETTh1-h96" and calls["fixed_params"] == {"max_epochs": 2}
     out = capsys.readouterr().out
     assert "validation MSE" in out and "lr = 0.01" in out
+    assert "the default model (trial 0): 0.7000" in out
     assert main(["tune", "--dataset", "WTH", "--n-trials", "1", "--storage", "memory"]) == 0
     wth = load("WTH")
     n_test = int(0.2 * len(wth))
@@ -213,6 +215,7 @@ def test_default_space_follows_the_season_and_its_first_trial_is_the_default_mod
     result = tune(df, horizon=8, n_trials=1, storage=None, val_size=0.25, pruner="none",
                   fixed_params=fixed, refit=False)
     trial = result.study.trials[0]
+    assert trial.user_attrs["defaults"] is True
     # hourly: patches of half, one and two days; lookbacks of 2-14 days that fit 900 rows
     assert trial.distributions["patch_len"].choices == (12, 24, 48)
     assert trial.distributions["lookback"].choices == (48, 96, 192, 336)

@@ -167,8 +167,12 @@ def data_space(fit_df: pd.DataFrame, horizon: int, fixed: dict[str, Any]) -> Dat
 def first_trial(data: DataSpace, space: SearchSpace) -> dict[str, Any]:
     """The defaults, restricted to what `space` samples and to values inside its ranges (a
     default that a fixed parameter or the data rules out is left to the sampler)."""
-    probe = optuna.create_study()
-    trial = probe.ask()
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the probe is not the user's study
+    try:
+        trial = optuna.create_study().ask()
+    finally:
+        optuna.logging.set_verbosity(verbosity)
     space(trial)
     kept = {}
     for name, dist in trial.distributions.items():
@@ -357,7 +361,7 @@ def tune(
                                 pruner=_make_pruner(pruner), load_if_exists=True)
     _check_same_setting(study, setting)
     if data is not None and not study.trials:
-        study.enqueue_trial(first_trial(data, space))
+        study.enqueue_trial(first_trial(data, space), user_attrs={"defaults": True})
     seed = None if random_state is None else int(random_state) + len(study.trials)
     study.sampler = optuna.samplers.TPESampler(seed=seed)
     use_pruning = not isinstance(study.pruner, optuna.pruners.NopPruner)
@@ -463,6 +467,9 @@ def run(args: argparse.Namespace) -> int:
         print("no trial completed")
         return 1
     print(f"validation MSE (scaled, rows {n_fit}..{n_fit + n_val - 1}): {result.best_value:.4f}")
+    first = result.study.trials[0]
+    if first.state == optuna.trial.TrialState.COMPLETE and first.user_attrs.get("defaults"):
+        print(f"  the default model (trial 0): {first.value:.4f}")
     print("best parameters:")
     for key, value in result.best_params.items():
         print(f"  {key} = {value}")

@@ -383,9 +383,9 @@ def render(results: Path) -> str:
     from benchmarks.unseen_data import section as unseen_section
 
     lines += unseen_section(results)
-    from benchmarks.daily_data import section as daily_section
+    from benchmarks.low_frequency import section as low_frequency_section
 
-    lines += daily_section(results)
+    lines += low_frequency_section(results)
     return "\n".join(lines).rstrip() + "\n"
 
 

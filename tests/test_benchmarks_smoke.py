@@ -194,32 +194,39 @@ def _txl_report(dataset: str, horizon: int, mse: list[float], val: list[float]) 
                                "std": {"mse": None}}}}
 
 
-def test_daily_data_averages_complete_days_and_renders_its_section(tmp_path):
-    from benchmarks import daily_data
+def test_low_frequency_writes_its_series_and_renders_its_section(tmp_path):
+    from benchmarks import low_frequency
     from txl_ts import datasets
 
-    paths = daily_data.write_csvs(tmp_path / "data")
-    daily = datasets.read_csv(paths["ETTh1"])
+    paths = low_frequency.write_csvs(tmp_path / "data")
+    daily = datasets.read_csv(paths["ETTh1_daily"])
     hourly = datasets.load("ETTh1")
     assert daily.index.freqstr == "D" and len(daily) == len(hourly) // 24  # partial day dropped
     day = hourly.loc["2017-03-04"]
     assert len(day) == 24
     assert daily.loc["2017-03-04"].to_numpy() == pytest.approx(day.mean().to_numpy())
     results = tmp_path / "results"
-    code = daily_data.main(["--data-dir", str(tmp_path / "data"), "--out-dir",
-                            str(results / "daily"), "--seeds", "1", "--jobs", "1",
-                            "--models", "naive,snaive", "--tune-trials", "0"])
+    freqs = {stem: datasets.read_csv(path).index.freqstr for stem, path in paths.items()}
+    assert freqs == {"ETTh1_daily": "D", "ETTh2_daily": "D", "WTH_daily": "D",
+                     "elnino": "MS", "co2": "W-SAT", "macro": "QS-JAN"}
+    sizes = {stem: len(datasets.read_csv(path)) for stem, path in paths.items()}
+    assert sizes["elnino"] == 732 and sizes["co2"] == 2284 and sizes["macro"] == 203
+    code = low_frequency.main(["--data-dir", str(tmp_path / "data"), "--out-dir",
+                               str(results / "low_frequency"), "--seeds", "1", "--jobs", "1",
+                               "--models", "naive,snaive", "--tune-trials", "0"])
     assert code == 0
     # TXL's stride table and the tuned column from hand-made reports: default 0.5 / val 0.8,
     # stride 7 0.6 / 1.0, tuned 0.4
-    for folder, mse, val in (("daily", [0.5], [0.8]), ("daily/stride7", [0.6], [1.0]),
-                             ("daily/tuned", [0.4], [0.7])):
+    for folder, mse, val in (("low_frequency", [0.5], [0.8]),
+                             ("low_frequency/stride7", [0.6], [1.0]),
+                             ("low_frequency/tuned", [0.4], [0.7])):
         report = _txl_report("ETTh1_daily", 7, mse, val)
         (results / folder).mkdir(parents=True, exist_ok=True)
         (results / folder / "ETTh1_daily_M_7_txl.json").write_text(json.dumps(report))
-    text = "\n".join(daily_data.section(results))
-    assert "## 7. Daily data" in text
-    for cell in ("ETTh1_daily M-7", "ETTh2_daily M-14", "WTH_daily M-28"):
+    text = "\n".join(low_frequency.section(results))
+    assert "## 7. Daily and coarser data" in text
+    for cell in ("ETTh1_daily M-7", "ETTh2_daily M-14", "WTH_daily M-28", "elnino M-24",
+                 "co2 M-52", "macro M-8"):
         assert f"| {cell} |" in text
     assert "| ETTh1_daily M-7 | 0.5000 (0.8000) | 0.6000 (1.0000) | -16.7% | -20.0% |" in text
     header = next(line for line in text.splitlines() if line.startswith("| cell | windows"))

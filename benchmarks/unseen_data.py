@@ -205,7 +205,7 @@ def section(results: Path) -> list[str]:
 def _summary(cells: dict[tuple, dict], labels: dict[str, str]) -> list[str]:
     """Where TXL wins and loses, its memory's effect, its worst ratio to a seasonal naive and
     how it fares against the PatchTST peer."""
-    wins, losses, memory, naive, peer, tuned = [], [], [], [], [], []
+    wins, losses, memory, naive, peer, tuned, last = [], [], [], [], [], [], []
     for (dataset, features, horizon), cell in sorted(cells.items()):
         mse = {m: e["mean"]["mse"] for m, e in cell["models"].items()}
         if "txl" not in mse:
@@ -222,6 +222,8 @@ def _summary(cells: dict[tuple, dict], labels: dict[str, str]) -> list[str]:
                           f"{mse['txl']:.4f}, {100 * (mse['txl'] / others[best] - 1):+.1f}%)")
         if "txl-nomem" in mse:
             memory.append((name, 100 * (mse["txl"] / mse["txl-nomem"] - 1)))
+        if "naive" in mse and mse["txl"] > mse["naive"]:
+            last.append(f"{name} ({mse['txl'] / mse['naive']:.2f} times its MSE)")
         naives = [mse[m] for m in ("snaive", "snaive-weekly") if m in mse]
         if naives:
             naive.append((name, mse["txl"] / min(naives)))
@@ -241,6 +243,8 @@ def _summary(cells: dict[tuple, dict], labels: dict[str, str]) -> list[str]:
         worst = max(naive, key=lambda x: x[1])
         lines.append(f"- Against the better of the two seasonal naives TXL's MSE ratio is at "
                      f"most {worst[1]:.3f} ({worst[0]}).")
+    if last:
+        lines.append("- TXL is worse than repeating the last value in " + "; ".join(last) + ".")
     if peer:
         lower = [n for n, v in peer if v < 0]
         lines.append(f"- Against the PatchTST peer TXL's MSE is lower in {len(lower)} of "

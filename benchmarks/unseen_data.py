@@ -184,6 +184,11 @@ def section(results: Path) -> list[str]:
     cells, reports = load_cells(results / "unseen")
     if not reports:
         return []
+    peers, peer_reports = load_cells(results / "peer")  # benchmarks.patchtst_peer's reports
+    for key, cell in peers.items():
+        if key in cells and PEER in cell["models"]:
+            cells[key]["models"][PEER] = cell["models"][PEER]
+            reports.append(cell["report"])
     lines = [
         "## 6. Real data the library was not developed on (issue 9)",
         "",
@@ -195,8 +200,8 @@ def section(results: Path) -> list[str]:
         "and Wales, summer 2000; `tmy_*`: hourly TMY3 weather, \"M\" six columns, \"S\" the "
         "temperature alone. The PatchTST peer is NeuralForecast's PatchTST at its defaults "
         "(input 336, at most 1,000 steps, early stopping on the validation rows), run by "
-        "`benchmarks.patchtst_peer` from a separate environment (not a dependency), where it "
-        "was run. Machine: " + machines(reports) + ".",
+        "`benchmarks.patchtst_peer` from a separate environment (not a dependency; reports in "
+        "`results/peer/`), in the cells where it was run. Machine: " + machines(reports) + ".",
         "",
     ]
     return [*lines, *cell_table(cells, LABELS), ""]

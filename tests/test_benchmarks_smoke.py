@@ -234,3 +234,46 @@ def test_low_frequency_writes_its_series_and_renders_its_section(tmp_path):
     row = next(line for line in text.splitlines() if line.startswith("| ETTh1_daily M-7 |"))
     assert "| 0.5000 | **0.4000** |" in row  # the tuned run is the lowest, not an "other" model
     assert "TXL tuned has a lower MSE than the best other library model in 1 of 1" in text
+
+
+def test_patchtst_peer_layout_and_scoring_without_neuralforecast():
+    import numpy as np
+    import pandas as pd
+
+    from benchmarks import patchtst_peer as peer
+
+    scaled, split = peer.scaled_protocol("ETTh2", "S")
+    train = scaled.iloc[: split.train_end].to_numpy()
+    assert abs(train.mean()) < 1e-9 and abs(train.std() - 1) < 1e-9  # train-only scaling
+    long = peer.long_frame(scaled.iloc[:5])
+    assert list(long.columns) == ["unique_id", "ds", "y"] and len(long) == 5
+    # two series, two windows of three steps, forecasts off by 1 and 3
+    rows = [{"unique_id": uid, "cutoff": c, "y": 0.0, peer.NAME: err}
+            for uid, err in (("a", 1.0), ("b", 3.0)) for c in (0, 1) for _ in range(3)]
+    forecasts = pd.DataFrame(rows)
+    assert peer.errors(forecasts, 3, 2) == {"mse": 5.0, "mae": 2.0}
+    with pytest.raises(RuntimeError, match="expected 3 windows"):
+        peer.errors(forecasts, 3, 3)  # a missing window is an error, never a smaller mean
+    assert np.isfinite(peer.PEER["max_steps"])
+
+
+def test_unseen_section_places_the_peer_beside_the_library(tmp_path):
+    from benchmarks import unseen_data
+
+    def report(model: str, mse: float) -> dict:
+        return {"dataset": "taylor", "features": "M", "horizon": 48, "n_windows": 9,
+                "machine": {"cpu": "test cpu", "cores": 2, "torch": "x"},
+                "models": {model: {"runs": [{"mse": mse, "epochs": 3}],
+                                   "mean": {"mse": mse}, "std": {"mse": None}}}}
+
+    for folder, model, mse in (("unseen", "txl", 0.5), ("unseen", "snaive", 1.0),
+                               ("peer", unseen_data.PEER, 0.4)):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        (tmp_path / folder / f"taylor_M_48_{model}.json").write_text(
+            json.dumps(report(model, mse)))
+    text = "\n".join(unseen_data.section(tmp_path))
+    assert "PatchTST peer (NeuralForecast)" in text and "TXL / PatchTST peer" in text
+    row = next(line for line in text.splitlines() if line.startswith("| taylor M-48 |"))
+    assert "| 1.250 |" in row  # TXL 0.5 against the peer's 0.4
+    assert "TXL / best other | TXL / best seasonal naive" in text
+    assert "lower in 0 of 1 cells where the peer ran: taylor M-48 +25.0%" in text

@@ -320,3 +320,30 @@ def test_the_fitted_stride_is_saved_and_older_files_keep_theirs(tmp_path):
         (path / "config.json").write_text(json.dumps(config))
         with pytest.raises(ValueError, match=f"config.json.*{message}"):
             TXLForecaster.load(path)
+
+
+def test_ridge_prior_is_repeat_last_where_a_season_back_says_little():
+    """Quarterly random walks: last year's value is a poor forecast, the last value a good
+    one. The warm start's prior follows validation (repeat-last), and the default TXL is then
+    no worse than repeating the last value on held-out quarters; on a clearly seasonal
+    series the seasonal prior stays."""
+    from txl_ts.baselines.naive import NaiveForecaster
+
+    rng = np.random.default_rng(3)
+    n, n_fit, horizon = 240, 200, 4
+    walk = pd.DataFrame(np.cumsum(rng.normal(size=(n, 3)), axis=0), columns=["a", "b", "c"],
+                        index=pd.date_range("1960-01-01", periods=n, freq="QS"))
+    model = TXLForecaster(horizon=horizon, max_epochs=2, trainer_kwargs=QUIET)
+    model.fit(walk.iloc[:n_fit])
+    assert model.season_ == 4 and model.fit_summary_["linear_init_prior"] == "last"
+    cutoffs = np.arange(n_fit - 1, n - horizon)
+    actual = np.stack([walk.to_numpy()[c + 1 : c + 1 + horizon] for c in cutoffs])
+    mse = {}
+    for name, forecaster in (("txl", model),
+                             ("last", NaiveForecaster(horizon).fit(walk.iloc[:n_fit])),
+                             ("season", NaiveForecaster(horizon, "seasonal", season=4)
+                              .fit(walk.iloc[:n_fit]))):
+        mse[name] = ((forecaster.rolling_forecasts(walk, cutoffs) - actual) ** 2).mean()
+    assert mse["txl"] <= 1.05 * mse["last"] < mse["season"], mse
+    seasonal = TXLForecaster(**TINY).fit(seasonal_frame(n=1200))
+    assert seasonal.fit_summary_["linear_init_prior"] == "seasonal"

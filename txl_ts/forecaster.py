@@ -71,8 +71,10 @@ class TXLForecaster(BaseForecaster):
     `stateful=True`, consecutive segments of `batch_size` parallel streams in time order.
     A validation tail of `val_size` rows (a fraction or a count; 0 disables it) drives early
     stopping; its loss is the MSE from every row of the tail, as a benchmark scores a test
-    split. The untrained model (the ridge linear forecast) is validated too, and kept when no
-    epoch beats it. `loss` is the training loss ("huber", "mse", or "mae" as in SegRNN);
+    split. The linear path is warm-started by ridge regression towards the seasonal naive, or
+    towards repeat-last when that validates more than 1% lower (`fit_linear_path`). The
+    untrained model (the ridge linear forecast) is validated too, and kept when no epoch
+    beats it. `loss` is the training loss ("huber", "mse", or "mae" as in SegRNN);
     validation always scores MSE.
     """
 

@@ -313,6 +313,7 @@ class TXLForecaster(BaseForecaster):
         self.fitted_state_ = self.state_
         self.fit_summary_ = {**summary, "linear_init_alpha": ridge["alpha"],
                              "linear_init_prior": ridge.get("prior"),
+                             "linear_init_val_mse_by_prior": ridge.get("val_mse_by_prior"),
                              "linear_init_val_mse": ridge.get("val_mse"),
                              "fit_seconds": time.perf_counter() - started,
                              "n_train_rows": int(val_start), "n_val_rows": len(full) - val_start}

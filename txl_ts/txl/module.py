@@ -280,12 +280,13 @@ def fit_linear_path(net: TXLNet, grid: TokenGrid, values: torch.Tensor, val_star
 
     choice = ("seasonal", *best_towards(seasonal))
     alt = ("last", *best_towards(last_value))
+    by_prior = {"seasonal": choice[3], "last": alt[3]}
     if alt[3] < (1.0 - PRIOR_MARGIN) * choice[3]:
         choice = alt
     prior, alpha, w, score = choice
     net.linear.weight.copy_(w[:-1].T)
     net.linear.bias.copy_(w[-1])
-    return {"alpha": alpha, "val_mse": score, "prior": prior}
+    return {"alpha": alpha, "val_mse": score, "prior": prior, "val_mse_by_prior": by_prior}
 
 
 def _normalised_lookback(rows: torch.Tensor, cfg) -> tuple[torch.Tensor, ...]:

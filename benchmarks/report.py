@@ -386,6 +386,9 @@ def render(results: Path) -> str:
     from benchmarks.low_frequency import section as low_frequency_section
 
     lines += low_frequency_section(results)
+    from benchmarks.ridge_prior import section as prior_section
+
+    lines += prior_section(results)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -277,3 +277,16 @@ def test_unseen_section_places_the_peer_beside_the_library(tmp_path):
     assert "| 1.250 |" in row  # TXL 0.5 against the peer's 0.4
     assert "TXL / best other | TXL / best seasonal naive" in text
     assert "lower in 0 of 1 cells where the peer ran: taylor M-48 +25.0%" in text
+
+
+def test_ridge_prior_reads_both_priors_and_renders_them(tmp_path):
+    from benchmarks import ridge_prior
+
+    row = ridge_prior.prior_cell("ETTh2", 24, "S")
+    assert set(row["val_mse"]) == {"seasonal", "last"}
+    seasonal, last = row["val_mse"]["seasonal"], row["val_mse"]["last"]
+    assert row["kept"] == ("last" if last < 0.99 * seasonal else "seasonal")
+    (tmp_path / "ridge_prior.json").write_text(json.dumps(
+        {"machine": {"cpu": "test cpu", "torch": "x"}, "cells": [row]}))
+    text = "\n".join(ridge_prior.section(tmp_path))
+    assert "| ETTh2 S-24 |" in text and f"| {row['kept']} |" in text

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from benchmarks.common import RESULTS, machine, set_threads
@@ -86,5 +85,4 @@ def section(results: Path) -> list[str]:
 
 
 if __name__ == "__main__":
-    main()
-    sys.exit(0)
+    print(main())

@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .base import BaseForecaster
-from .seasonality import auto_patch_len, season_from_freq
+from .seasonality import auto_lookback, auto_patch_len, season_from_freq
 from .training import (
     Windows,
     check_training_params,
@@ -25,8 +25,6 @@ from .txl import Memory, Stream, StreamState, TokenGrid, TXLConfig, TXLModule, T
 from .txl.memory import forecasts_at
 from .txl.module import Chunks, fit_linear_path
 from .validation import check_cutoffs, check_non_negative_int, check_positive_int
-
-LOOKBACK_SEASONS = 14  # the linear path reads two weeks of hourly data
 
 
 @dataclass(frozen=True)
@@ -189,7 +187,7 @@ class TXLForecaster(BaseForecaster):
             raise ValueError(f"stride ({stride}) must not exceed patch_len ({patch}): "
                              "rows between patches would never be seen")
         if self.lookback == "auto":
-            lookback = LOOKBACK_SEASONS * (season if season > 1 else patch)
+            lookback = auto_lookback(season, patch)
         else:
             lookback = int(self.lookback)
         lookback = max(lookback, patch)

@@ -17,8 +17,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from .base import BaseForecaster
+from .seasonality import auto_lookback, season_from_freq
 from .training import ForecastModule, Windows, fit_module, min_fit_rows, resolve_device
-from .validation import check_cutoffs
+from .validation import check_cutoffs, check_positive_int
 
 INFERENCE_BATCH = 4096  # channel sequences per forward pass in rolling forecasts
 
@@ -28,10 +29,13 @@ class LookbackForecaster(BaseForecaster):
 
     Training windows start every `window_step` rows; a validation tail (`val_size`, or
     `validation_data`) drives early stopping on forecasts whose origins lie in it.
-    Fitted: `net_`, `last_window_` (the newest `lookback` scaled rows) and `fit_summary_`.
+    `lookback="auto"` is 14 seasons of the data's frequency (`txl_ts.seasonality.auto_lookback`:
+    336 rows hourly, 98 daily, 56 quarterly), the rule TXL's linear path follows.
+    Fitted: `lookback_`, `net_`, `last_window_` (the newest `lookback_` scaled rows) and
+    `fit_summary_`.
     """
 
-    lookback: int
+    lookback: int | str
     horizon: int
     window_step: int
     batch_size: int
@@ -54,14 +58,30 @@ class LookbackForecaster(BaseForecaster):
         raise NotImplementedError
 
     def _resolve(self) -> None:
-        """Turn frequency-aware parameters into fitted `*_` attributes (`freq_` is known)."""
+        """Turn frequency-aware parameters into fitted `*_` attributes (`freq_` is known);
+        a subclass with its own calls this first."""
+        if self.lookback != "auto":
+            self.lookback_ = int(self.lookback)
+            return
+        try:
+            season = season_from_freq(self.freq_)
+        except ValueError:
+            season = 1  # no known cycle: 14 of the smallest automatic patch
+        self.lookback_ = auto_lookback(season)
+
+    def _check_lookback_param(self) -> None:
+        if self.lookback != "auto":
+            check_positive_int(lookback=self.lookback)
 
     # ---- shared ---------------------------------------------------------------------------
     def _min_fit_length(self) -> tuple[int, str]:
-        return min_fit_rows(self.lookback + self.horizon, "lookback + horizon", self.val_size)
+        # with lookback="auto" the lookback is known only once the frequency is: _fit_scaled
+        # checks again with it
+        lookback = 1 if self.lookback == "auto" else int(self.lookback)
+        return min_fit_rows(lookback + self.horizon, "lookback + horizon", self.val_size)
 
     def _min_history_length(self) -> tuple[int, str]:
-        return self.lookback, f"lookback={self.lookback} rows"
+        return self.lookback_, f"lookback={self.lookback_} rows"
 
     def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None) -> None:
         started = time.perf_counter()
@@ -70,13 +90,18 @@ class LookbackForecaster(BaseForecaster):
         else:
             full, val_start = np.concatenate([train, valid]), len(train)
         self._resolve()
+        need, why = min_fit_rows(self.lookback_ + self.horizon, "lookback + horizon",
+                                 self.val_size)
+        if len(train) < need:
+            raise ValueError(f"df has {len(train)} rows; at least {need} are needed ({why}; "
+                             f"lookback={self.lookback_} for frequency {self.freq_.freqstr})")
         if self.random_state is not None:
             torch.manual_seed(self.random_state)
         self.net_ = self._build_net(full.shape[1])
         values = torch.as_tensor(full.T, dtype=torch.float32)  # (C, T)
-        length = self.lookback + self.horizon
+        length = self.lookback_ + self.horizon
         # training windows: inputs inside the training rows and at least one target there
-        n_train = (val_start - self.lookback - 1) // self.window_step + 1
+        n_train = (val_start - self.lookback_ - 1) // self.window_step + 1
         train_data = Windows(values, length, self.window_step, n_train, end=val_start)
         generator = torch.Generator().manual_seed(self.random_state or 0)
         train_loader = DataLoader(train_data, batch_size=self.batch_size, shuffle=True,
@@ -84,7 +109,7 @@ class LookbackForecaster(BaseForecaster):
         val_loader = None
         if val_start < len(full):
             # validation windows: forecast origins at rows val_start - 1 .. len(full) - 2
-            first = val_start - self.lookback
+            first = val_start - self.lookback_
             n_val = (len(full) - 1 - val_start) // self.window_step + 1
             val_data = Windows(values[:, first:], length, self.window_step, n_val,
                                end=len(full) - first)
@@ -95,7 +120,7 @@ class LookbackForecaster(BaseForecaster):
             random_state=self.random_state, trainer_kwargs=self.trainer_kwargs,
         )
         self.net_.eval().to(resolve_device(self.accelerator))
-        self.last_window_ = full[-self.lookback:].copy()  # (lookback, C) scaled
+        self.last_window_ = full[-self.lookback_:].copy()  # (lookback, C) scaled
         self.fit_summary_ = {**summary, "fit_seconds": time.perf_counter() - started,
                              "n_train_rows": int(val_start), "n_val_rows": len(full) - val_start}
 
@@ -113,7 +138,7 @@ class LookbackForecaster(BaseForecaster):
         return out
 
     def _forecast_scaled(self, history: np.ndarray | None) -> np.ndarray:
-        window = self.last_window_ if history is None else history[-self.lookback:]
+        window = self.last_window_ if history is None else history[-self.lookback_:]
         return self._forecast_windows(window.T[None])[0]
 
     def rolling_forecasts(self, df: pd.DataFrame, cutoffs: np.ndarray) -> np.ndarray:
@@ -124,11 +149,11 @@ class LookbackForecaster(BaseForecaster):
         """
         self._check_fitted()
         series = self._validate_history(df, name="df")
-        raw = check_cutoffs(cutoffs, len(series.values), self.lookback)
+        raw = check_cutoffs(cutoffs, len(series.values), self.lookback_)
         scaled = self._scale(series.values)
         # (T - lookback + 1, C, lookback) views; window i holds rows i .. i + lookback - 1
-        views = np.lib.stride_tricks.sliding_window_view(scaled, self.lookback, axis=0)
-        return self._unscale_rolling(self._forecast_windows(views[raw - self.lookback + 1]))
+        views = np.lib.stride_tricks.sliding_window_view(scaled, self.lookback_, axis=0)
+        return self._unscale_rolling(self._forecast_windows(views[raw - self.lookback_ + 1]))
 
     # ---- persistence ----------------------------------------------------------------------
     def _tensors_to_save(self) -> dict[str, torch.Tensor]:
@@ -137,15 +162,24 @@ class LookbackForecaster(BaseForecaster):
         return tensors
 
     def _extra_state(self) -> dict[str, Any]:
-        return {"fit_summary": self.fit_summary_}
+        return {"fit_summary": self.fit_summary_, "lookback": self.lookback_}
+
+    def _restore_lookback(self, extra: dict[str, Any]) -> None:
+        """`lookback_` from a saved model: its own field, or (files written before
+        lookback="auto") the constructor's integer."""
+        lookback = extra.get("lookback", self.lookback)
+        if not isinstance(lookback, int) or isinstance(lookback, bool) or lookback < 1:
+            raise ValueError(f"field 'lookback' {lookback!r} must be a positive integer")
+        self.lookback_ = lookback
 
     def _restore(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
+        self._restore_lookback(extra)
         self.net_ = self._build_net(len(self.columns_))
         self.net_.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
         self.net_.eval().to(resolve_device(self.accelerator))
         window = tensors["last_window"]
-        if tuple(window.shape) != (self.lookback, len(self.columns_)):
+        if tuple(window.shape) != (self.lookback_, len(self.columns_)):
             raise ValueError(f"tensor 'last_window' has shape {tuple(window.shape)}, expected "
-                             f"(lookback={self.lookback}, {len(self.columns_)} columns)")
+                             f"(lookback={self.lookback_}, {len(self.columns_)} columns)")
         self.last_window_ = window.double().numpy().copy()
         self.fit_summary_ = extra["fit_summary"]

@@ -2,7 +2,8 @@
 
 `season_from_freq` gives the main cycle (the seasonal naive repeats it); `seasonal_periods`
 adds the longer cycles that a model with several seasons (the seasonal ARIMA) should know;
-`auto_patch_len` turns the main cycle into the patch of the models that read patches.
+`auto_patch_len` turns the main cycle into the patch of the models that read patches, and
+`auto_lookback` into the lookback of the models that read a window of recent rows.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ _HOUR = pd.Timedelta(hours=1).value
 _DAY = pd.Timedelta(days=1).value
 _WEEK = pd.Timedelta(weeks=1).value
 MAX_AUTO_PATCH = 96  # longer seasons (5-minute data: 288) are cut into a divisor <= this
+LOOKBACK_SEASONS = 14  # two weeks of hourly data, the ETT/WTH benchmarks' customary 336 rows
 
 
 def season_from_freq(freq: pd.DateOffset) -> int:
@@ -93,3 +95,10 @@ def auto_patch_len(season: int, divides: int | None = None) -> int:
     if divides is not None:
         patch = max(d for d in range(1, min(patch, divides) + 1) if divides % d == 0)
     return patch
+
+
+def auto_lookback(season: int, patch: int | None = None) -> int:
+    """The default lookback of the models that read recent rows (TXL's linear path, LSTM,
+    DLinear): `LOOKBACK_SEASONS` (14) seasons, 336 rows of hourly data, 98 of daily, 56 of
+    quarterly; without a season, 14 patches (`patch`, else the automatic one: 56 rows)."""
+    return LOOKBACK_SEASONS * (season if season > 1 else patch or auto_patch_len(1))

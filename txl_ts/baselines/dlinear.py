@@ -71,6 +71,7 @@ class DLinearModule(ForecastModule):
 class DLinearForecaster(LookbackForecaster):
     """DLinear baseline: moving-average trend/remainder decomposition of the last `lookback`
     rows and one linear map lookback -> horizon for each part; their sum is the forecast.
+    `lookback="auto"` is 14 seasons (336 rows hourly, the paper's setting; 98 daily).
 
     Channels are independent: the same two maps forecast every column (`individual=True`
     gives each column its own pair, as in the paper's "individual" variant). `kernel` is the
@@ -87,7 +88,7 @@ class DLinearForecaster(LookbackForecaster):
     def __init__(
         self,
         horizon: int = 96,
-        lookback: int = 336,
+        lookback: int | str = "auto",
         kernel: int = 25,
         individual: bool = False,
         window_step: int = 1,
@@ -127,10 +128,11 @@ class DLinearForecaster(LookbackForecaster):
     # ---- validation -----------------------------------------------------------------------
     def _check_params(self) -> None:
         check_positive_int(
-            horizon=self.horizon, lookback=self.lookback, kernel=self.kernel,
+            horizon=self.horizon, kernel=self.kernel,
             window_step=self.window_step, batch_size=self.batch_size,
             max_epochs=self.max_epochs, patience=self.patience,
         )
+        self._check_lookback_param()
         if not isinstance(self.individual, (bool, np.bool_)):
             raise ValueError(f"individual must be True or False, got {self.individual!r}")
         if not 0.0 < float(self.lr_decay) <= 1.0:
@@ -139,7 +141,7 @@ class DLinearForecaster(LookbackForecaster):
 
     # ---- the model ----------------------------------------------------------------------
     def _build_net(self, n_channels: int) -> DLinearNet:
-        return DLinearNet(self.lookback, self.horizon, self.kernel, n_channels,
+        return DLinearNet(self.lookback_, self.horizon, self.kernel, n_channels,
                           bool(self.individual))
 
     def _build_module(self, net: DLinearNet) -> DLinearModule:

@@ -63,10 +63,11 @@ class LSTMForecaster(LookbackForecaster):
 
     Every channel is a separate univariate sequence through the same network (shared
     weights); `channel_embedding > 0` adds a learned per-channel vector of that size to each
-    input step. The model reads the last `lookback` rows and forecasts `horizon` steps at
-    once. The LSTM steps over patches of `patch_len` rows, as SegRNN does: `"auto"` is the
-    series' season by the rule TXL uses (24 hourly, 48 half-hourly, 7 daily; see
-    `txl_ts.seasonality.auto_patch_len`), cut to a divisor of `lookback`; `patch_len=1` is
+    input step. The model reads the last `lookback` rows (`"auto"`: 14 seasons, 336 hourly,
+    98 daily, as TXL's linear path) and forecasts `horizon` steps at once. The LSTM steps over
+    patches of `patch_len` rows, as SegRNN does: `"auto"` is the series' season by the rule
+    TXL uses (24 hourly, 48 half-hourly, 7 daily; see `txl_ts.seasonality.auto_patch_len`),
+    cut to a divisor of the lookback; `patch_len=1` is
     the classic one-row-per-step LSTM, which on a CPU trains about 160x slower at lookback
     336 (BENCHMARKS.md section 5). Each input window is shifted by its own last value, and
     that value is added back to the forecast, so the network sees only changes relative to the
@@ -84,7 +85,7 @@ class LSTMForecaster(LookbackForecaster):
     def __init__(
         self,
         horizon: int = 96,
-        lookback: int = 336,
+        lookback: int | str = "auto",
         patch_len: int | str = "auto",
         hidden_size: int = 64,
         n_layers: int = 2,
@@ -126,31 +127,36 @@ class LSTMForecaster(LookbackForecaster):
     # ---- validation -----------------------------------------------------------------------
     def _check_params(self) -> None:
         check_positive_int(
-            horizon=self.horizon, lookback=self.lookback, hidden_size=self.hidden_size,
+            horizon=self.horizon, hidden_size=self.hidden_size,
             n_layers=self.n_layers, window_step=self.window_step, batch_size=self.batch_size,
             max_epochs=self.max_epochs, patience=self.patience,
         )
         check_non_negative_int(channel_embedding=self.channel_embedding)
+        self._check_lookback_param()
         if self.patch_len != "auto":
             check_positive_int(patch_len=self.patch_len)
-            if self.lookback % self.patch_len:
+            if self.lookback != "auto" and self.lookback % self.patch_len:
                 raise ValueError(f"patch_len ({self.patch_len}) must divide lookback "
                                  f"({self.lookback}), or use patch_len='auto'")
         check_training_params(self.dropout, self.lr, self.weight_decay, self.val_size)
 
     def _resolve(self) -> None:
+        super()._resolve()
         if self.patch_len != "auto":
             self.patch_len_ = int(self.patch_len)
+            if self.lookback_ % self.patch_len_:
+                raise ValueError(f"patch_len ({self.patch_len_}) must divide the lookback "
+                                 f"({self.lookback_} rows for frequency {self.freq_.freqstr})")
             return
         try:
             season = season_from_freq(self.freq_)
         except ValueError:
             season = 1  # no known cycle: the rule's smallest patch, as for TXL
-        self.patch_len_ = auto_patch_len(season, divides=self.lookback)
+        self.patch_len_ = auto_patch_len(season, divides=self.lookback_)
 
     # ---- the model ----------------------------------------------------------------------
     def _build_net(self, n_channels: int) -> LSTMNet:
-        return LSTMNet(self.lookback, self.horizon, self.hidden_size, self.n_layers,
+        return LSTMNet(self.lookback_, self.horizon, self.hidden_size, self.n_layers,
                        float(self.dropout), n_channels, self.channel_embedding, self.patch_len_)
 
     def _build_module(self, net: LSTMNet) -> LSTMModule:
@@ -166,10 +172,11 @@ class LSTMForecaster(LookbackForecaster):
         return {**super()._extra_state(), "patch_len": self.patch_len_}
 
     def _restore(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
+        self._restore_lookback(extra)
         patch = extra.get("patch_len", 1)  # format 1-2 models read one row per step
         if (not isinstance(patch, int) or isinstance(patch, bool) or patch < 1
-                or self.lookback % patch):
+                or self.lookback_ % patch):
             raise ValueError(f"field 'patch_len' {patch!r} must be a positive integer that "
-                             f"divides lookback ({self.lookback})")
+                             f"divides lookback ({self.lookback_})")
         self.patch_len_ = patch
         super()._restore(tensors, extra)

@@ -1,0 +1,213 @@
+"""Validation against test: can the validation split choose between TXL's trained network and
+its ridge warm start, or choose the linear path's lookback?
+
+    python -m benchmarks.selection_evidence [--seed 0] [--cells ETTh1:96,...]
+    python -m benchmarks.selection_evidence --lookbacks-only \
+        --unseen-dir DIR --low-frequency-dir DIR
+
+Two measurements on the standard protocol (fit on train, validation rows for early stopping
+and selection, every test window):
+
+- **Network or warm start.** Per cell (the 12 grid cells by default, one seed), the default
+  `TXLForecaster` trained, and the same model with the network untrained (its ridge warm
+  start alone). For blends `w * trained + (1 - w) * warm start` (w = 0, 0.25, 0.5, 0.75, 1)
+  the validation and test MSE; and a Diebold-Mariano statistic on the validation rows: the
+  mean per-origin loss difference (trained minus warm start) over its standard error, with
+  Newey-West errors over horizon - 1 lags for the overlapping windows (statsmodels' HAC).
+- **Lookback.** Per cell, the warm start alone (no seed enters) at lookbacks of 2, 4, 8 and
+  14 seasons: which one validation prefers, and the test MSE of each.
+
+Results go to benchmarks/results/selection_evidence.json (cells already there are kept);
+BENCHMARKS.md section 4 renders them (`python -m benchmarks.report`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import RESULTS, machine, set_threads
+
+OUT = RESULTS / "selection_evidence.json"
+GRID = [(name, h) for name in ("ETTh1", "ETTh2", "WTH") for h in (96, 192, 336, 720)]
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+SEASONS = (2, 4, 8, 14)
+
+
+def _errors(model, df, cutoffs: np.ndarray, horizon: int, scale: np.ndarray) -> np.ndarray:
+    """(n, H, C) errors of the forecasts from every cutoff, in train-scaled units."""
+    forecasts = model.rolling_forecasts(df.iloc[: cutoffs[-1] + 1 + horizon], cutoffs)
+    values = df.to_numpy()
+    targets = np.stack([values[c + 1 : c + 1 + horizon] for c in cutoffs])
+    return (forecasts - targets) / scale
+
+
+def _fit_pair(dataset: str, horizon: int, seed: int, params: dict | None = None):
+    from benchmarks.txl_ablation import _untrained
+    from txl_ts.benchmark import load_protocol, make_model
+
+    df, split = load_protocol(dataset, "M")
+    train = df.iloc[: split.train_end]
+    valid = df.iloc[split.train_end : split.test_start]
+    trained = make_model("txl", horizon, seed, txl_params=params).fit(train, valid)
+    with _untrained():
+        start = make_model("txl", horizon, seed, txl_params=params).fit(train, valid)
+    return df, split, trained, start
+
+
+def network_cell(dataset: str, horizon: int, seed: int) -> dict:
+    """Blends of the trained model and its warm start, and the validation DM statistic."""
+    import statsmodels.api as sm
+
+    from txl_ts.benchmark import dataset_label
+
+    df, split, trained, start = _fit_pair(dataset, horizon, seed)
+    scale = df.iloc[: split.train_end].std(ddof=0).to_numpy()  # the protocol's scaler
+    row = {"dataset": dataset_label(dataset), "horizon": horizon, "seed": seed,
+           "kept_start": trained.fit_summary_["kept_start"],
+           "epochs": trained.fit_summary_["epochs"]}
+    parts = {"val": np.arange(split.train_end - 1, split.test_start - horizon),
+             "test": np.arange(split.test_start - 1, split.end - horizon)}
+    for part, cutoffs in parts.items():
+        e_trained = _errors(trained, df, cutoffs, horizon, scale)
+        e_start = _errors(start, df, cutoffs, horizon, scale)
+        row[f"{part}_mse"] = {str(w): float(np.mean((e_start + w * (e_trained - e_start)) ** 2))
+                              for w in WEIGHTS}
+        if part == "val":
+            diff = (e_trained ** 2).mean(axis=(1, 2)) - (e_start ** 2).mean(axis=(1, 2))
+            fit = sm.OLS(diff, np.ones(len(diff))).fit(
+                cov_type="HAC", cov_kwds={"maxlags": horizon - 1})
+            row["val_dm"] = float(fit.params[0] / fit.bse[0])
+    return row
+
+
+def lookback_cell(dataset: str, horizon: int) -> dict:
+    """The warm start alone at 2, 4, 8 and 14 seasons of lookback: validation and test MSE."""
+    from benchmarks.txl_ablation import _untrained
+    from txl_ts.backtest import backtest
+    from txl_ts.benchmark import dataset_label, load_protocol, make_model, seasons_of
+
+    df, split = load_protocol(dataset, "M")
+    season = seasons_of(df)[0] or 1
+    rows = {}
+    for n in SEASONS:
+        model = make_model("txl", horizon, 0, txl_params={"lookback": n * season})
+        with _untrained():
+            result = backtest({"txl": model}, df, horizon, start=split.test_start,
+                              end=split.end, train_end=split.train_end, mase_lag=season,
+                              keep_forecasts=False)
+        rows[str(n)] = {"val": result.models["txl"].fit_summary_["linear_init_val_mse"],
+                        "test": float(result.metrics.loc["txl", "mse"])}
+    return {"dataset": dataset_label(dataset), "horizon": horizon, "season": season,
+            "by_seasons": rows}
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cells", default=",".join(f"{d}:{h}" for d, h in GRID),
+                        help="DATASET:HORIZON,... for the network measurement")
+    parser.add_argument("--lookbacks-only", action="store_true")
+    parser.add_argument("--unseen-dir", type=Path, default=None)
+    parser.add_argument("--low-frequency-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    set_threads(1)
+    data = (json.loads(args.out.read_text()) if args.out.is_file()
+            else {"network": [], "lookback": []})
+    data["machine"] = machine()
+
+    def save() -> None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(data, indent=1))
+
+    done = {(r["dataset"], r["horizon"], r["seed"]) for r in data["network"]}
+    if not args.lookbacks_only:
+        for cell in args.cells.split(","):
+            name, horizon = cell.rsplit(":", 1)
+            from txl_ts.benchmark import dataset_label
+
+            if (dataset_label(name), int(horizon), args.seed) in done:
+                continue
+            data["network"].append(network_cell(name, int(horizon), args.seed))
+            print(json.dumps(data["network"][-1]), flush=True)
+            save()
+    cells = list(GRID)
+    if args.unseen_dir:
+        from benchmarks.ridge_prior import UNSEEN
+
+        cells += [(str(args.unseen_dir / f"{d}.csv"), h) for d, h, f in UNSEEN if f == "M"]
+    if args.low_frequency_dir:
+        from benchmarks.low_frequency import HORIZONS
+
+        cells += [(str(args.low_frequency_dir / f"{stem}.csv"), h)
+                  for stem, hs in HORIZONS.items() for h in hs]
+    done = {(r["dataset"], r["horizon"]) for r in data["lookback"]}
+    for name, horizon in cells:
+        from txl_ts.benchmark import dataset_label
+
+        if (dataset_label(name), horizon) in done:
+            continue
+        data["lookback"].append(lookback_cell(name, horizon))
+        print(json.dumps(data["lookback"][-1]), flush=True)
+        save()
+    save()
+    return args.out
+
+
+def section(results: Path) -> list[str]:
+    """Two tables: the network against its warm start, and the lookback by validation."""
+    path = results / "selection_evidence.json"
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text())
+    m = data["machine"]
+    lines = ["### Validation against test: what the validation split can choose", "",
+             f"Script: `python -m benchmarks.selection_evidence` (see its docstring; machine: "
+             f"{m['cpu']}, {m['cores']} cores, torch {m['torch']}). MSE on train-scaled values, "
+             "every window; \"warm start\" is the default model with its network untrained "
+             "(the ridge linear path alone).", ""]
+    if data["network"]:
+        lines += ["**The trained network against its warm start** (one seed; blends "
+                  "`w * trained + (1 - w) * warm start`; DM: the Diebold-Mariano statistic "
+                  "of trained minus warm start on the validation rows, negative when the "
+                  "network is better).", "",
+                  "| cell | val: warm start / w=0.5 / trained | test: warm start / w=0.5 / "
+                  "trained | w validation picks | test at that w | DM (val) |",
+                  "|---|---|---|---|---|---|"]
+        for r in data["network"]:
+            val, test = r["val_mse"], r["test_mse"]
+            pick = min(val, key=val.get)
+            lines.append(
+                f"| {r['dataset']}-{r['horizon']} | {val['0.0']:.4f} / {val['0.5']:.4f} / "
+                f"{val['1.0']:.4f} | {test['0.0']:.4f} / {test['0.5']:.4f} / "
+                f"{test['1.0']:.4f} | {pick} | {test[pick]:.4f} | {r['val_dm']:+.2f} |")
+        better_val = sum(r["val_mse"]["1.0"] < r["val_mse"]["0.0"] for r in data["network"])
+        better_test = sum(r["test_mse"]["1.0"] < r["test_mse"]["0.0"] for r in data["network"])
+        lines += ["", f"The trained network validates lower than its warm start in "
+                  f"{better_val} of {len(data['network'])} cells and tests lower in "
+                  f"{better_test}.", ""]
+    if data["lookback"]:
+        lines += ["**The lookback, chosen by the warm start's validation MSE** (no seed "
+                  "enters; the default is 14 seasons).", "",
+                  "| cell | season | validation MSE at 2 / 4 / 8 / 14 seasons | test MSE at "
+                  "2 / 4 / 8 / 14 | validation picks | its test against 14 seasons |",
+                  "|---|---|---|---|---|---|"]
+        for r in data["lookback"]:
+            by = r["by_seasons"]
+            pick = min(by, key=lambda k: by[k]["val"])
+            change = by[pick]["test"] / by["14"]["test"] - 1
+            lines.append(
+                f"| {r['dataset']}-{r['horizon']} | {r['season']} | "
+                + " / ".join(f"{by[k]['val']:.4f}" for k in map(str, SEASONS)) + " | "
+                + " / ".join(f"{by[k]['test']:.4f}" for k in map(str, SEASONS))
+                + f" | {pick} | {100 * change:+.1f}% |")
+        lines.append("")
+    return lines
+
+
+if __name__ == "__main__":
+    print(main())

@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--cells", default=",".join(f"{d}:{h}" for d, h in GRID),
                         help="DATASET:HORIZON,... for the network measurement")
     parser.add_argument("--lookbacks-only", action="store_true")
+    parser.add_argument("--no-lookbacks", action="store_true")
     parser.add_argument("--unseen-dir", type=Path, default=None)
     parser.add_argument("--low-frequency-dir", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> Path:
             data["network"].append(network_cell(name, int(horizon), args.seed))
             print(json.dumps(data["network"][-1]), flush=True)
             save()
-    cells = list(GRID)
+    cells = [] if args.no_lookbacks else list(GRID)
     if args.unseen_dir:
         from benchmarks.ridge_prior import UNSEEN
 

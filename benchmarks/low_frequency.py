@@ -168,8 +168,10 @@ def section(results: Path) -> list[str]:
         "quarters). \"TXL tuned\": `txl_ts.tuning.tune` with 20 Optuna trials on the train "
         "rows, the validation rows as its tail (the defaults are trial 0), then the best "
         "parameters with 3 seeds; its parameters are in the reports of "
-        "`results/low_frequency/tuned/`. LSTM and DLinear read a fixed 336-row lookback and "
-        "fail on `macro` (too short), which the table shows as –. Machine: "
+        "`results/low_frequency/tuned/`. TXL's linear path, LSTM and DLinear read the same "
+        "default lookback, 14 seasons (98 days, 168 months, 728 weeks, 56 quarters). "
+        "DLinear normalises nothing, and on the trending macro series it extrapolates far "
+        "past repeat-last (its fits warn so). Machine: "
         + machines(reports + whole_reports + tuned_reports) + ".",
         "",
         *cell_table(cells, LABELS_LOW),

@@ -377,6 +377,9 @@ def render(results: Path) -> str:
     from benchmarks.txl_ablation import section  # imports txl_ts: only when rendering
 
     lines += section(results)
+    from benchmarks.selection_evidence import section as selection_section
+
+    lines += selection_section(results)
     from benchmarks.lstm_patch_cost import section as lstm_section
 
     lines += lstm_section(results)

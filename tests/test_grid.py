@@ -86,6 +86,34 @@ def test_grid_writes_cells_and_resumes(tmp_path, capsys):
     assert result.n_tasks == 1 and result.written == ["ETTh1_M_12_txl-nomem"]
 
 
+def test_grid_reruns_results_of_other_constructor_parameters(tmp_path):
+    """A result whose model had other constructor parameters than the model has now (a default
+    changed since it ran) is not finished: its cell and its seeds run again."""
+    out = tmp_path / "grid"
+    settings = Settings(rows=400, max_epochs=1, txl_params=TINY_TXL)
+
+    def run():
+        return run_grid(["ETTh1"], [12], ["txl-nomem", "naive"], seeds=1, out_dir=out,
+                        settings=settings, log=lambda msg: None)
+
+    assert run().n_tasks == 2
+    assert run().n_tasks == 0  # unchanged: nothing runs
+    cell = out / "ETTh1_M_12_txl-nomem.json"
+    part = out / ".parts" / "ETTh1_M_12_txl-nomem_seed0.json"
+    for path, where in ((cell, ("models", "txl-nomem", "params")), (part, ("params",))):
+        data = json.loads(path.read_text())
+        params = data
+        for key in where:
+            params = params[key]
+        params["dropout"] = 0.5  # what an older default would have recorded
+        path.write_text(json.dumps(data))
+    result = run()
+    assert result.n_tasks == 1 and result.written == ["ETTh1_M_12_txl-nomem"]
+    assert result.skipped == ["ETTh1_M_12_naive"]
+    rerun = json.loads(cell.read_text())["models"]["txl-nomem"]["params"]
+    assert rerun["dropout"] == 0.1
+
+
 def test_grid_reruns_failed_cells(tmp_path, capsys):
     out = tmp_path / "grid"
     bad = Settings(rows=400, max_epochs=1, txl_params={**TINY_TXL, "n_heads": 3})

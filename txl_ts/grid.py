@@ -11,7 +11,8 @@ all its seeds are done. Every file is written atomically (temp file + `os.replac
 interrupted grid leaves only whole files, and rerunning the same command resumes it: finished
 cells and seeds are skipped; failed, missing or unreadable ones run again (`--force` reruns
 everything). A cell or seed finished under other settings (`--rows`, `--max-epochs`, the
-model's parameters) does not count as finished.
+model's parameters) does not count as finished, nor does one whose model had other
+constructor parameters than the model would have now (a default changed since it ran).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from .benchmark import (
     dataset_label,
     load_protocol,
     machine_info,
+    make_model,
     mark_capped,
     model_entry,
     model_params_from,
@@ -134,21 +136,39 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
+def _expected_params(task: Task, settings: Settings) -> dict[str, Any] | None:
+    """The constructor parameters `task` fits with today, without the seed; None for the
+    naives, whose season comes from the data."""
+    if task.model in ("naive", "snaive", "snaive-weekly"):
+        return None
+    model = make_model(task.model, task.horizon, task.seed, settings.max_epochs,
+                       settings.txl_params, settings.accelerator, settings.model_params)
+    return _without_seed(_json_safe(model.get_params(deep=False)))
+
+
+def _without_seed(params: Any) -> Any:
+    return ({k: v for k, v in params.items() if k != "random_state"}
+            if isinstance(params, dict) else params)
+
+
 def _cell_finished(report: dict[str, Any] | None, model: str, seeds: list[int | None],
-                   config: dict[str, Any]) -> bool:
+                   config: dict[str, Any], expected: dict[str, Any] | None) -> bool:
     if report is None or report.get("grid_config") != config:
         return False
     entry = report.get("models", {}).get(model)
     return (isinstance(entry, dict) and not entry.get("errors") and entry.get("seeds") == seeds
-            and len(entry.get("runs") or []) == len(seeds))
+            and len(entry.get("runs") or []) == len(seeds)
+            and (expected is None or _without_seed(entry.get("params")) == expected))
 
 
 def _part_path(out_dir: Path, cell: str, seed: int | None) -> Path:
     return out_dir / PARTS / f"{cell}_seed{'-' if seed is None else seed}.json"
 
 
-def _part_ok(part: dict[str, Any] | None, config: dict[str, Any]) -> bool:
-    return part is not None and part.get("config") == config and part.get("row") is not None
+def _part_ok(part: dict[str, Any] | None, config: dict[str, Any],
+             expected: dict[str, Any] | None) -> bool:
+    return (part is not None and part.get("config") == config and part.get("row") is not None
+            and (expected is None or _without_seed(part.get("params")) == expected))
 
 
 def cell_report(cell_tasks: list[Task], parts: dict[int | None, dict[str, Any]],
@@ -215,14 +235,15 @@ def run_grid(datasets: list[str], horizons: list[int], models: list[str], *, see
                 seed_list = list(range(seeds)) if model in STOCHASTIC else [None]
                 tasks = [Task(dataset, horizon, model, s) for s in seed_list]
                 cell, config = tasks[0].cell(settings.features), settings.config(model)
+                expected = _expected_params(tasks[0], settings)
                 if not force and _cell_finished(_read_json(out_dir / f"{cell}.json"), model,
-                                                seed_list, config):
+                                                seed_list, config, expected):
                     result.skipped.append(cell)
                     continue
                 cells[cell], parts[cell] = tasks, {}
                 for task in tasks:
                     part = None if force else _read_json(_part_path(out_dir, cell, task.seed))
-                    if _part_ok(part, config):
+                    if _part_ok(part, config, expected):
                         parts[cell][task.seed] = part
                     else:
                         todo.append(task)

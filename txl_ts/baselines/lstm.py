@@ -77,6 +77,8 @@ class LSTMForecaster(LookbackForecaster):
     faster on long series). A validation tail of `val_size` rows (a fraction or a count; 0
     disables it), or `validation_data` passed to `fit`, drives early stopping on the mean
     squared error of forecasts whose origins lie in it; the best epoch's weights are kept.
+    The learning rate is constant, so `max_epochs` (100) only bounds the run: early stopping
+    (`patience` epochs without a better validation loss) ends it.
 
     Histories shorter than `lookback` rows are rejected with a ValueError naming the minimum
     (no padding: the network never saw padded windows in training).
@@ -95,7 +97,7 @@ class LSTMForecaster(LookbackForecaster):
         lr: float = 1e-3,
         weight_decay: float = 1e-4,
         batch_size: int = 64,
-        max_epochs: int = 30,
+        max_epochs: int = 100,
         patience: int = 3,
         val_size: float | int = 0.2,
         random_state: int | None = 0,

@@ -318,8 +318,12 @@ def test_selection_evidence_scores_as_training_does_and_renders(tmp_path):
     assert row["val_dm"] < 0 and row["val_mse"]["1.0"] < row["val_mse"]["0.0"]
     lookback = se.lookback_cell(str(path), 24)
     assert set(lookback["by_seasons"]) == {"2", "4", "8", "14"} and lookback["season"] == 24
+    fold = se.fold_cell(str(path), 24, 0)  # fitted on 80% of the training rows only
+    assert fold["fraction"] == 0.8 and fold["val_start"] > 0
+    assert (fold["val_trained"] == fold["val_start"]) == fold["kept_start"]
     (tmp_path / "selection_evidence.json").write_text(json.dumps(
         {"machine": {"cpu": "test cpu", "cores": 2, "torch": "x"}, "network": [row],
-         "lookback": [lookback]}))
+         "lookback": [lookback], "fold": [fold]}))
     text = "\n".join(se.section(tmp_path))
     assert "| toy-24 |" in text and "validates lower than its warm start in" in text
+    assert "An earlier validation fold" in text

@@ -39,12 +39,16 @@ def test_auto_lookback_rule():
     assert auto_lookback(4) == 56
     assert auto_lookback(1) == 56  # no season: 14 of the smallest automatic patch (4)
     assert auto_lookback(1, patch=10) == 140
+    # `room`: the most whole seasons (at least one) that fit
+    assert auto_lookback(24, room=10_000) == 336
+    assert auto_lookback(52, room=233) == 208
+    assert auto_lookback(7, room=3) == 7
 
 
 @pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("freq, season", [("h", 24), ("D", 7), ("QS", 4)])
 def test_default_lookback_follows_the_frequency_as_txl_does(name, freq, season):
-    df = _frame(500, freq, season)
+    df = _frame(1000, freq, season)  # long enough for 14 seasons: no cap
     model = MODELS[name](horizon=4).fit(df)
     assert model.lookback == "auto"  # the parameter is never changed
     assert model.lookback_ == auto_lookback(season)
@@ -56,26 +60,41 @@ def test_default_lookback_follows_the_frequency_as_txl_does(name, freq, season):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_short_quarterly_series_fits_where_336_rows_could_not(name):
-    # 142 quarters, as the statsmodels macro data's training split: 56 rows of lookback
-    df = _frame(142, "QS", 4)
+    # 142 quarters, as the statsmodels macro data's training split, given its validation rows
+    df = _frame(172, "QS", 4)
+    train, valid = df[:142], df[142:]
     with pytest.raises(ValueError, match="at least 425 are needed.*lookback \\+ horizon"):
-        MODELS[name](horizon=4, lookback=336).fit(df)
-    model = MODELS[name](horizon=4).fit(df)
-    assert model.lookback_ == 56
+        MODELS[name](horizon=4, lookback=336).fit(train, validation_data=valid)
+    model = MODELS[name](horizon=4).fit(train, validation_data=valid)
+    assert model.lookback_ == 56  # 14 years: (142 - 4) // 2 = 69 rows of room
     forecast = model.predict()
     assert forecast.shape == (4, 2) and np.isfinite(forecast.to_numpy()).all()
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_too_short_for_the_resolved_lookback_names_it_and_the_frequency(name):
-    df = _frame(80, "D", 7)  # 98 daily rows of lookback do not fit
+@pytest.mark.parametrize("freq, n, horizon, seasons", [("W", 600, 13, 4), ("D", 80, 7, 4),
+                                                      ("5min", 4000, 12, 5)])
+def test_auto_lookback_leaves_half_the_training_rows_as_origins(name, freq, n, horizon,
+                                                                seasons):
+    """A series too short for 14 seasons reads the most whole seasons that leave half of its
+    training rows as forecast origins (a fixed 14 seasons would refuse these series)."""
+    df = _frame(n, freq, 7)
+    model = MODELS[name](horizon=horizon).fit(df)
+    season = {"W": 52, "D": 7, "5min": 288}[freq]
+    n_train = model.fit_summary_["n_train_rows"]
+    assert model.lookback_ == seasons * season
+    assert model.lookback_ <= (n_train - horizon) // 2 < model.lookback_ + season
+    assert np.isfinite(model.predict().to_numpy()).all()
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_too_short_for_one_season_names_the_lookback_and_the_frequency(name):
+    df = _frame(15, "D", 7)  # 12 training rows: one week of lookback + 7 ahead do not fit
     model = MODELS[name](horizon=7)
-    with pytest.raises(ValueError, match=r"df has 80 rows.*lookback \+ horizon = 105 rows"
-                                         r".*lookback=98 for frequency D"):
+    with pytest.raises(ValueError, match=r"df has 15 rows.*lookback \+ horizon = 14 rows"
+                                         r".*lookback=7 for frequency D"):
         model.fit(df)
     assert not hasattr(model, "lookback_") and not hasattr(model, "net_")
-    ok = MODELS[name](horizon=7, lookback=28).fit(df)
-    assert ok.lookback_ == 28
 
 
 @pytest.mark.parametrize("name", MODELS)

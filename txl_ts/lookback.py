@@ -30,7 +30,9 @@ class LookbackForecaster(BaseForecaster):
     Training windows start every `window_step` rows; a validation tail (`val_size`, or
     `validation_data`) drives early stopping on forecasts whose origins lie in it.
     `lookback="auto"` is 14 seasons of the data's frequency (`txl_ts.seasonality.auto_lookback`:
-    336 rows hourly, 98 daily, 56 quarterly), the rule TXL's linear path follows.
+    336 rows hourly, 98 daily, 56 quarterly), the rule TXL's linear path follows, but at most
+    as many whole seasons as leave half of the training rows as forecast origins (the rule
+    `txl_ts.tuning` draws lookbacks by): a short weekly series reads fewer years.
     Fitted: `lookback_`, `net_`, `last_window_` (the newest `lookback_` scaled rows) and
     `fit_summary_`.
     """
@@ -57,9 +59,10 @@ class LookbackForecaster(BaseForecaster):
         """(N, C, lookback) scaled windows -> (N, C, horizon), on the network's device."""
         raise NotImplementedError
 
-    def _resolve(self) -> None:
-        """Turn frequency-aware parameters into fitted `*_` attributes (`freq_` is known);
-        a subclass with its own calls this first."""
+    def _resolve(self, n_train: int) -> None:
+        """Turn frequency-aware parameters into fitted `*_` attributes (`freq_` is known;
+        `n_train` training rows precede the validation tail); a subclass with its own calls
+        this first."""
         if self.lookback != "auto":
             self.lookback_ = int(self.lookback)
             return
@@ -67,7 +70,7 @@ class LookbackForecaster(BaseForecaster):
             season = season_from_freq(self.freq_)
         except ValueError:
             season = 1  # no known cycle: 14 of the smallest automatic patch
-        self.lookback_ = auto_lookback(season)
+        self.lookback_ = auto_lookback(season, room=(n_train - self.horizon) // 2)
 
     def _check_lookback_param(self) -> None:
         if self.lookback != "auto":
@@ -89,7 +92,7 @@ class LookbackForecaster(BaseForecaster):
             full, val_start = train, len(train) - self._n_val(len(train))
         else:
             full, val_start = np.concatenate([train, valid]), len(train)
-        self._resolve()
+        self._resolve(val_start)
         need, why = min_fit_rows(self.lookback_ + self.horizon, "lookback + horizon",
                                  self.val_size)
         if len(train) < need:

@@ -97,8 +97,11 @@ def auto_patch_len(season: int, divides: int | None = None) -> int:
     return patch
 
 
-def auto_lookback(season: int, patch: int | None = None) -> int:
+def auto_lookback(season: int, patch: int | None = None, room: int | None = None) -> int:
     """The default lookback of the models that read recent rows (TXL's linear path, LSTM,
     DLinear): `LOOKBACK_SEASONS` (14) seasons, 336 rows of hourly data, 98 of daily, 56 of
-    quarterly; without a season, 14 patches (`patch`, else the automatic one: 56 rows)."""
-    return LOOKBACK_SEASONS * (season if season > 1 else patch or auto_patch_len(1))
+    quarterly; without a season, 14 patches (`patch`, else the automatic one: 56 rows).
+    With `room`, the most whole seasons (at least one) that fit in `room` rows."""
+    unit = season if season > 1 else patch or auto_patch_len(1)
+    n = LOOKBACK_SEASONS if room is None else max(1, min(LOOKBACK_SEASONS, room // unit))
+    return n * unit

@@ -71,7 +71,8 @@ class DLinearModule(ForecastModule):
 class DLinearForecaster(LookbackForecaster):
     """DLinear baseline: moving-average trend/remainder decomposition of the last `lookback`
     rows and one linear map lookback -> horizon for each part; their sum is the forecast.
-    `lookback="auto"` is 14 seasons (336 rows hourly, the paper's setting; 98 daily).
+    `lookback="auto"` is 14 seasons (336 rows hourly, the paper's setting; 98 daily), fewer
+    on short series (see `LookbackForecaster`).
 
     Channels are independent: the same two maps forecast every column (`individual=True`
     gives each column its own pair, as in the paper's "individual" variant). `kernel` is the

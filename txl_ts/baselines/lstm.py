@@ -64,14 +64,15 @@ class LSTMForecaster(LookbackForecaster):
     Every channel is a separate univariate sequence through the same network (shared
     weights); `channel_embedding > 0` adds a learned per-channel vector of that size to each
     input step. The model reads the last `lookback` rows (`"auto"`: 14 seasons, 336 hourly,
-    98 daily, as TXL's linear path) and forecasts `horizon` steps at once. The LSTM steps over
-    patches of `patch_len` rows, as SegRNN does: `"auto"` is the series' season by the rule
-    TXL uses (24 hourly, 48 half-hourly, 7 daily; see `txl_ts.seasonality.auto_patch_len`),
-    cut to a divisor of the lookback; `patch_len=1` is
-    the classic one-row-per-step LSTM, which on a CPU trains about 160x slower at lookback
-    336 (BENCHMARKS.md section 5). Each input window is shifted by its own last value, and
-    that value is added back to the forecast, so the network sees only changes relative to the
-    present level: forecasts follow level shifts that were never seen in training.
+    98 daily, as TXL's linear path; fewer on short series, see `LookbackForecaster`) and
+    forecasts `horizon` steps at once. The LSTM steps over patches of `patch_len` rows, as
+    SegRNN does: `"auto"` is the series' season by the rule TXL uses (24 hourly, 48
+    half-hourly, 7 daily; see `txl_ts.seasonality.auto_patch_len`), cut to a divisor of the
+    lookback; `patch_len=1` is the classic one-row-per-step LSTM, which on a CPU trains about
+    160x slower at lookback 336 (BENCHMARKS.md section 5). Each input window is shifted by
+    its own last value, and that value is added back to the forecast, so the network sees only
+    changes relative to the present level: forecasts follow level shifts that were never seen
+    in training.
 
     Training windows start every `window_step` rows (1 = every window; larger values train
     faster on long series). A validation tail of `val_size` rows (a fraction or a count; 0
@@ -142,8 +143,8 @@ class LSTMForecaster(LookbackForecaster):
                                  f"({self.lookback}), or use patch_len='auto'")
         check_training_params(self.dropout, self.lr, self.weight_decay, self.val_size)
 
-    def _resolve(self) -> None:
-        super()._resolve()
+    def _resolve(self, n_train: int) -> None:
+        super()._resolve(n_train)
         if self.patch_len != "auto":
             self.patch_len_ = int(self.patch_len)
             if self.lookback_ % self.patch_len_:

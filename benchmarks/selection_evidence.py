@@ -195,8 +195,25 @@ def main(argv: list[str] | None = None) -> Path:
     return args.out
 
 
+def _by_cell(rows: list[dict]) -> dict[tuple[str, int], list[dict]]:
+    cells: dict[tuple[str, int], list[dict]] = {}
+    for r in rows:
+        cells.setdefault((r["dataset"], r["horizon"]), []).append(r)
+    return {k: sorted(v, key=lambda r: r["seed"]) for k, v in cells.items()}
+
+
+def _mean_by_weight(rows: list[dict], key: str) -> dict[str, float]:
+    return {w: sum(r[key][w] for r in rows) / len(rows) for w in rows[0][key]}
+
+
+def _mean_change(rows: list[dict], key: str) -> float:
+    """Mean over runs of the trained model's MSE change against its warm start."""
+    return sum(r[key]["1.0"] / r[key]["0.0"] - 1 for r in rows) / len(rows)
+
+
 def section(results: Path) -> list[str]:
-    """Two tables: the network against its warm start, and the lookback by validation."""
+    """Tables: the network against its warm start (and on an earlier fold), and the lookback
+    by validation."""
     path = results / "selection_evidence.json"
     if not path.is_file():
         return []
@@ -207,46 +224,53 @@ def section(results: Path) -> list[str]:
              f"{m['cpu']}, {m['cores']} cores, torch {m['torch']}). MSE on train-scaled values, "
              "every window; \"warm start\" is the default model with its network untrained "
              "(the ridge linear path alone).", ""]
-    if data["network"]:
-        lines += ["**The trained network against its warm start** (one seed; blends "
-                  "`w * trained + (1 - w) * warm start`; DM: the Diebold-Mariano statistic "
-                  "of trained minus warm start on the validation rows, negative when the "
-                  "network is better).", "",
-                  "| cell | val: warm start / w=0.5 / trained | test: warm start / w=0.5 / "
-                  "trained | w validation picks | test at that w | DM (val) |",
-                  "|---|---|---|---|---|---|"]
-        for r in data["network"]:
-            val, test = r["val_mse"], r["test_mse"]
+    network = _by_cell(data["network"])
+    if network:
+        lines += ["**The trained network against its warm start** (mean over the seeds "
+                  "shown; blends `w * trained + (1 - w) * warm start`, w chosen on the mean "
+                  "validation MSE; DM: the Diebold-Mariano statistic of trained minus warm "
+                  "start on the validation rows, negative when the network is better, its "
+                  "range over seeds).", "",
+                  "| cell | seeds | val: warm start / w=0.5 / trained | test: warm start / "
+                  "w=0.5 / trained | w validation picks | test at that w | DM (val) |",
+                  "|---|---|---|---|---|---|---|"]
+        for (name, horizon), rows in network.items():
+            val, test = _mean_by_weight(rows, "val_mse"), _mean_by_weight(rows, "test_mse")
             pick = min(val, key=val.get)
+            dms = [r["val_dm"] for r in rows if r["val_dm"] is not None]
+            dm = ("–" if not dms else f"{min(dms):+.2f}" if len(dms) == 1
+                  else f"{min(dms):+.2f} to {max(dms):+.2f}")
             lines.append(
-                f"| {r['dataset']}-{r['horizon']} | {val['0.0']:.4f} / {val['0.5']:.4f} / "
-                f"{val['1.0']:.4f} | {test['0.0']:.4f} / {test['0.5']:.4f} / "
-                f"{test['1.0']:.4f} | {pick} | {test[pick]:.4f} | "
-                + ("–" if r["val_dm"] is None else f"{r['val_dm']:+.2f}") + " |")
-        better_val = sum(r["val_mse"]["1.0"] < r["val_mse"]["0.0"] for r in data["network"])
-        better_test = sum(r["test_mse"]["1.0"] < r["test_mse"]["0.0"] for r in data["network"])
+                f"| {name}-{horizon} | {','.join(str(r['seed']) for r in rows)} | "
+                f"{val['0.0']:.4f} / {val['0.5']:.4f} / {val['1.0']:.4f} | {test['0.0']:.4f} / "
+                f"{test['0.5']:.4f} / {test['1.0']:.4f} | {pick} | {test[pick]:.4f} | {dm} |")
+        runs = data["network"]
+        better_val = sum(r["val_mse"]["1.0"] < r["val_mse"]["0.0"] for r in runs)
+        better_test = sum(r["test_mse"]["1.0"] < r["test_mse"]["0.0"] for r in runs)
         lines += ["", f"The trained network validates lower than its warm start in "
-                  f"{better_val} of {len(data['network'])} cells and tests lower in "
-                  f"{better_test}.", ""]
-    if data.get("fold"):
-        network = {(r["dataset"], r["horizon"], r["seed"]): r for r in data["network"]}
+                  f"{better_val} of {len(runs)} runs ({len(network)} cells) and tests lower "
+                  f"in {better_test}.", ""]
+    folds = _by_cell(data.get("fold", []))
+    if folds:
         lines += ["**An earlier validation fold** (`--earlier-fold`: the default model fitted "
                   "on the first 80% of the training rows and validated on the last 20%; the "
                   "test rows never enter). The network's MSE change against its warm start on "
-                  "each fold, and on test (from the table above).", "",
-                  "| cell | earlier fold | protocol validation | test | epochs (earlier fold) |",
+                  "each fold and on test, means over the seeds shown (the other two columns "
+                  "over the same seeds, from the table above).", "",
+                  "| cell | seeds | earlier fold | protocol validation | test |",
                   "|---|---|---|---|---|"]
-        for r in data["fold"]:
-            change = r["val_trained"] / r["val_start"] - 1
-            row = network.get((r["dataset"], r["horizon"], r["seed"]))
+        for cell, rows in folds.items():
+            change = sum(r["val_trained"] / r["val_start"] - 1 for r in rows) / len(rows)
+            kept = sum(r["kept_start"] for r in rows)
+            seeds = {r["seed"] for r in rows}
+            paired = [r for r in network.get(cell, []) if r["seed"] in seeds]
             later = test = "–"
-            if row:
-                val, tst = row["val_mse"], row["test_mse"]
-                later = f"{100 * (val['1.0'] / val['0.0'] - 1):+.2f}%"
-                test = f"{100 * (tst['1.0'] / tst['0.0'] - 1):+.2f}%"
-            kept = " (warm start kept)" if r["kept_start"] else ""
-            lines.append(f"| {r['dataset']}-{r['horizon']} | {100 * change:+.2f}%{kept} | "
-                         f"{later} | {test} | {r['epochs']} |")
+            if paired:
+                later = f"{100 * _mean_change(paired, 'val_mse'):+.2f}%"
+                test = f"{100 * _mean_change(paired, 'test_mse'):+.2f}%"
+            note = f" (warm start kept {kept}/{len(rows)})" if kept else ""
+            lines.append(f"| {cell[0]}-{cell[1]} | {','.join(str(r['seed']) for r in rows)} "
+                         f"| {100 * change:+.2f}%{note} | {later} | {test} |")
         lines.append("")
     if data["lookback"]:
         lines += ["**The lookback, chosen by the warm start's validation MSE** (no seed "

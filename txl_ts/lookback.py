@@ -31,8 +31,8 @@ class LookbackForecaster(BaseForecaster):
     `validation_data`) drives early stopping on forecasts whose origins lie in it.
     `lookback="auto"` is 14 seasons of the data's frequency (`txl_ts.seasonality.auto_lookback`:
     336 rows hourly, 98 daily, 56 quarterly), the rule TXL's linear path follows, but at most
-    as many whole seasons as leave half of the training rows as forecast origins (the rule
-    `txl_ts.tuning` draws lookbacks by): a short weekly series reads fewer years.
+    as many whole seasons as leave half of the training rows as forecast origins (as
+    `txl_ts.tuning` limits the lookbacks it draws): a short weekly series reads fewer years.
     Fitted: `lookback_`, `net_`, `last_window_` (the newest `lookback_` scaled rows) and
     `fit_summary_`.
     """

@@ -152,29 +152,23 @@ def main(argv: list[str] | None = None) -> Path:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(data, indent=1))
 
-    if args.earlier_fold:
-        data.setdefault("fold", [])
-        done = {(r["dataset"], r["horizon"], r["seed"]) for r in data["fold"]}
+    from txl_ts.benchmark import dataset_label
+
+    def run_cells(key: str, measure) -> None:
+        """Measure every cell of --cells at --seed not yet in data[key], saving after each."""
+        done = {(r["dataset"], r["horizon"], r["seed"]) for r in data.setdefault(key, [])}
         for cell in args.cells.split(","):
             name, horizon = cell.rsplit(":", 1)
-            from txl_ts.benchmark import dataset_label
-
             if (dataset_label(name), int(horizon), args.seed) not in done:
-                data["fold"].append(fold_cell(name, int(horizon), args.seed))
-                print(json.dumps(data["fold"][-1]), flush=True)
+                data[key].append(measure(name, int(horizon), args.seed))
+                print(json.dumps(data[key][-1]), flush=True)
                 save()
-        return args.out
-    done = {(r["dataset"], r["horizon"], r["seed"]) for r in data["network"]}
-    if not args.lookbacks_only:
-        for cell in args.cells.split(","):
-            name, horizon = cell.rsplit(":", 1)
-            from txl_ts.benchmark import dataset_label
 
-            if (dataset_label(name), int(horizon), args.seed) in done:
-                continue
-            data["network"].append(network_cell(name, int(horizon), args.seed))
-            print(json.dumps(data["network"][-1]), flush=True)
-            save()
+    if args.earlier_fold:
+        run_cells("fold", fold_cell)
+        return args.out
+    if not args.lookbacks_only:
+        run_cells("network", network_cell)
     cells = [] if args.no_lookbacks else list(GRID)
     if args.unseen_dir:
         from benchmarks.ridge_prior import UNSEEN
@@ -187,8 +181,6 @@ def main(argv: list[str] | None = None) -> Path:
                   for stem, hs in HORIZONS.items() for h in hs]
     done = {(r["dataset"], r["horizon"]) for r in data["lookback"]}
     for name, horizon in cells:
-        from txl_ts.benchmark import dataset_label
-
         if (dataset_label(name), horizon) in done:
             continue
         data["lookback"].append(lookback_cell(name, horizon))

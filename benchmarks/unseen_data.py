@@ -184,11 +184,12 @@ def section(results: Path) -> list[str]:
     cells, reports = load_cells(results / "unseen")
     if not reports:
         return []
-    peers, peer_reports = load_cells(results / "peer")  # benchmarks.patchtst_peer's reports
+    peers, _ = load_cells(results / "peer")  # benchmarks.patchtst_peer's reports
+    used = []
     for key, cell in peers.items():
         if key in cells and PEER in cell["models"]:
             cells[key]["models"][PEER] = cell["models"][PEER]
-            reports.append(cell["report"])
+            used.append(cell["report"])
     lines = [
         "## 6. Real data the library was not developed on (issue 9)",
         "",
@@ -201,7 +202,8 @@ def section(results: Path) -> list[str]:
         "temperature alone. The PatchTST peer is NeuralForecast's PatchTST at its defaults "
         "(input 336, at most 1,000 steps, early stopping on the validation rows), run by "
         "`benchmarks.patchtst_peer` from a separate environment (not a dependency; reports in "
-        "`results/peer/`), in the cells where it was run. Machine: " + machines(reports) + ".",
+        "`benchmarks/results/peer/`), 3 seeds, in the cells where it was run. Machine: "
+        + machines(reports) + (f"; the peer's: {machines(used)}" if used else "") + ".",
         "",
     ]
     return [*lines, *cell_table(cells, LABELS), ""]

@@ -166,6 +166,38 @@ def _score_cell(info: dict[str, Any] | None) -> str:
     return _cell(info) + ("" if epochs == "-" else f"<br>epochs {epochs}")
 
 
+PEER_DIR = Path(__file__).parents[1] / "benchmarks" / "results" / "peer"
+
+
+def peer_reports(folder: Path = PEER_DIR) -> dict[tuple[str, int], dict[str, Any]]:
+    """(dataset, horizon) -> the PatchTST peer's report (`benchmarks.patchtst_peer`), "M"."""
+    out = {}
+    for path in sorted(folder.glob("*_M_*_patchtst-nf.json")) if folder.is_dir() else []:
+        report = json.loads(path.read_text())
+        out[(report["dataset"], int(report["horizon"]))] = report
+    return out
+
+
+def peer_row(dataset: str, peers: dict[tuple[str, int], dict[str, Any]]) -> list[str]:
+    """The scoreboard's row for the PatchTST peer, where it ran."""
+    reports = [peers.get((dataset, h)) for h in HORIZONS]
+    if not any(reports):
+        return []
+    cells = []
+    for report in reports:
+        if report is None:
+            cells.append("-")
+            continue
+        entry = report["models"]["patchtst-nf"]
+        steps = ",".join(str(r["steps"]) for r in entry["runs"])
+        info = {"entry": entry}
+        cells.append(f"{_cell(info)}<br>steps {steps}")
+    machine = sorted({_machine(r) for r in reports if r is not None})
+    return ["| PatchTST peer (NeuralForecast at its defaults, run "
+            "here by `benchmarks.patchtst_peer`) | " + " | ".join(cells)
+            + f" | {'; '.join(machine)} | this repo, every window |"]
+
+
 def scoreboard(rows, dataset: str) -> list[str]:
     lines = [f"### {dataset}, multivariate (\"M\"): MSE / MAE on train-scaled values", "",
              "| model | " + " | ".join(str(h) for h in HORIZONS) + " | machine | source |",
@@ -177,6 +209,7 @@ def scoreboard(rows, dataset: str) -> list[str]:
         machines = sorted({_machine(i["report"]) for i in infos if i is not None})
         lines.append(f"| {label} | " + " | ".join(_score_cell(i) for i in infos)
                      + f" | {'; '.join(machines) or '-'} | this repo, every window |")
+    lines += peer_row(dataset, peer_reports())
     for label, values, source in PUBLISHED.get(dataset, []):
         cells = [f"{mse:.3f} / {mae:.3f}" for mse, mae in values]
         lines.append(f"| *published:* {label} | " + " | ".join(cells) + f" | - | {source} |")

@@ -210,3 +210,23 @@ def test_read_csv_names_what_is_wrong(tmp_path):
     dst = datasets.read_csv(tmp_path / "dst.csv")
     assert dst.index.freqstr == "h" and str(dst.index.tz) == "UTC"
     assert dst.index[0] == stamps[0]
+
+
+def test_scoreboard_shows_the_patchtst_peer_where_it_ran(tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "make_results", Path(__file__).parents[1] / "examples" / "make_results.py")
+    make_results = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_results)
+    runs = [{"mse": 0.37, "mae": 0.39, "steps": 1000}, {"mse": 0.38, "mae": 0.40, "steps": 650}]
+    report = {"dataset": "ETTh1", "horizon": 96, "features": "M",
+              "machine": {"cpu": "c", "cores": 16, "gpu": "test gpu"},
+              "models": {"patchtst-nf": {"runs": runs, "mean": {"mse": 0.375, "mae": 0.395},
+                                         "std": {"mse": 0.007, "mae": 0.007}}}}
+    (tmp_path / "ETTh1_M_96_patchtst-nf.json").write_text(json.dumps(report))
+    peers = make_results.peer_reports(tmp_path)
+    (row,) = make_results.peer_row("ETTh1", peers)
+    cells = row.split(" | ")
+    assert cells[1] == "0.3750 ± 0.0070 / 0.3950 ± 0.0070<br>steps 1000,650"
+    assert cells[2:5] == ["-", "-", "-"] and "test gpu" in row  # other horizons never ran
+    assert make_results.peer_row("WTH", peers) == []
+    assert make_results.peer_reports(tmp_path / "absent") == {}

@@ -5,6 +5,8 @@ its ridge warm start, or choose the linear path's lookback?
     python -m benchmarks.selection_evidence --earlier-fold [--seed 0] [--cells ...]
     python -m benchmarks.selection_evidence --lookbacks-only \
         --unseen-dir DIR --low-frequency-dir DIR
+    python -m benchmarks.selection_evidence --fresh [--seed 0] \
+        --unseen-dir DIR --low-frequency-dir DIR
 
 Three measurements on the standard protocol (fit on train, validation rows for early stopping
 and selection, every test window):
@@ -17,6 +19,10 @@ and selection, every test window):
   Newey-West errors over horizon - 1 lags for the overlapping windows (statsmodels' HAC).
 - **An earlier fold** (`--earlier-fold`). The default model fitted on the first 80% of the
   training rows and validated on the other 20%: does the network beat its warm start there?
+- **Fresh cells** (`--fresh`). Both measurements above on the unseen-data and daily/coarse
+  benchmarks (the CSV files of `benchmarks.unseen_data` and `benchmarks.low_frequency`),
+  which the keep-the-network rules of `RULES` were not drawn from; the rules are then
+  compared on test by a decision test fixed before these runs (`_decision`).
 - **Lookback.** Per cell, the warm start alone (no seed enters) at lookbacks of 2, 4, 8 and
   14 seasons: which one validation prefers, and the test MSE of each.
 
@@ -48,11 +54,12 @@ def _errors(model, df, cutoffs: np.ndarray, horizon: int, scale: np.ndarray) -> 
     return (forecasts - targets) / scale
 
 
-def _fit_pair(dataset: str, horizon: int, seed: int, params: dict | None = None):
+def _fit_pair(dataset: str, horizon: int, seed: int, params: dict | None = None,
+              features: str = "M"):
     from benchmarks.txl_ablation import _untrained
     from txl_ts.benchmark import load_protocol, make_model
 
-    df, split = load_protocol(dataset, "M")
+    df, split = load_protocol(dataset, features)
     train = df.iloc[: split.train_end]
     valid = df.iloc[split.train_end : split.test_start]
     trained = make_model("txl", horizon, seed, txl_params=params).fit(train, valid)
@@ -71,8 +78,10 @@ def network_cell(dataset: str, horizon: int, seed: int) -> dict:
 
 def network_row(label: str, df, split, trained, start, horizon: int, seed: int) -> dict:
     import statsmodels.api as sm
+    from sklearn.preprocessing import StandardScaler
 
-    scale = df.iloc[: split.train_end].std(ddof=0).to_numpy()  # the protocol's scaler
+    # the protocol's scaler (a constant training column keeps scale 1)
+    scale = StandardScaler().fit(df.iloc[: split.train_end].to_numpy()).scale_
     row = {"dataset": label, "horizon": horizon, "seed": seed,
            "kept_start": trained.fit_summary_["kept_start"],
            "epochs": trained.fit_summary_["epochs"]}
@@ -93,13 +102,14 @@ def network_row(label: str, df, split, trained, start, horizon: int, seed: int) 
     return row
 
 
-def fold_cell(dataset: str, horizon: int, seed: int, fraction: float = 0.8) -> dict:
+def fold_cell(dataset: str, horizon: int, seed: int, fraction: float = 0.8,
+              features: str = "M") -> dict:
     """An earlier validation fold: the default model fitted on the first `fraction` of the
     training rows, validated on the rest of them (the test rows never enter). Whether the
     trained network beats its warm start there, as on the protocol's validation rows?"""
     from txl_ts.benchmark import dataset_label, load_protocol, make_model
 
-    df, split = load_protocol(dataset, "M")
+    df, split = load_protocol(dataset, features)
     cut = int(fraction * split.train_end)
     model = make_model("txl", horizon, seed).fit(df.iloc[:cut], df.iloc[cut : split.train_end])
     summary = model.fit_summary_
@@ -107,6 +117,33 @@ def fold_cell(dataset: str, horizon: int, seed: int, fraction: float = 0.8) -> d
             "fraction": fraction, "val_start": summary["start_val_loss"],
             "val_trained": summary["best_val_loss"], "kept_start": summary["kept_start"],
             "epochs": summary["epochs"]}
+
+
+def fresh_cell(dataset: str, horizon: int, features: str, seed: int) -> dict:
+    """Both measurements on one cell the selection rules were not drawn from: the trained
+    model against its warm start on the protocol (validation and test), and the earlier fold."""
+    from txl_ts.benchmark import dataset_label
+
+    df, split, trained, start = _fit_pair(dataset, horizon, seed, features=features)
+    row = network_row(dataset_label(dataset), df, split, trained, start, horizon, seed)
+    fold = fold_cell(dataset, horizon, seed, features=features)
+    return {**row, "features": features,
+            "fold": {k: fold[k] for k in ("val_start", "val_trained", "kept_start", "epochs")}}
+
+
+def rule_test(row: dict, fold: dict | None, margin: float, two_folds: bool) -> float:
+    """The test MSE of the model a keep-the-network rule chooses in one run: the network is
+    kept iff it beats its warm start by at least `margin` on the validation rows and, with
+    `two_folds`, on the earlier fold too."""
+    gain = row["val_mse"]["1.0"] / row["val_mse"]["0.0"] - 1
+    keep = not row["kept_start"] and gain <= -margin
+    if keep and two_folds:
+        keep = (not fold["kept_start"]
+                and fold["val_trained"] / fold["val_start"] - 1 <= -margin)
+    return row["test_mse"]["1.0" if keep else "0.0"]
+
+
+RULES = {"V": (0.0, False), "V1": (0.01, False), "R0": (0.0, True), "R1": (0.01, True)}
 
 
 def lookback_cell(dataset: str, horizon: int) -> dict:
@@ -130,6 +167,16 @@ def lookback_cell(dataset: str, horizon: int) -> dict:
             "by_seasons": rows}
 
 
+def fresh_cells(unseen_dir: Path, low_frequency_dir: Path) -> list[tuple[str, int, str]]:
+    """(csv path, horizon, features) of the unseen-data and daily/coarse benchmarks."""
+    from benchmarks.low_frequency import HORIZONS
+    from benchmarks.ridge_prior import UNSEEN
+
+    return ([(str(unseen_dir / f"{d}.csv"), h, f) for d, h, f in UNSEEN]
+            + [(str(low_frequency_dir / f"{stem}.csv"), h, "M")
+               for stem, hs in HORIZONS.items() for h in hs])
+
+
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT)
@@ -140,6 +187,9 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--no-lookbacks", action="store_true")
     parser.add_argument("--earlier-fold", action="store_true",
                         help="only the earlier-fold measurement of --cells")
+    parser.add_argument("--fresh", action="store_true",
+                        help="both measurements on the unseen and daily cells (needs the "
+                             "two directories below)")
     parser.add_argument("--unseen-dir", type=Path, default=None)
     parser.add_argument("--low-frequency-dir", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -166,6 +216,15 @@ def main(argv: list[str] | None = None) -> Path:
 
     if args.earlier_fold:
         run_cells("fold", fold_cell)
+        return args.out
+    if args.fresh:
+        done = {(r["dataset"], r["features"], r["horizon"], r["seed"])
+                for r in data.setdefault("fresh", [])}
+        for path, horizon, features in fresh_cells(args.unseen_dir, args.low_frequency_dir):
+            if (dataset_label(path), features, horizon, args.seed) not in done:
+                data["fresh"].append(fresh_cell(path, horizon, features, args.seed))
+                print(json.dumps(data["fresh"][-1]), flush=True)
+                save()
         return args.out
     if not args.lookbacks_only:
         run_cells("network", network_cell)
@@ -204,6 +263,74 @@ def _mean_by_weight(rows: list[dict], key: str) -> dict[str, float]:
 def _mean_change(rows: list[dict], key: str) -> float:
     """Mean over runs of the trained model's MSE change against its warm start."""
     return sum(r[key]["1.0"] / r[key]["0.0"] - 1 for r in rows) / len(rows)
+
+
+def _rule_means(pairs: list[tuple[dict, dict | None]]) -> dict[tuple, dict[str, float]]:
+    """Per cell, the mean test MSE over seeds of the model each rule of RULES keeps."""
+    cells: dict[tuple, list] = {}
+    for row, fold in pairs:
+        key = (row["dataset"], row.get("features", "M"), row["horizon"])
+        cells.setdefault(key, []).append((row, fold))
+    return {key: {name: sum(rule_test(r, f, m, two) for r, f in runs) / len(runs)
+                  for name, (m, two) in RULES.items()}
+            for key, runs in cells.items()}
+
+
+def _rules_table(data: dict) -> list[str]:
+    """The keep-the-network rules on the grid (from the network and fold measurements) and
+    on the fresh cells."""
+    folds = {(r["dataset"], r["horizon"], r["seed"]): r for r in data.get("fold", [])}
+    grid = [(r, folds[(r["dataset"], r["horizon"], r["seed"])]) for r in data["network"]
+            if (r["dataset"], r["horizon"], r["seed"]) in folds]
+    fresh = [(r, r["fold"]) for r in data.get("fresh", [])]
+    if not grid and not fresh:
+        return []
+    lines = ["**Rules that keep the trained network or its warm start**, test MSE (mean over "
+             "seeds) of the model each keeps. V: the network when it validates lower (today's "
+             "default); V1: lower by at least 1%; R0: lower on the validation rows and on the "
+             "earlier fold; R1: lower by at least 1% on both. \"Fresh\" cells are the unseen "
+             "and daily/coarse benchmarks (sections 6 and 7), measured after R1 was written "
+             "down from the grid's numbers.", "",
+             "| set | cell | seeds | V | V1 | R0 | R1 | R1 against V |",
+             "|---|---|---|---|---|---|---|---|"]
+    for label, pairs in (("grid", grid), ("fresh", fresh)):
+        seeds: dict[tuple, int] = {}
+        for r, _ in pairs:
+            key = (r["dataset"], r.get("features", "M"), r["horizon"])
+            seeds[key] = seeds.get(key, 0) + 1
+        means = _rule_means(pairs)
+        for key, m in means.items():
+            name = f"{key[0]} {key[1]}-{key[2]}" if label == "fresh" else f"{key[0]}-{key[2]}"
+            lines.append(f"| {label} | {name} | {seeds[key]} | "
+                         + " | ".join(f"{m[r]:.4f}" for r in RULES)
+                         + f" | {100 * (m['R1'] / m['V'] - 1):+.1f}% |")
+        if means:
+            changes = [m["R1"] / m["V"] - 1 for m in means.values()]
+            differ = [c for c in changes if c != 0]
+            lines.append(f"| {label} | mean over {len(means)} cells ({len(differ)} where R1 "
+                         f"differs) | | | | | | {100 * sum(changes) / len(changes):+.2f}% |")
+        if label == "fresh" and means:
+            lines += ["", *_decision(means)]
+    lines.append("")
+    return lines
+
+
+def _decision(means: dict[tuple, dict[str, float]]) -> list[str]:
+    """The test written down before the fresh cells ran: adopt R1 iff, over the cells where
+    it differs from V, its mean change is negative and it is worse by more than 0.5% in no
+    more cells than it is better by more than 0.5%."""
+    differ = [m["R1"] / m["V"] - 1 for m in means.values() if m["R1"] != m["V"]]
+    if not differ:
+        return ["R1 keeps the same model as V in every fresh run."]
+    mean = sum(differ) / len(differ)
+    worse = sum(c > 0.005 for c in differ)
+    better = sum(c < -0.005 for c in differ)
+    adopt = mean < 0 and worse <= better
+    return [f"Decision rule, written down before the fresh cells ran: adopt R1 if, over the "
+            f"fresh cells where it differs from V, its mean test change is negative and it is "
+            f"worse by more than 0.5% in no more cells than it is better by more than 0.5%. "
+            f"Measured over {len(differ)} such cells: mean {100 * mean:+.2f}%, worse in "
+            f"{worse}, better in {better}: R1 is {'adopted' if adopt else 'not adopted'}."]
 
 
 def section(results: Path) -> list[str]:
@@ -267,6 +394,7 @@ def section(results: Path) -> list[str]:
             lines.append(f"| {cell[0]}-{cell[1]} | {','.join(str(r['seed']) for r in rows)} "
                          f"| {100 * change:+.2f}%{note} | {later} | {test} |")
         lines.append("")
+    lines += _rules_table(data)
     if data["lookback"]:
         lines += ["**The lookback, chosen by the warm start's validation MSE** (no seed "
                   "enters; the default is 14 seasons).", "",

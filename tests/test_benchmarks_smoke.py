@@ -327,3 +327,85 @@ def test_selection_evidence_scores_as_training_does_and_renders(tmp_path):
     text = "\n".join(se.section(tmp_path))
     assert "| toy-24 |" in text and "validates lower than its warm start in" in text
     assert "An earlier validation fold" in text
+    assert "| grid | toy-24 | 1 |" in text  # the rules' table, from the two measurements
+
+
+def _rule_row(val_gain: float, fold_gain: float) -> tuple[dict, dict]:
+    """A run whose network changes the validation MSE by `val_gain` and the earlier fold's
+    by `fold_gain` (test MSE 1.0 for the warm start, 2.0 for the network)."""
+    row = {"kept_start": val_gain >= 0, "val_mse": {"0.0": 1.0, "1.0": 1.0 + val_gain},
+           "test_mse": {"0.0": 1.0, "1.0": 2.0}}
+    fold = {"kept_start": fold_gain >= 0, "val_start": 1.0, "val_trained": 1.0 + fold_gain}
+    return row, fold
+
+
+@pytest.mark.parametrize(("val_gain", "fold_gain", "kept"), [
+    (-0.05, -0.05, {"V": 1, "V1": 1, "R0": 1, "R1": 1}),
+    (-0.005, -0.05, {"V": 1, "V1": 0, "R0": 1, "R1": 0}),  # under the 1% margin on validation
+    (-0.05, -0.005, {"V": 1, "V1": 1, "R0": 1, "R1": 0}),  # under it on the earlier fold
+    (-0.05, 0.0, {"V": 1, "V1": 1, "R0": 0, "R1": 0}),  # the earlier fold kept its warm start
+    (0.0, -0.05, {"V": 0, "V1": 0, "R0": 0, "R1": 0}),  # validation kept the warm start
+])
+def test_selection_rules_keep_the_network_only_where_they_should(val_gain, fold_gain, kept):
+    from benchmarks import selection_evidence as se
+
+    row, fold = _rule_row(val_gain, fold_gain)
+    for name, (margin, two_folds) in se.RULES.items():
+        assert se.rule_test(row, fold, margin, two_folds) == 1.0 + kept[name], name
+
+
+def test_selection_evidence_scales_a_constant_column_as_the_protocol_does():
+    """A column constant over the training rows keeps scale 1 (sklearn's rule), not 0, so
+    the errors stay finite."""
+    import numpy as np
+    import pandas as pd
+
+    from benchmarks import selection_evidence as se
+    from txl_ts.benchmark import Split
+
+    index = pd.date_range("2022-01-01", periods=60, freq="h")
+    df = pd.DataFrame({"a": np.arange(60.0), "b": [0.0] * 40 + [1.0] * 20}, index=index)
+
+    class Zero:
+        fit_summary_ = {"kept_start": True, "epochs": 0}
+
+        def rolling_forecasts(self, frame, cutoffs):
+            return np.zeros((len(cutoffs), 2, 2))
+
+    row = se.network_row("toy", df, Split(train_end=40, test_start=50, end=60), Zero(),
+                         Zero(), 2, 0)
+    assert all(np.isfinite(v) for part in ("val_mse", "test_mse") for v in row[part].values())
+
+
+def test_patchtst_peer_stand_in_for_ray_makes_ray_imports_inert():
+    import importlib
+    import sys
+
+    from benchmarks import patchtst_peer as peer
+
+    saved = list(sys.meta_path)
+    try:
+        peer.stand_in_for_ray()
+        basic = importlib.import_module("ray.tune.search.basic_variant")
+        generator = basic.BasicVariantGenerator(max_concurrent=1)  # what neuralforecast builds
+
+        class Callback(basic.TuneReportCallback):  # a class on top of a ray class
+            pass
+
+        assert Callback.__mro__[1] is object and generator is not None
+    finally:
+        sys.meta_path[:] = saved
+        for name in [m for m in sys.modules if m == "ray" or m.startswith("ray.")]:
+            del sys.modules[name]
+
+
+def test_selection_decision_needs_a_mean_gain_and_no_more_losses_than_wins():
+    from benchmarks import selection_evidence as se
+
+    def cells(*r1):
+        return {(str(i), "M", 24): {"V": 1.0, "R1": v} for i, v in enumerate(r1)}
+
+    assert "R1 is adopted" in se._decision(cells(0.97, 0.98, 1.01, 1.0))[0]
+    assert "R1 is not adopted" in se._decision(cells(0.90, 1.02, 1.02))[0]  # more losses
+    assert "R1 is not adopted" in se._decision(cells(0.99, 1.2))[0]  # mean worse
+    assert "same model" in se._decision(cells(1.0, 1.0))[0]

@@ -266,13 +266,14 @@ def _mean_change(rows: list[dict], key: str) -> float:
 
 
 def _rule_means(pairs: list[tuple[dict, dict | None]]) -> dict[tuple, dict[str, float]]:
-    """Per cell, the mean test MSE over seeds of the model each rule of RULES keeps."""
+    """Per cell, the mean test MSE over seeds of the model each rule of RULES keeps, and
+    the number of seeds."""
     cells: dict[tuple, list] = {}
     for row, fold in pairs:
         key = (row["dataset"], row.get("features", "M"), row["horizon"])
         cells.setdefault(key, []).append((row, fold))
-    return {key: {name: sum(rule_test(r, f, m, two) for r, f in runs) / len(runs)
-                  for name, (m, two) in RULES.items()}
+    return {key: {**{name: sum(rule_test(r, f, m, two) for r, f in runs) / len(runs)
+                     for name, (m, two) in RULES.items()}, "seeds": len(runs)}
             for key, runs in cells.items()}
 
 
@@ -294,14 +295,10 @@ def _rules_table(data: dict) -> list[str]:
              "| set | cell | seeds | V | V1 | R0 | R1 | R1 against V |",
              "|---|---|---|---|---|---|---|---|"]
     for label, pairs in (("grid", grid), ("fresh", fresh)):
-        seeds: dict[tuple, int] = {}
-        for r, _ in pairs:
-            key = (r["dataset"], r.get("features", "M"), r["horizon"])
-            seeds[key] = seeds.get(key, 0) + 1
         means = _rule_means(pairs)
         for key, m in means.items():
             name = f"{key[0]} {key[1]}-{key[2]}" if label == "fresh" else f"{key[0]}-{key[2]}"
-            lines.append(f"| {label} | {name} | {seeds[key]} | "
+            lines.append(f"| {label} | {name} | {m['seeds']} | "
                          + " | ".join(f"{m[r]:.4f}" for r in RULES)
                          + f" | {100 * (m['R1'] / m['V'] - 1):+.1f}% |")
         if means:

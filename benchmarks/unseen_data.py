@@ -202,7 +202,7 @@ def section(results: Path) -> list[str]:
         "temperature alone. The PatchTST peer is NeuralForecast's PatchTST at its defaults "
         "(input 336, at most 1,000 steps, early stopping on the validation rows), run by "
         "`benchmarks.patchtst_peer` from a separate environment (not a dependency; reports in "
-        "`benchmarks/results/peer/`), 3 seeds, in the cells where it was run. Machine: "
+        "`benchmarks/results/peer/`), in the cells where it was run. Machine: "
         + machines(reports) + (f"; the peer's: {machines(used)}" if used else "") + ".",
         "",
     ]

@@ -18,7 +18,7 @@ from test_streaming import TINY, _assert_matches_reencode
 
 from txl_ts import TXLForecaster
 from txl_ts.baselines import NaiveForecaster
-from txl_ts.validation import FutureStamps, future_index
+from txl_ts.frames.stamps import FutureStamps, future_index
 
 
 # ---- cached future timestamps -----------------------------------------------------------

@@ -267,7 +267,7 @@ def test_benchmark_keeps_point_metrics_when_the_validation_split_is_too_short():
 
 
 def test_corrupt_or_missing_calibration_file_and_older_formats(fitted, tmp_path):
-    from txl_ts.base import CorruptModelError, MissingModelFileError
+    from txl_ts.persistence import CorruptModelError, MissingModelFileError
 
     model = fitted[0]["snaive"]
     model.save(tmp_path)

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from safetensors.torch import load_file, save_file
 
 from txl_ts import TXLForecaster
-from txl_ts.base import FORMAT_VERSION
 from txl_ts.baselines import ARIMAForecaster, DLinearForecaster, LSTMForecaster, NaiveForecaster
+from txl_ts.persistence import FORMAT_VERSION
 from txl_ts.training import TrainingDivergedError
 
 QUIET = {"enable_progress_bar": False}
@@ -519,7 +519,7 @@ def test_property_update_either_continues_cleanly_or_changes_nothing(fitted, val
 def test_a_failed_save_leaves_the_earlier_save_intact(fitted, data, tmp_path, monkeypatch,
                                                      others):
     """A save that fails half way (here: the weights) keeps what `path` held before."""
-    import txl_ts.base as base
+    import txl_ts.persistence as base
 
     model = fitted["naive"]
     path = tmp_path / "model"

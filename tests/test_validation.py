@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from txl_ts import TXLForecaster
-from txl_ts.validation import validate_frame
+from txl_ts.frames.validate import validate_frame
 
 QUIET = {"enable_progress_bar": False}
 TINY = dict(horizon=8, patch_len=8, stride=4, d_model=16, n_heads=2, n_layers=1, d_ff=32,

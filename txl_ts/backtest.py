@@ -30,7 +30,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from .conformal import check_levels
-from .validation import check_positive_int, validate_frame
+from .frames.checks import check_positive_int
+from .frames.validate import validate_frame
 
 WINDOWS = ("expanding", "sliding")
 MAX_CHUNK_VALUES = 2**24

@@ -11,7 +11,9 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from .base import BaseForecaster
+from .base import BaseForecaster, Capabilities
+from .frames.checks import check_non_negative_int, check_positive_int
+from .frames.validate import Series
 from .seasonality import auto_lookback, auto_patch_len, season_from_freq
 from .training import (
     Windows,
@@ -24,7 +26,6 @@ from .training import (
 from .txl import Memory, Stream, StreamState, TokenGrid, TXLConfig, TXLModule, TXLNet
 from .txl.memory import forecasts_at
 from .txl.module import Chunks, fit_linear_path
-from .validation import check_cutoffs, check_non_negative_int, check_positive_int
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class TXLForecaster(BaseForecaster):
 
     _TRAINING_ONLY_PARAMS = (*BaseForecaster._TRAINING_ONLY_PARAMS, "loss", "linear_init",
                              "n_segments", "burn_in", "stateful")
+    capabilities = Capabilities(update=True, fast_rolling=True)
     _JITTER = False  # training windows at random row offsets, not on the grid (ablation)
 
     def __init__(
@@ -329,28 +331,22 @@ class TXLForecaster(BaseForecaster):
         stream = self._stream()
         return self._read_forecast(stream.feed(stream.start(history.shape[1]), history)[1])
 
-    def rolling_forecasts(self, df: pd.DataFrame, cutoffs: np.ndarray) -> np.ndarray:
+    def _rolling_scaled(self, scaled: np.ndarray, series: Series,
+                        cutoffs: np.ndarray) -> np.ndarray:
         """Forecasts from every integer cutoff `c` (rows `df[:c + 1]` known), in one pass.
 
         The memory advances once over `df`; each cutoff reads its newest complete token and
         the rows before it, so the result equals `predict(history=df[:c + 1])` for every
         cutoff.
         """
-        self._check_fitted()
-        series = self._validate_history(df, name="df")
-        cutoffs = check_cutoffs(cutoffs, len(series.values), self.patch_len_)
-        if not len(cutoffs):
-            return np.empty((0, self.horizon, len(self.columns_)))
         n_known = cutoffs + 1
         stream = self._stream()
-        scaled = self._scale(series.values)[: n_known.max()]
+        scaled = scaled[: n_known.max()]
         heads, _ = stream.feed(stream.start(scaled.shape[1]), scaled)
         padded = self.grid_.pad(torch.as_tensor(scaled.T, dtype=heads.dtype,
                                                 device=heads.device))
         out = forecasts_at(self.net_, self.grid_, heads, padded, n_known)  # (n, C, H)
-        out = out.transpose(1, 2).double().cpu().numpy()  # (n, H, C)
-        n, h, c = out.shape
-        return self._unscale_rolling(out)
+        return out.transpose(1, 2).double().cpu().numpy()  # (n, H, C)
 
     # ---- streaming ------------------------------------------------------------------------
     def update(self, new_df: pd.DataFrame) -> TXLForecaster:

@@ -11,15 +11,15 @@ import time
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from .base import BaseForecaster
+from .base import BaseForecaster, Capabilities
+from .frames.checks import check_positive_int
+from .frames.validate import Series
 from .seasonality import auto_lookback, season_from_freq
 from .training import ForecastModule, Windows, fit_module, min_fit_rows, resolve_device
-from .validation import check_cutoffs, check_positive_int
 
 INFERENCE_BATCH = 4096  # channel sequences per forward pass in rolling forecasts
 
@@ -36,6 +36,8 @@ class LookbackForecaster(BaseForecaster):
     Fitted: `lookback_`, `net_`, `last_window_` (the newest `lookback_` scaled rows) and
     `fit_summary_`.
     """
+
+    capabilities = Capabilities(fast_rolling=True)
 
     lookback: int | str
     horizon: int
@@ -144,19 +146,14 @@ class LookbackForecaster(BaseForecaster):
         window = self.last_window_ if history is None else history[-self.lookback_:]
         return self._forecast_windows(window.T[None])[0]
 
-    def rolling_forecasts(self, df: pd.DataFrame, cutoffs: np.ndarray) -> np.ndarray:
-        """Forecasts from every integer cutoff `c` (rows `df[:c + 1]` known), batched.
-
-        The lookback windows of all cutoffs go through the network in large batches without
-        gradients; each result equals `predict(history=df[:c + 1])` up to float32 rounding.
-        """
-        self._check_fitted()
-        series = self._validate_history(df, name="df")
-        raw = check_cutoffs(cutoffs, len(series.values), self.lookback_)
-        scaled = self._scale(series.values)
+    def _rolling_scaled(self, scaled: np.ndarray, series: Series,
+                        cutoffs: np.ndarray) -> np.ndarray:
+        """Forecasts from every cutoff, batched: the lookback windows of all cutoffs go through
+        the network in large batches without gradients; each result equals
+        `predict(history=df[:c + 1])` up to float32 rounding."""
         # (T - lookback + 1, C, lookback) views; window i holds rows i .. i + lookback - 1
         views = np.lib.stride_tricks.sliding_window_view(scaled, self.lookback_, axis=0)
-        return self._unscale_rolling(self._forecast_windows(views[raw - self.lookback_ + 1]))
+        return self._forecast_windows(views[cutoffs - self.lookback_ + 1])
 
     # ---- persistence ----------------------------------------------------------------------
     def _tensors_to_save(self) -> dict[str, torch.Tensor]:

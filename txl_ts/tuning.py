@@ -140,7 +140,7 @@ def data_space(fit_df: pd.DataFrame, horizon: int, fixed: dict[str, Any]) -> Dat
     `LOOKBACK_CHOICES` that leave at least half of the fit rows for training origins, and
     the defaults (the first trial of a new study), so that the search starts from the model
     `TXLForecaster()` would fit and can only improve on it on validation."""
-    from .validation import _frequency
+    from .frames.validate import _frequency
 
     model = TXLForecaster(horizon=horizon, **{k: v for k, v in fixed.items()
                                               if k in TXLForecaster().get_params()})

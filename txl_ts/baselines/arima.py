@@ -34,10 +34,12 @@ from statsmodels.tsa.statespace.sarimax import SARIMAX
 from statsmodels.tsa.stattools import kpss
 from threadpoolctl import threadpool_limits
 
-from ..base import BaseForecaster
+from ..base import BaseForecaster, Capabilities
 from ..conformal import check_levels
+from ..frames.checks import check_non_negative_int, check_positive_int
+from ..frames.output import interval_frame, quantile_frame
+from ..frames.validate import Series
 from ..seasonality import seasonal_periods
-from ..validation import check_cutoffs, check_non_negative_int, check_positive_int
 
 TRENDS = ("n", "c")
 INTERVAL_METHODS = ("conformal", "model")
@@ -104,6 +106,8 @@ class ARIMAForecaster(BaseForecaster):
     `fit_summary_`, and the statsmodels results in `results_` (filtered on the remainder of
     the fit data, plus `validation_data` if given, with the estimated parameters).
     """
+
+    capabilities = Capabilities(fast_rolling=True)
 
     def __init__(
         self,
@@ -319,7 +323,8 @@ class ARIMAForecaster(BaseForecaster):
                 out[:, i] += res.forecast(self.horizon)
         return out
 
-    def rolling_forecasts(self, df: pd.DataFrame, cutoffs: np.ndarray) -> np.ndarray:
+    def _rolling_scaled(self, scaled: np.ndarray, series: Series,
+                        cutoffs: np.ndarray) -> np.ndarray:
         """Forecasts from every integer cutoff `c` (rows `df[:c + 1]` known), in one filter pass.
 
         Per column, the Kalman filter runs once over `df` with the fitted parameters; the
@@ -328,13 +333,10 @@ class ARIMAForecaster(BaseForecaster):
         same computation `predict(history=df[:c + 1])` does, so the results are equal, at the
         cost of one filter pass plus `horizon` small matrix products over all cutoffs.
         """
-        self._check_fitted()
-        series = self._validate_history(df, name="df")
-        cutoffs = check_cutoffs(cutoffs, len(series.values), self._min_history_length()[0])
         n_rows = len(series.values)
         # seasonal part at every row of df and `horizon` steps beyond it: (n_rows + H, C)
         season = self._seasonality(self._position(series.index[0]), n_rows + self.horizon)
-        remainder = self._scale(series.values) - season[:n_rows]
+        remainder = scaled - season[:n_rows]
         ahead = cutoffs[:, None] + 1 + np.arange(self.horizon)  # (n_cutoffs, H) row positions
         out = season[ahead]  # (n_cutoffs, H, C)
         for i, col in enumerate(self.columns_):
@@ -344,7 +346,7 @@ class ARIMAForecaster(BaseForecaster):
                                         conserve_memory=_LEAN_FILTER)
             states = filtered.predicted_state[:, cutoffs + 1]  # (k_states, n_cutoffs)
             out[:, :, i] += _propagate(model, states, self.horizon)
-        return self._unscale_rolling(out)
+        return out
 
     # ---- intervals ------------------------------------------------------------------------
     def predict_interval(self, coverage: float | list[float] = 0.9,
@@ -359,8 +361,8 @@ class ARIMAForecaster(BaseForecaster):
         levels = check_levels(coverage, "coverage")
         point, se = self._model_spread(history)
         half = norm.ppf(0.5 + levels / 2)[:, None, None] * se[None]  # (L, H, C)
-        return self._interval_frame(point, levels, point.to_numpy() - half,
-                                    point.to_numpy() + half)
+        return interval_frame(self.columns_, point.index, levels, point.to_numpy() - half,
+                              point.to_numpy() + half)
 
     def predict_quantiles(self, alpha: float | list[float] = (0.1, 0.5, 0.9),
                           history: pd.DataFrame | None = None,
@@ -372,7 +374,7 @@ class ARIMAForecaster(BaseForecaster):
         levels = check_levels(alpha, "alpha")
         point, se = self._model_spread(history)
         offsets = norm.ppf(levels)[:, None, None] * se[None]  # (L, H, C)
-        return self._quantile_frame(point, levels, point.to_numpy() + offsets)
+        return quantile_frame(self.columns_, point.index, levels, point.to_numpy() + offsets)
 
     def _model_spread(self, history: pd.DataFrame | None) -> tuple[pd.DataFrame, np.ndarray]:
         """The point forecast frame and the model's forecast standard errors (H, C), in the

@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..frames.checks import check_positive_int
 from ..lookback import LookbackForecaster
 from ..training import ForecastModule, check_training_params, masked_mse
-from ..validation import check_positive_int
 
 
 class DLinearNet(nn.Module):

@@ -8,10 +8,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..frames.checks import check_non_negative_int, check_positive_int
 from ..lookback import LookbackForecaster
 from ..seasonality import auto_patch_len, season_from_freq
 from ..training import ForecastModule, check_training_params, masked_mse
-from ..validation import check_non_negative_int, check_positive_int
 
 
 class LSTMNet(nn.Module):

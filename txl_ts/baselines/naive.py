@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..base import BaseForecaster, identity_scaler
+from ..base import BaseForecaster, Capabilities
+from ..frames.checks import check_positive_int
+from ..frames.scaling import identity_scaler
+from ..frames.validate import Series
 from ..seasonality import season_from_freq
-from ..validation import check_cutoffs, check_positive_int
 
 METHODS = ("last", "seasonal")
 
@@ -25,6 +27,8 @@ class NaiveForecaster(BaseForecaster):
     Forecasts are exact copies of observed values, however large: no scaling is involved
     (`scaler_` is the identity, kept for the shared API), and no bound on their size applies.
     """
+
+    capabilities = Capabilities(fast_rolling=True)
 
     max_abs_scaled = math.inf  # repeating values needs no scale, so no value is absurd
 
@@ -81,14 +85,10 @@ class NaiveForecaster(BaseForecaster):
         known = self.last_ if history is None else history
         return known[len(known) - 1 + self._steps()]
 
-    def rolling_forecasts(self, df: pd.DataFrame, cutoffs: np.ndarray) -> np.ndarray:
-        """Forecasts from every integer cutoff `c` (rows `df[:c + 1]` known), by indexing."""
-        self._check_fitted()
-        series = self._validate_history(df, name="df")
-        cutoffs = check_cutoffs(cutoffs, len(series.values), self.season_)
-        out = series.values[cutoffs[:, None] + self._steps()[None, :]]
-        self._check_forecast(out, out)
-        return out
+    def _rolling_scaled(self, scaled: np.ndarray, series: Series,
+                        cutoffs: np.ndarray) -> np.ndarray:
+        """Forecasts from every cutoff, by indexing (the scaling is the identity)."""
+        return scaled[cutoffs[:, None] + self._steps()[None, :]]
 
     # ---- persistence ----------------------------------------------------------------------
     def _tensors_to_save(self) -> dict[str, torch.Tensor]:

@@ -1,0 +1,179 @@
+"""The fitted model's side of the data path: frames checked against what the model was fitted
+on (columns, frequency, time zone, the scale of the values), train-only scaling, and forecast
+arrays back to frames. `BaseForecaster` mixes it in; the frame-level work lives in
+`txl_ts.frames`."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from sklearn.preprocessing import StandardScaler
+
+from .frames.checks import MAX_ABS_SCALED, check_scaled
+from .frames.scaling import Scaling
+from .frames.stamps import FutureStamps, fast_continuation, future_index
+from .frames.validate import Series, validate_frame
+
+
+class DataPath:
+    """Frame -> validated series -> scaled arrays, and forecasts -> frame, for a fitted model.
+
+    Needs the estimator's `time_col`, `targets`, `horizon` and, once fitted, `columns_`,
+    `freq_`, `scaler_` and `history_index_`.
+    """
+
+    # scaled values (training standard deviations) beyond this are rejected as poison
+    max_abs_scaled: float = MAX_ABS_SCALED
+
+    def _validate_fit_frame(self, df: object, name: str = "df") -> Series:
+        min_len, why = self._min_fit_length()
+        return validate_frame(
+            df, time_col=self.time_col, targets=self.targets, min_length=min_len,
+            min_length_reason=why, name=name,
+        )
+
+    def _validate_history(self, history: object, name: str = "history") -> Series:
+        """A frame with the fitted target columns (others are ignored when the model was fitted
+        with explicit `targets`), frequency and time-zone awareness, and sane values."""
+        min_len, why = self._min_history_length()
+        series = validate_frame(
+            history, time_col=self.time_col, expected_columns=self.columns_,
+            extra_columns_ok=self.targets is not None,
+            expected_freq=self.freq_, min_length=min_len, min_length_reason=why, name=name,
+        )
+        self._check_known_values(series, name)
+        return series
+
+    def _validate_continuation(self, df: object, name: str) -> Series:
+        """A frame that continues the known timeline: it starts one step after the last known
+        timestamp and keeps the fitted frequency, with no gap or overlap, and its values are
+        sane on the fitted scale. The one place that checks update / validation_data frames.
+
+        A well-formed frame is accepted by numpy checks against the cached next timestamps
+        (`fast_continuation` plus the scaled-value bound, tens of microseconds); anything else
+        goes through `_strict_continuation`, which accepts it too or raises the error that
+        names the problem. The fast path is never more lenient than the strict one.
+        """
+        last = self.history_index_[-1]
+        n = len(df) if isinstance(df, pd.DataFrame) and self.time_col is None else 0
+        expected = self._future().values(last, n) if n else None
+        if expected is not None:
+            values = fast_continuation(df, self.columns_, *expected, last.tz)
+            if values is not None and self._within_bound(values):
+                return Series(values=values, index=df.index, columns=self.columns_,
+                              freq=self.freq_)
+        return self._strict_continuation(df, name)
+
+    def _within_bound(self, values: np.ndarray) -> bool:
+        """The scaled-value check of `_check_known_values`, as a yes/no for the fast path."""
+        if not math.isfinite(self.max_abs_scaled):
+            return True
+        with np.errstate(over="ignore", invalid="ignore"):
+            return bool((np.abs(self._scale(values)) <= self.max_abs_scaled).all())
+
+    def _strict_continuation(self, df: object, name: str) -> Series:
+        """`_validate_continuation` with every check done by pandas (any frame, any size)."""
+        series = validate_frame(
+            df, time_col=self.time_col, expected_columns=self.columns_,
+            extra_columns_ok=self.targets is not None, min_length=1, name=name,
+            expected_freq=self.freq_, infer_freq=False,
+        )
+        self._check_tz(series, name)
+        last = self.history_index_[-1]
+        expected = future_index(last, self.freq_, len(series.index))
+        wrong = np.flatnonzero(series.index != expected)
+        if len(wrong):
+            i = int(wrong[0])
+            where = "starts" if i == 0 else f"has row {i}"
+            raise ValueError(
+                f"{name} must continue the timeline after {last} at frequency "
+                f"{self.freq_.freqstr}: it {where} at {series.index[i]}, expected {expected[i]} "
+                f"({'overlap' if series.index[i] < expected[i] else 'gap'})"
+            )
+        self._check_known_values(series, name)
+        return series
+
+    def _check_tz(self, series: Series, name: str) -> None:
+        fitted_tz = self.history_index_.tz
+        if (series.index.tz is None) != (fitted_tz is None):
+            raise ValueError(
+                f"{name} has {'time-zone naive' if series.index.tz is None else 'time-zone aware'}"
+                f" timestamps, but the model was fitted on "
+                f"{'naive' if fitted_tz is None else f'aware ({fitted_tz})'} ones"
+            )
+
+    def _check_known_values(self, series: Series, name: str) -> None:
+        """Values must be sane on the fitted scale (finite ones are checked by validation)."""
+        self._check_tz(series, name)
+        if math.isfinite(self.max_abs_scaled):
+            check_scaled(self._scale(series.values), series.values, series.columns,
+                         series.index, name, self.max_abs_scaled)
+
+    def _fit_scaler(self, train: np.ndarray) -> None:
+        self.scaler_ = StandardScaler().fit(train)
+
+    def _scaling(self) -> Scaling:
+        cached = getattr(self, "_scaling_cache", None)
+        if (cached is None or cached.scaler is not self.scaler_
+                or cached.columns is not self.columns_):
+            cached = self._scaling_cache = Scaling(self.scaler_, self.columns_)
+        return cached
+
+    def _future(self) -> FutureStamps:
+        """Cached timestamps after the last known one (see FutureStamps), for `freq_`."""
+        cached = getattr(self, "_future_cache", None)
+        if cached is None or cached.freq is not self.freq_:
+            cached = self._future_cache = FutureStamps(self.freq_)
+        return cached
+
+    def _scale(self, values: np.ndarray) -> np.ndarray:
+        stats = self._scaling()
+        if values.ndim != 2 or values.shape[1] != len(stats.mean):
+            raise ValueError(f"expected values of shape (T, {len(stats.mean)}), got {values.shape}")
+        return (values - stats.mean) / stats.scale
+
+    def _unscale(self, values: np.ndarray) -> np.ndarray:
+        stats = self._scaling()
+        if values.ndim != 2 or values.shape[1] != len(stats.mean):
+            raise ValueError(f"expected values of shape (T, {len(stats.mean)}), got {values.shape}")
+        return values * stats.scale + stats.mean
+
+    def _check_forecast(self, scaled: np.ndarray, forecast: np.ndarray) -> None:
+        """Never hand out non-finite or absurd forecasts: they mean a broken model."""
+        with np.errstate(invalid="ignore"):
+            absurd = not (np.abs(scaled) <= self.max_abs_scaled).all()
+        if absurd or not np.isfinite(forecast).all():
+            raise FloatingPointError(
+                f"{type(self).__name__} produced non-finite or absurd forecasts (beyond "
+                f"max_abs_scaled={self.max_abs_scaled:g} training standard deviations); "
+                "the model has diverged"
+            )
+
+    def _to_frame(self, scaled: np.ndarray, last: pd.Timestamp, cached: bool = False
+                  ) -> pd.DataFrame:
+        """The forecast frame after `last`; `cached` takes the index from the block of future
+        timestamps (for predict() on the stream, whose last timestamp moves step by step)."""
+        forecast = self._unscale(scaled)
+        self._check_forecast(scaled, forecast)
+        index = (self._future().index(last, self.horizon) if cached
+                 else future_index(last, self.freq_, self.horizon))
+        # a shallow copy of the cached labels: Index names are mutable, and a caller renaming
+        # one forecast's columns must not rename the next forecast's
+        return pd.DataFrame(forecast, index=index, columns=self._scaling().column_index.copy(),
+                            copy=False)
+
+    def _record_data(self, series: Series) -> None:
+        self.fit_params_ = self._prediction_params()
+        self.columns_ = list(series.columns)
+        self.n_features_in_ = len(series.columns)
+        self.freq_ = series.freq
+        self.history_index_ = series.index[-1:]
+
+    def _unscale_rolling(self, scaled: np.ndarray) -> np.ndarray:
+        """(n, H, C) scaled rolling forecasts -> original units, checked like `predict`'s."""
+        n, h, c = scaled.shape
+        out = self._unscale(scaled.reshape(n * h, c)).reshape(n, h, c)
+        self._check_forecast(scaled, out)
+        return out

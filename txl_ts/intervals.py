@@ -1,0 +1,91 @@
+"""Conformal prediction intervals and quantiles for every forecaster.
+
+At fit, the model forecasts every stride-1 origin of the time-ordered calibration tail whose
+whole horizon is known (one `rolling_forecasts` pass) and keeps split-conformal quantiles of
+the residuals per horizon step and column (`txl_ts.conformal`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .conformal import Calibration, check_levels
+from .frames.output import column_index, interval_frame, quantile_frame
+from .frames.validate import Series
+
+CALIBRATION_CHUNK_VALUES = 2**24  # forecast values per rolling_forecasts call at calibration
+
+
+class Intervals:
+    """`predict_interval` and `predict_quantiles` from the conformal tables in `calibration_`;
+    mixed into `BaseForecaster`."""
+
+    def _calibrate(self, series: Series, valid: Series | None) -> None:
+        """Conformal tables from the residuals of every stride-1 origin of the calibration
+        tail whose whole horizon is known, in one `rolling_forecasts` pass."""
+        if valid is None:
+            values, index = series.values, series.index
+            tail_start = len(values) - self._n_val(len(values))
+        else:
+            values = np.concatenate([series.values, valid.values])
+            index = series.index.append(valid.index)
+            tail_start = len(series.values)
+        n, h = len(values), self.horizon
+        first = max(tail_start - 1, self._min_history_length()[0] - 1)
+        cutoffs = np.arange(first, n - h, dtype=np.int64)  # c + h <= n - 1: targets known
+        residuals = np.empty((len(cutoffs), h, values.shape[1]))  # y - y_hat
+        if len(cutoffs):
+            frame = pd.DataFrame(values, index=index, columns=column_index(self.columns_))
+            if self.time_col is not None:
+                frame.index.name = None
+                frame.insert(0, self.time_col, index)
+                frame.index = pd.RangeIndex(n)
+            # chunks of cutoffs bound the memory of long horizons with many columns
+            chunk = max(1, CALIBRATION_CHUNK_VALUES // (h * values.shape[1]))
+            for lo in range(0, len(cutoffs), chunk):
+                part = cutoffs[lo : lo + chunk]
+                forecasts = self.rolling_forecasts(frame, part)[:, :h]  # (n, H, C)
+                rows = part[:, None] + 1 + np.arange(h)[None, :]
+                np.subtract(values[rows], forecasts, out=residuals[lo : lo + len(part)])
+        self.calibration_ = Calibration.from_residuals(residuals, n - tail_start, h,
+                                                       values.shape[1])
+
+    def predict_interval(self, coverage: float | list[float] = 0.9,
+                         history: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Conformal prediction intervals around `predict(history)`.
+
+        Returns a frame indexed like `predict()` with MultiIndex columns (column, coverage,
+        "lower"/"upper"), coverages ascending. Intervals are symmetric about the point
+        forecast (half width: the conformal quantile of the calibration tail's absolute
+        residuals at that horizon step and column), so they contain the point forecast and
+        nest as the coverage grows.
+        """
+        self._check_calibrated()
+        levels = check_levels(coverage, "coverage")
+        half = self.calibration_.half_widths(levels)  # (L, H, C)
+        point = self.predict(history)
+        return interval_frame(self.columns_, point.index, levels, point.to_numpy() - half,
+                              point.to_numpy() + half)
+
+    def predict_quantiles(self, alpha: float | list[float] = (0.1, 0.5, 0.9),
+                          history: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Quantile forecasts: `predict(history)` plus conformal quantiles of the calibration
+        tail's signed residuals, per horizon step and column.
+
+        Returns a frame indexed like `predict()` with MultiIndex columns (column, alpha),
+        alphas ascending; the quantiles are non-decreasing in alpha. They are not the bounds
+        of `predict_interval` (whose intervals are symmetric): a biased model gets skewed
+        quantiles, and its median need not equal the point forecast.
+        """
+        self._check_calibrated()
+        levels = check_levels(alpha, "alpha")
+        offsets = self.calibration_.offsets(levels)  # (L, H, C)
+        point = self.predict(history)
+        return quantile_frame(self.columns_, point.index, levels, point.to_numpy() + offsets)
+
+    def _check_calibrated(self) -> None:
+        self._check_fitted()
+        if not hasattr(self, "calibration_"):
+            raise ValueError(f"this {type(self).__name__} has no conformal calibration (it was "
+                             "saved by a version without intervals); refit it")

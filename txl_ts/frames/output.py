@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -35,3 +35,16 @@ def quantile_frame(columns: list[Hashable], index: pd.Index, levels: np.ndarray,
     multi = pd.MultiIndex.from_tuples([(col, a) for col in columns for a in levels.tolist()],
                                       names=["column", "alpha"])
     return pd.DataFrame(values, index=index, columns=multi)
+
+
+def long_frame(ids: Sequence[Hashable], indexes: Sequence[pd.DatetimeIndex],
+               values: Sequence[np.ndarray], columns: list[Hashable], *, id_col: Hashable,
+               time_col: Hashable) -> pd.DataFrame:
+    """A long frame from per-series forecasts: `values[i]` (H_i, C) at `indexes[i]` for series
+    `ids[i]`; columns `id_col`, `time_col`, then `columns`, series in the given order."""
+    n = [len(ix) for ix in indexes]
+    frame = pd.DataFrame(np.concatenate(values) if values else np.empty((0, len(columns))),
+                         columns=column_index(columns))
+    frame.insert(0, time_col, indexes[0].append(list(indexes[1:])) if indexes else [])
+    frame.insert(0, id_col, np.repeat(np.asarray(ids, dtype=object), n))
+    return frame

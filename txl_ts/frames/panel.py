@@ -1,0 +1,125 @@
+"""A panel: one or more validated series on one frequency, each of its own length.
+
+A wide frame (a DatetimeIndex or `time_col`, one column per target) is a panel of one series.
+A long frame (`id_col`, `time_col`, target columns; one row per series and timestamp) is a
+panel of as many series as it has ids, which may start and end on their own dates. Series are
+kept in the order their ids first appear, each as a `Series` with a private float64 copy of
+its values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.preprocessing import StandardScaler
+
+from .checks import check_label
+from .validate import Series, validate_frame
+
+
+@dataclass(frozen=True)
+class Panel:
+    """Series `series[i]` is named `ids[i]`; all share `columns` and `freq`."""
+
+    ids: tuple[Hashable, ...]
+    series: tuple[Series, ...]
+    columns: list[Hashable]
+    freq: pd.DateOffset
+
+    @classmethod
+    def of(cls, series: Series, series_id: Hashable = 0) -> Panel:
+        """The panel of one (wide) series."""
+        return cls((series_id,), (series,), list(series.columns), series.freq)
+
+    @property
+    def n_series(self) -> int:
+        return len(self.series)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Rows per series, (S,) int64."""
+        return np.array([len(s.values) for s in self.series], dtype=np.int64)
+
+    def __getitem__(self, series_id: Hashable) -> Series:
+        try:
+            return self.series[self.ids.index(series_id)]
+        except ValueError:
+            raise KeyError(f"no series {series_id!r} in this panel; it has {list(self.ids)}"
+                           ) from None
+
+
+def validate_long(
+    df: object,
+    *,
+    id_col: Hashable,
+    time_col: Hashable,
+    targets: Sequence[Hashable] | None = None,
+    min_length: int = 1,
+    min_length_reason: str = "",
+    name: str = "df",
+) -> Panel:
+    """Validate a long frame and split it into a `Panel`, one series per id.
+
+    Every error names the series and, where there is one, the timestamp: a duplicated
+    `(id, time)` pair, a missing value, a series too short for the model, a series whose
+    frequency differs from the others'. Rows need not be sorted by id; within a series they
+    must be in time order. The caller's frame is never modified.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
+    for role, col in (("id_col", id_col), ("time_col", time_col)):
+        if col not in df.columns:
+            raise ValueError(f"{name}: {role}={col!r} is not a column of the frame "
+                             f"(columns: {list(df.columns)})")
+    if df.empty:
+        raise ValueError(f"{name} is empty")
+    ids = df[id_col]
+    if ids.isna().any():
+        row = int(np.flatnonzero(ids.isna().to_numpy())[0])
+        raise ValueError(f"{name}: missing series id in column {id_col!r} at row {row}")
+    frame = df.drop(columns=[id_col])
+    if targets is None:  # every numeric column but the time column, as in a wide frame
+        targets = [c for c in frame.columns if c != time_col]
+    order = list(dict.fromkeys(ids.tolist()))
+    series, freq, freq_of = [], None, None
+    positions = ids.groupby(ids, sort=False).indices  # id -> row positions, in frame order
+    for sid in order:
+        check_label(sid, f"{name}: series id")
+        part = frame.iloc[positions[sid]]
+        where = f"{name}, series {sid!r}"
+        s = validate_frame(part, time_col=time_col, targets=targets, min_length=min_length,
+                           min_length_reason=min_length_reason, name=where,
+                           infer_freq=len(part) >= 2,
+                           expected_freq=None if len(part) >= 2 else freq)
+        if freq is None and len(part) >= 2:
+            freq, freq_of = s.freq, sid
+        elif freq is not None and s.freq != freq:
+            raise ValueError(f"{where} has frequency {s.freq.freqstr}, but series {freq_of!r} "
+                             f"has {freq.freqstr}; all series must share one frequency")
+        series.append(s)
+    if freq is None:
+        raise ValueError(f"{name}: every series has a single row; at least one needs 2 "
+                         "timestamps to infer the frequency")
+    # a one-row series took the panel's frequency on trust: give it the panel's
+    series = [s if s.freq is not None else Series(s.values, s.index, s.columns, freq)
+              for s in series]
+    return Panel(tuple(order), tuple(series), list(series[0].columns), freq)
+
+
+def fit_scalers(panel: Panel, train_rows: Sequence[int] | None = None) -> list[StandardScaler]:
+    """One StandardScaler per series, fitted on its first `train_rows[i]` rows (all of them
+    by default): train-only statistics per series and column, so series of very different
+    scales are each standardised by their own."""
+    n = panel.lengths if train_rows is None else np.asarray(train_rows, dtype=np.int64)
+    if len(n) != panel.n_series:
+        raise ValueError(f"train_rows has {len(n)} entries for {panel.n_series} series")
+    scalers = []
+    for sid, s, rows in zip(panel.ids, panel.series, n):
+        if rows < 1 or rows > len(s.values):
+            raise ValueError(f"series {sid!r}: train_rows={int(rows)} is outside "
+                             f"[1, {len(s.values)}]")
+        scalers.append(StandardScaler().fit(s.values[:rows]))
+    return scalers

@@ -118,10 +118,16 @@ class BacktestResult:
     target_index: pd.DatetimeIndex | None = None  # timestamps of all rows of df
     coverage: np.ndarray | None = None  # the interval levels scored, ascending
     half_widths: dict[str, np.ndarray] = field(default_factory=dict)
+    # per model, (windows in the block, (L, H, C) half widths) for each refit block in order
+    block_half_widths: dict[str, list[tuple[int, np.ndarray]]] = field(default_factory=dict)
 
     @property
     def forecasts(self) -> pd.DataFrame:
-        """Long form: cutoff, timestamp, column, y, y_hat, model (needs keep_forecasts)."""
+        """Long form: cutoff, timestamp, column, y, y_hat, model (needs keep_forecasts).
+
+        With `coverage=`, also `lower_<100c>` and `upper_<100c>` per level c (for example
+        `lower_80`, `upper_80`): each window's conformal interval, from the calibration of the
+        model that made that window's forecast (the one fitted for its refit block)."""
         if self.y is None:
             raise ValueError("forecasts were not kept; call backtest(..., keep_forecasts=True)")
         n, h, c = self.y.shape
@@ -131,14 +137,25 @@ class BacktestResult:
         column = np.broadcast_to(np.arange(c)[None, None, :], (n, h, c)).ravel()
         frames = []
         for name, y_hat in self.predictions.items():
-            frames.append(pd.DataFrame({
+            frame = pd.DataFrame({
                 "cutoff": self.target_index[cutoff],
                 "timestamp": self.target_index[rows],
                 "column": pd.Categorical.from_codes(column, self.columns),
                 "y": self.y.ravel(),
                 "y_hat": y_hat.ravel(),
                 "model": name,
-            }))
+            })
+            blocks = self.block_half_widths.get(name)
+            if blocks and self.coverage is not None:
+                counts = [count for count, _ in blocks]
+                halves = np.stack([half for _, half in blocks])  # (B, L, H, C)
+                window_block = np.repeat(np.arange(len(blocks)), counts)  # (n,)
+                for k, level in enumerate(self.coverage.tolist()):
+                    half = halves[window_block, k]  # (n, H, C)
+                    tag = level_tag(level)
+                    frame[f"lower_{tag}"] = (y_hat - half).ravel()
+                    frame[f"upper_{tag}"] = (y_hat + half).ravel()
+            frames.append(frame)
         return pd.concat(frames, ignore_index=True)
 
 
@@ -255,6 +272,7 @@ def backtest(
     predictions: dict[str, np.ndarray] = {}
     fitted_models: dict[str, Any] = {}
     half_widths: dict[str, np.ndarray] = {}
+    block_half_widths: dict[str, list[tuple[int, np.ndarray]]] = {}
     if refit is None:
         blocks = [cutoffs]
     else:
@@ -284,6 +302,8 @@ def backtest(
                 score.n_fits += 1
             _check_horizon(name, fitted, horizon, series.columns)
             half = None if levels is None else _half_widths(name, fitted, levels, horizon)
+            if half is not None:
+                block_half_widths.setdefault(name, []).append((len(block), half))
             for chunk in np.array_split(block, -(-len(block) // chunk_size)):
                 began = time.perf_counter()
                 y_hat = np.asarray(fitted.rolling_forecasts(df.iloc[lo : chunk[-1] + 1],
@@ -319,6 +339,7 @@ def backtest(
         cutoff_index=index[cutoffs], n_windows=len(cutoffs), metrics=metrics, scaler=scaler,
         mase_lag=mase_lag, mase_scale=mase_scale, models=fitted_models, y=y_all,
         predictions=predictions, target_index=index, coverage=levels, half_widths=half_widths,
+        block_half_widths=block_half_widths,
     )
 
 

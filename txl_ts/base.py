@@ -99,6 +99,12 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
     def _forecast_scaled(self, history: np.ndarray | None) -> np.ndarray:
         """(H, C) scaled forecast after `history` (T, C) scaled, or after the fitted data."""
         raise NotImplementedError
+    def _advance(self, scaled: np.ndarray, series: Series) -> dict[str, Any]:
+        """The fitted attributes after absorbing `scaled` (T, C), rows that continue the
+        known timeline (`series` holds their timestamps). Builds new objects and leaves the
+        current ones untouched: `update` commits the result in one step."""
+        raise NotImplementedError(f"{type(self).__name__} cannot update")
+
     def _rolling_scaled(self, scaled: np.ndarray, series: Series,
                         cutoffs: np.ndarray) -> np.ndarray:
         """(n, H, C) scaled forecasts from integer `cutoffs` of `scaled` (T, C): rows
@@ -210,15 +216,109 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
             check_fit_outcome(summary, full, self.horizon)
         self._calibrate(series, valid)
 
-    def predict(self, history: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Forecast the next `horizon` steps after the fitted data, or after `history`."""
-        self._check_fitted()
+    def predict(self, history: pd.DataFrame | None = None, *,
+                horizon: int | None = None) -> pd.DataFrame:
+        """Forecast the steps after the fitted data, or after `history`.
+
+        Parameters
+        ----------
+        history : DataFrame, optional
+            A frame with the fitted target columns and frequency (a DatetimeIndex or
+            `time_col`); the forecast starts one step after its last row. By default the
+            forecast follows the fitted data and every `update` since.
+        horizon : int, optional
+            How many steps to return: at most the horizon the model was fitted with (the
+            default). The model forecasts its whole horizon at once, so a shorter one is its
+            first `horizon` steps.
+
+        Returns
+        -------
+        DataFrame
+            One row per future timestamp, one column per target, in the data's units.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before `fit`.
+        ValueError
+            If `history` is malformed (the message names the column or timestamp), or
+            `horizon` exceeds the fitted horizon.
+        """
+        model = self._snapshot()
+        model._check_fitted()
+        steps = model._n_steps(horizon)
         if history is None:
-            return self._to_frame(self._forecast_scaled(None), self.history_index_[-1],
-                                  cached=True)
-        series = self._validate_history(history)
-        scaled = self._scale(series.values)
-        return self._to_frame(self._forecast_scaled(scaled), series.index[-1])
+            frame = model._to_frame(model._forecast_scaled(None), model.history_index_[-1],
+                                    cached=True)
+        else:
+            series = model._validate_history(history)
+            scaled = model._scale(series.values)
+            frame = model._to_frame(model._forecast_scaled(scaled), series.index[-1])
+        return frame if steps == model.horizon else frame.iloc[:steps]
+
+    def update(self, new_df: pd.DataFrame):
+        """Absorb observations that continue the known timeline, without refitting.
+
+        The next `predict()` forecasts from after the new rows, exactly as
+        `predict(history=<all rows so far>)` would (up to float rounding). The fitted
+        parameters do not change.
+
+        Parameters
+        ----------
+        new_df : DataFrame
+            Rows that start one step after the last known timestamp, at the fitted frequency,
+            with the fitted target columns. Timestamps in another time zone than the fitted
+            one are converted to it (the same instants).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            If the rows leave a gap, overlap the known timeline, or hold bad values; the
+            message names the column and timestamp. The model is then left exactly as it was.
+
+        Notes
+        -----
+        The new state is built aside and installed in one step, so `predict`,
+        `predict_interval` and `predict_quantiles` running in other threads see either the
+        state before the update or the one after it, never a mix. Calls that change the
+        model (`fit`, `update`, `set_state`, `reset_state`) must not run concurrently with
+        one another: serialise them, e.g. with a lock.
+        """
+        model = self._snapshot()
+        model._check_fitted()
+        series = model._validate_continuation(new_df, "new_df")
+        fitted = model._advance(model._scale(series.values), series)
+        fitted["history_index_"] = series.index[-1:]
+        self._commit(fitted)
+        return self
+
+    def _n_steps(self, horizon: object) -> int:
+        """The number of forecast steps asked for: `horizon`, at most the fitted one."""
+        if horizon is None:
+            return self.horizon
+        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or (
+                horizon < 1):
+            raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+        if horizon > self.horizon:
+            raise ValueError(f"horizon={horizon} exceeds the horizon this model was fitted "
+                             f"with ({self.horizon}); refit with horizon={horizon} or more")
+        return int(horizon)
+
+    def _snapshot(self):
+        """A view of the fitted state as it is at this moment, for a consistent read.
+
+        `_commit` installs a new attribute dict in one assignment and never edits the old
+        one, so a view sharing the current dict never mixes two states: a `predict` running
+        while another thread calls `update` returns the forecast of the state before the
+        update or of the state after it, never a blend of the two.
+        """
+        view = object.__new__(type(self))
+        view.__dict__ = self.__dict__
+        return view
 
     def rolling_forecasts(self, df: pd.DataFrame, cutoffs: np.ndarray) -> np.ndarray:
         """Forecasts from every cutoff: rows `df[:c + 1]` are known at integer cutoff `c`.

@@ -27,7 +27,7 @@ infinite and refused with an error that names the minimum.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +62,12 @@ def check_levels(levels: float | Sequence[float], name: str) -> np.ndarray:
 def min_windows(coverage: float) -> int:
     """Calibration windows n for which the conformal rank ceil((n + 1) c) is at most n."""
     return max(1, math.ceil(coverage / (1.0 - coverage) - 1e-9))
+
+
+def _alpha_windows(a: float) -> int:
+    """Calibration windows for quantile level `a`: rank floor((n + 1) a) >= 1, or
+    ceil((n + 1) a) <= n for a >= 0.5."""
+    return math.ceil(1 / a - 1 - 1e-9) if a < 0.5 else min_windows(a)
 
 
 def _order_stat(sorted_r: np.ndarray, k: int, n: int) -> np.ndarray:
@@ -121,6 +127,32 @@ class Calibration:
             "longer validation tail (val_size or validation_data), or ask for a lower level"
         )
 
+    def _between(self, what: str, level: float, grid: np.ndarray, table: np.ndarray,
+                 need: Callable[[float], int]) -> np.ndarray:
+        """Raise the error for a level whose table entries are not calibrated: a level on the
+        grid needs its own windows; one between two grid levels is interpolated from both
+        neighbours, so it needs the windows of the one that is not calibrated."""
+        on_grid = np.isclose(grid, level, rtol=0, atol=1e-12)
+        if on_grid.any():
+            raise self._too_few(what, need(level))
+        hi = int(np.searchsorted(grid, level))
+        neighbours = [float(g) for g in grid[max(hi - 1, 0) : hi + 1]]
+        missing = [g for g in neighbours if not np.isfinite(table[list(grid).index(g)]).all()]
+        available = [float(g) for g, t in zip(grid, table) if np.isfinite(t).all()]
+        g = missing[-1] if missing else neighbours[-1]
+        horizon = table.shape[1]
+        usable = f"at or below {available[-1]:g}" if available else "none: refit first"
+        raise CalibrationError(
+            f"{what} lies between the calibrated levels {neighbours[0]:g} and "
+            f"{neighbours[-1]:g} and is interpolated from both; level {g:g} needs at least "
+            f"{need(g)} calibration windows (a calibration tail of at least "
+            f"{horizon + need(g) - 1} rows at horizon {horizon}), and this model has "
+            f"{self.n_windows} (from a tail of {self.tail_rows} rows). Calibrated levels: "
+            f"{', '.join(f'{v:g}' for v in available) or 'none'}; any level between two of "
+            f"them works. Ask for a level {usable}, or refit with a longer validation tail "
+            "(val_size or validation_data)"
+        )
+
     def half_widths(self, coverages: np.ndarray) -> np.ndarray:
         """(len(coverages), H, C) half widths of the symmetric intervals."""
         grid = np.asarray(COVERAGE_GRID)
@@ -133,7 +165,7 @@ class Calibration:
         bad = ~np.isfinite(out).all(axis=(1, 2))
         if bad.any():
             c = float(coverages[bad][0])
-            raise self._too_few(f"coverage {c}", min_windows(c))
+            return self._between(f"coverage {c}", c, grid, self.abs_table, min_windows)
         return out
 
     def offsets(self, alphas: np.ndarray) -> np.ndarray:
@@ -147,9 +179,7 @@ class Calibration:
         bad = ~np.isfinite(out).all(axis=(1, 2))
         if bad.any():
             a = float(alphas[bad][0])
-            # rank floor((n + 1) a) >= 1, or ceil((n + 1) a) <= n for a >= 0.5
-            need = math.ceil(1 / a - 1 - 1e-9) if a < 0.5 else min_windows(a)
-            raise self._too_few(f"alpha {a}", need)
+            return self._between(f"alpha {a}", a, grid, self.signed_table, _alpha_windows)
         return out
 
     # ---- persistence ----------------------------------------------------------------------

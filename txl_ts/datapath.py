@@ -43,6 +43,7 @@ class DataPath:
             extra_columns_ok=self.targets is not None,
             expected_freq=self.freq_, min_length=min_len, min_length_reason=why, name=name,
         )
+        series = self._in_fitted_zone(series, name)
         self._check_known_values(series, name)
         return series
 
@@ -80,7 +81,7 @@ class DataPath:
             extra_columns_ok=self.targets is not None, min_length=1, name=name,
             expected_freq=self.freq_, infer_freq=False,
         )
-        self._check_tz(series, name)
+        series = self._in_fitted_zone(series, name)
         last = self.history_index_[-1]
         expected = future_index(last, self.freq_, len(series.index))
         wrong = np.flatnonzero(series.index != expected)
@@ -94,6 +95,16 @@ class DataPath:
             )
         self._check_known_values(series, name)
         return series
+
+    def _in_fitted_zone(self, series: Series, name: str) -> Series:
+        """`series` with its timestamps in the fitted time zone: aware timestamps of another
+        zone are the same instants, converted, so forecasts keep the fitted zone."""
+        self._check_tz(series, name)
+        tz = self.history_index_.tz
+        if tz is None or str(series.index.tz) == str(tz):
+            return series
+        return Series(values=series.values, index=series.index.tz_convert(tz),
+                      columns=series.columns, freq=series.freq)
 
     def _check_tz(self, series: Series, name: str) -> None:
         fitted_tz = self.history_index_.tz

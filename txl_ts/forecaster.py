@@ -349,17 +349,11 @@ class TXLForecaster(BaseForecaster):
         return out.transpose(1, 2).double().cpu().numpy()  # (n, H, C)
 
     # ---- streaming ------------------------------------------------------------------------
-    def update(self, new_df: pd.DataFrame) -> TXLForecaster:
-        """Absorb observations that continue the known timeline, at O(new rows) cost.
-
-        Complete patches advance the memory; the last `lookback` rows are kept for the linear
-        path and the next tokens. On any error the state is left exactly as it was.
-        """
-        self._check_fitted()
-        series = self._validate_continuation(new_df, "new_df")
-        _, state = self._stream().feed(self.state_, self._scale(series.values))
-        self._commit({"state_": state, "history_index_": series.index[-1:]})
-        return self
+    def _advance(self, scaled: np.ndarray, series: Series) -> dict[str, Any]:
+        """O(new rows): complete patches advance the memory; the last `lookback` rows are
+        kept for the linear path and the next tokens."""
+        _, state = self._stream().feed(self.state_, scaled)
+        return {"state_": state}
 
     def get_state(self) -> TXLState:
         """The current streaming state (immutable; safe to keep and restore later)."""

@@ -52,37 +52,44 @@ class Intervals:
                                                        values.shape[1])
 
     def predict_interval(self, coverage: float | list[float] = 0.9,
-                         history: pd.DataFrame | None = None) -> pd.DataFrame:
+                         history: pd.DataFrame | None = None, *,
+                         horizon: int | None = None) -> pd.DataFrame:
         """Conformal prediction intervals around `predict(history)`.
 
         Returns a frame indexed like `predict()` with MultiIndex columns (column, coverage,
         "lower"/"upper"), coverages ascending. Intervals are symmetric about the point
         forecast (half width: the conformal quantile of the calibration tail's absolute
         residuals at that horizon step and column), so they contain the point forecast and
-        nest as the coverage grows.
+        nest as the coverage grows. `history` and `horizon` are as for `predict`.
         """
-        self._check_calibrated()
+        model = self._snapshot()
+        model._check_calibrated()
         levels = check_levels(coverage, "coverage")
-        half = self.calibration_.half_widths(levels)  # (L, H, C)
-        point = self.predict(history)
-        return interval_frame(self.columns_, point.index, levels, point.to_numpy() - half,
+        steps = model._n_steps(horizon)
+        half = model.calibration_.half_widths(levels)[:, :steps]  # (L, h, C)
+        point = model.predict(history, horizon=steps)
+        return interval_frame(model.columns_, point.index, levels, point.to_numpy() - half,
                               point.to_numpy() + half)
 
     def predict_quantiles(self, alpha: float | list[float] = (0.1, 0.5, 0.9),
-                          history: pd.DataFrame | None = None) -> pd.DataFrame:
+                          history: pd.DataFrame | None = None, *,
+                          horizon: int | None = None) -> pd.DataFrame:
         """Quantile forecasts: `predict(history)` plus conformal quantiles of the calibration
         tail's signed residuals, per horizon step and column.
 
         Returns a frame indexed like `predict()` with MultiIndex columns (column, alpha),
         alphas ascending; the quantiles are non-decreasing in alpha. They are not the bounds
         of `predict_interval` (whose intervals are symmetric): a biased model gets skewed
-        quantiles, and its median need not equal the point forecast.
+        quantiles, and its median need not equal the point forecast. `history` and `horizon`
+        are as for `predict`.
         """
-        self._check_calibrated()
+        model = self._snapshot()
+        model._check_calibrated()
         levels = check_levels(alpha, "alpha")
-        offsets = self.calibration_.offsets(levels)  # (L, H, C)
-        point = self.predict(history)
-        return quantile_frame(self.columns_, point.index, levels, point.to_numpy() + offsets)
+        steps = model._n_steps(horizon)
+        offsets = model.calibration_.offsets(levels)[:, :steps]  # (L, h, C)
+        point = model.predict(history, horizon=steps)
+        return quantile_frame(model.columns_, point.index, levels, point.to_numpy() + offsets)
 
     def _check_calibrated(self) -> None:
         self._check_fitted()

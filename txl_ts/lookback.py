@@ -37,7 +37,7 @@ class LookbackForecaster(BaseForecaster):
     `fit_summary_`.
     """
 
-    capabilities = Capabilities(fast_rolling=True)
+    capabilities = Capabilities(update=True, fast_rolling=True)
 
     lookback: int | str
     horizon: int
@@ -145,6 +145,11 @@ class LookbackForecaster(BaseForecaster):
     def _forecast_scaled(self, history: np.ndarray | None) -> np.ndarray:
         window = self.last_window_ if history is None else history[-self.lookback_:]
         return self._forecast_windows(window.T[None])[0]
+
+    def _advance(self, scaled: np.ndarray, series: Series) -> dict[str, Any]:
+        """The forecast reads only the last `lookback_` rows: keep those."""
+        window = np.concatenate([self.last_window_, scaled])[-self.lookback_:]
+        return {"last_window_": window}
 
     def _rolling_scaled(self, scaled: np.ndarray, series: Series,
                         cutoffs: np.ndarray) -> np.ndarray:

@@ -108,8 +108,11 @@ def save_model(model: Any, path: str | Path) -> Path:
         "extra": model._extra_state(),
     }
     text = json.dumps(config, indent=2, default=_json_default)
-    # compact: the quantile tables hold 37 x H x C numbers
-    calibration = json.dumps(model.calibration_.to_json(), separators=(",", ":"))
+    # compact: the quantile tables hold 37 x H x C numbers; null for a model loaded from a
+    # file of a version without intervals (it still has none)
+    tables = getattr(model, "calibration_", None)
+    calibration = json.dumps(None if tables is None else tables.to_json(),
+                             separators=(",", ":"))
     tensors = {k: v.detach().cpu().contiguous() for k, v in model._tensors_to_save().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.saving-"))
@@ -169,12 +172,18 @@ def load_model(cls: type, path: str | Path):
             f"{type(err).__name__}: {err}"
         ) from err
     if config["format_version"] >= 3:  # older files have no calibration: no intervals
-        model.calibration_ = _read_calibration(path / "calibration.json", model)
+        calibration = _read_calibration(path / "calibration.json", model)
+        if calibration is not None:
+            model.calibration_ = calibration
     return model
 
 
-def _read_calibration(file: Path, model: Any) -> Calibration:
-    state = _read_json(file)
+def _read_calibration(file: Path, model: Any) -> Calibration | None:
+    """The conformal tables, or None where the model was saved without them (it was loaded
+    from a file of a version without intervals, then saved again)."""
+    state = _read_json(file, allow_null=True)
+    if state is None:
+        return None
     try:
         return Calibration.from_json(state, model.horizon, len(model.columns_))
     except (KeyError, TypeError, ValueError) as err:
@@ -221,16 +230,56 @@ class _Fields(dict):
         raise CorruptModelError(f"{self.where}: missing {self.what} '{self.prefix}{key}'")
 
 
-def _read_json(file: Path) -> dict[str, Any]:
+# What `load` parses is bounded: a model file is written by `save`, whose JSON is a few
+# levels deep and whose numbers fit in 64 bits; anything beyond is corrupt or hostile, and
+# must fail with a clear error rather than a RecursionError or an overflow deep inside.
+MAX_JSON_BYTES = 512 * 2**20  # the calibration tables of a 720-step, 100-column model: ~60 MB
+MAX_JSON_DEPTH = 32
+MAX_JSON_INT = 2**63 - 1
+
+
+def _read_json(file: Path, allow_null: bool = False) -> dict[str, Any] | None:
     if not file.is_file():
         raise MissingModelFileError(f"{file}: file is missing")
+    size = file.stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise CorruptModelError(f"{file}: {size} bytes, more than a saved model's JSON can "
+                                f"hold ({MAX_JSON_BYTES}); not a file written by save()")
     try:
         config = json.loads(file.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CorruptModelError(f"{file}: not valid JSON ({err})") from err
+    except RecursionError:
+        raise CorruptModelError(f"{file}: JSON nested too deeply (save() writes at most "
+                                f"{MAX_JSON_DEPTH} levels)") from None
+    except ValueError as err:  # an integer literal beyond Python's digit limit
+        raise CorruptModelError(f"{file}: not valid JSON ({err})") from err
+    if config is None and allow_null:
+        return None
     if not isinstance(config, dict):
         raise CorruptModelError(f"{file}: must hold a JSON object, got {type(config).__name__}")
+    _check_bounds(config, file)
     return config
+
+
+def _check_bounds(data: Any, file: Path) -> None:
+    """Depth and integer size of parsed JSON, walked without recursion; the error names the
+    field."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise CorruptModelError(f"{file}: field '{path}' is nested more than "
+                                    f"{MAX_JSON_DEPTH} levels deep; not a file written by save()")
+        if isinstance(value, dict):
+            stack.extend((v, f"{path}.{k}" if path else str(k), depth + 1)
+                         for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
+        elif isinstance(value, int) and not isinstance(value, bool) and (
+                abs(value) > MAX_JSON_INT):
+            raise CorruptModelError(f"{file}: field '{path}' holds an integer of "
+                                    f"{len(str(abs(value)))} digits, beyond 64 bits")
 
 
 def _get(data: dict[str, Any], key: str, kinds: type | tuple[type, ...], where: str,

@@ -107,7 +107,7 @@ class ARIMAForecaster(BaseForecaster):
     the fit data, plus `validation_data` if given, with the estimated parameters).
     """
 
-    capabilities = Capabilities(fast_rolling=True)
+    capabilities = Capabilities(update=True, fast_rolling=True)
 
     def __init__(
         self,
@@ -293,17 +293,22 @@ class ARIMAForecaster(BaseForecaster):
         }
 
     # ---- forecasting ----------------------------------------------------------------------
-    def predict(self, history: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Forecast the next `horizon` steps after the fitted data, or after `history` (whose
-        timestamps place the seasonal terms)."""
-        self._check_fitted()
+    def predict(self, history: pd.DataFrame | None = None, *,
+                horizon: int | None = None) -> pd.DataFrame:
+        """Forecast after the fitted data, or after `history` (whose timestamps place the
+        seasonal terms); see `BaseForecaster.predict` for the parameters."""
+        model = self._snapshot()
+        model._check_fitted()
+        steps = model._n_steps(horizon)
         if history is None:
-            scaled = self._forecast_scaled(None, self.end_position_)
-            return self._to_frame(scaled, self.history_index_[-1])
-        series = self._validate_history(history)
-        scaled = self._forecast_scaled(self._scale(series.values),
-                                       self._position(series.index[-1]))
-        return self._to_frame(scaled, series.index[-1])
+            scaled = model._forecast_scaled(None, model.end_position_)
+            frame = model._to_frame(scaled, model.history_index_[-1])
+        else:
+            series = model._validate_history(history)
+            scaled = model._forecast_scaled(model._scale(series.values),
+                                            model._position(series.index[-1]))
+            frame = model._to_frame(scaled, series.index[-1])
+        return frame if steps == model.horizon else frame.iloc[:steps]
 
     def _forecast_scaled(self, history: np.ndarray | None, end: float | None = None) -> np.ndarray:
         """(H, C) scaled forecast after `history` (T, C), whose last row is at position `end`
@@ -322,6 +327,17 @@ class ARIMAForecaster(BaseForecaster):
                     res = res.apply(history[:, i], refit=False)
                 out[:, i] += res.forecast(self.horizon)
         return out
+
+    def _advance(self, scaled: np.ndarray, series: Series) -> dict[str, Any]:
+        """statsmodels' `append` with the fitted parameters (no refit): the Kalman filter
+        over all rows so far, as `predict(history=...)` runs it, so saving the updated model
+        keeps every row. It costs a filter pass over the whole series, not only the new rows."""
+        remainder = scaled - self._seasonality(self.end_position_ + 1, len(scaled))
+        results = {}
+        with _statsmodels_context():
+            for i, col in enumerate(self.columns_):
+                results[col] = self.results_[col].append(remainder[:, i], refit=False)
+        return {"results_": results, "end_position_": self.end_position_ + len(scaled)}
 
     def _rolling_scaled(self, scaled: np.ndarray, series: Series,
                         cutoffs: np.ndarray) -> np.ndarray:
@@ -351,37 +367,41 @@ class ARIMAForecaster(BaseForecaster):
     # ---- intervals ------------------------------------------------------------------------
     def predict_interval(self, coverage: float | list[float] = 0.9,
                          history: pd.DataFrame | None = None,
-                         method: str = "conformal") -> pd.DataFrame:
+                         method: str = "conformal", *,
+                         horizon: int | None = None) -> pd.DataFrame:
         """Prediction intervals; `method="conformal"` (default) as for every forecaster, or
         `"model"`: the Gaussian intervals of the state-space model (statsmodels'
         `get_forecast`: mean -+ z * standard error, as its `conf_int()`), which assume the
         model and its estimated parameters are correct."""
         if _interval_method(method) == "conformal":
-            return super().predict_interval(coverage, history)
+            return super().predict_interval(coverage, history, horizon=horizon)
         levels = check_levels(coverage, "coverage")
-        point, se = self._model_spread(history)
-        half = norm.ppf(0.5 + levels / 2)[:, None, None] * se[None]  # (L, H, C)
+        point, se = self._model_spread(history, horizon)
+        half = norm.ppf(0.5 + levels / 2)[:, None, None] * se[None]  # (L, h, C)
         return interval_frame(self.columns_, point.index, levels, point.to_numpy() - half,
                               point.to_numpy() + half)
 
     def predict_quantiles(self, alpha: float | list[float] = (0.1, 0.5, 0.9),
                           history: pd.DataFrame | None = None,
-                          method: str = "conformal") -> pd.DataFrame:
+                          method: str = "conformal", *,
+                          horizon: int | None = None) -> pd.DataFrame:
         """Quantile forecasts; `method="model"` uses the state-space model's Gaussian
         forecast distribution (the point forecast and `get_forecast`'s standard error)."""
         if _interval_method(method) == "conformal":
-            return super().predict_quantiles(alpha, history)
+            return super().predict_quantiles(alpha, history, horizon=horizon)
         levels = check_levels(alpha, "alpha")
-        point, se = self._model_spread(history)
-        offsets = norm.ppf(levels)[:, None, None] * se[None]  # (L, H, C)
+        point, se = self._model_spread(history, horizon)
+        offsets = norm.ppf(levels)[:, None, None] * se[None]  # (L, h, C)
         return quantile_frame(self.columns_, point.index, levels, point.to_numpy() + offsets)
 
-    def _model_spread(self, history: pd.DataFrame | None) -> tuple[pd.DataFrame, np.ndarray]:
-        """The point forecast frame and the model's forecast standard errors (H, C), in the
+    def _model_spread(self, history: pd.DataFrame | None,
+                      horizon: int | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+        """The point forecast frame and the model's forecast standard errors (h, C), in the
         data's units. With fixed parameters the Kalman filter's forecast variance depends on
         how many rows were observed, not on their values."""
         self._check_fitted()
-        point = self.predict(history)
+        steps = self._n_steps(horizon)
+        point = self.predict(history, horizon=steps)
         scaled = None if history is None else self._scale(self._validate_history(history).values)
         se = np.empty((self.horizon, len(self.columns_)))
         with _statsmodels_context():
@@ -390,7 +410,7 @@ class ARIMAForecaster(BaseForecaster):
                 if scaled is not None:
                     res = res.apply(scaled[:, i], refit=False)
                 se[:, i] = np.asarray(res.get_forecast(self.horizon).se_mean)
-        return point, se * self.scaler_.scale_
+        return point, (se * self.scaler_.scale_)[:steps]
 
     # ---- persistence ----------------------------------------------------------------------
     def _tensors_to_save(self) -> dict[str, torch.Tensor]:

@@ -28,7 +28,7 @@ class NaiveForecaster(BaseForecaster):
     (`scaler_` is the identity, kept for the shared API), and no bound on their size applies.
     """
 
-    capabilities = Capabilities(fast_rolling=True)
+    capabilities = Capabilities(update=True, fast_rolling=True)
 
     max_abs_scaled = math.inf  # repeating values needs no scale, so no value is absurd
 
@@ -84,6 +84,10 @@ class NaiveForecaster(BaseForecaster):
     def _forecast_scaled(self, history: np.ndarray | None) -> np.ndarray:
         known = self.last_ if history is None else history
         return known[len(known) - 1 + self._steps()]
+
+    def _advance(self, scaled: np.ndarray, series: Series) -> dict[str, Any]:
+        """The forecast repeats the last season: keep it."""
+        return {"last_": np.concatenate([self.last_, scaled])[-self.season_:]}
 
     def _rolling_scaled(self, scaled: np.ndarray, series: Series,
                         cutoffs: np.ndarray) -> np.ndarray:

@@ -42,7 +42,8 @@ def test_splits():
         load_protocol("ETTh1", "MS")
 
 
-@pytest.mark.parametrize("dataset", ["ETTh1", "ETTh2", "WTH"])
+@pytest.mark.parametrize("dataset", [pytest.param("ETTh1", marks=pytest.mark.slow), "ETTh2",
+                                     pytest.param("WTH", marks=pytest.mark.slow)])
 def test_naive_oracle(dataset):
     """Repeat-last and seasonal-naive-24 reproduce the reference to the 4th decimal."""
     df, split = load_protocol(dataset, "M")

@@ -59,6 +59,7 @@ def copy_task(block: int = 24, n_episodes: int = 150, seed: int = 0) -> pd.DataF
     return pd.DataFrame({"y": y}, index=pd.date_range("2021-01-01", periods=len(y), freq="h"))
 
 
+@pytest.mark.slow
 def test_memory_beats_no_memory_when_the_signal_lies_before_the_segment():
     block, horizon = 24, 8
     df = copy_task(block)

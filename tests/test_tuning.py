@@ -122,6 +122,7 @@ def shared_study_worker(path: str, seed: int) -> None:
          search_space=lambda t: {"lr": t.suggest_float("lr", 1e-4, 1e-2, log=True)})
 
 
+@pytest.mark.slow
 def test_two_processes_share_one_study(tmp_path):
     path = str(tmp_path / "journal.log")
     script = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "

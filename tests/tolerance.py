@@ -85,7 +85,7 @@ def assert_close(actual: Any, expected: Any, dtype: Any, *, scale: float | None 
     if scale is None:
         finite = np.abs(e[np.isfinite(e)])
         scale = max(float(finite.max()) if finite.size else 0.0, float(np.finfo(np.float64).tiny))
-    scale = float(scale)
+    scale = float(_array(scale))  # a tensor scale may carry autograd history
     atol = tol(dtype, scale, ops)
     diff = np.abs(a - e) if a.shape == e.shape else np.array([np.inf])
     worst = float(np.nanmax(diff)) if np.isfinite(diff).any() else 0.0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tolerance import assert_close, tol
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -22,6 +23,8 @@ from benchmarks import (  # noqa: E402
     throughput,
     training_cost,
 )
+
+SYNTHETIC_SCALE = 10.0  # benchmarks.common.synthetic_frame stays within +-5 at smoke lengths
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +57,8 @@ def test_streaming_vs_reencode_smoke(out):
         assert 0 < r["network_median_s"] <= r["network_worst_s"]
         assert r["reencode_s"] > 0 and r["ratio_median"] >= r["ratio_worst"] > 0
         assert 0 < r["stream_cpu_median_s"] <= r["stream_cpu_worst_s"] and r["reencode_cpu_s"] > 0
-        assert r["max_abs_diff_stream_vs_reencode"] < 1e-4  # streaming is exact
+        # streaming is exact: float64 rounding of the synthetic series' values
+        assert r["max_abs_diff_stream_vs_reencode"] <= tol(torch.float64, SYNTHETIC_SCALE)
     assert [b["rows"] for b in data["batched"]] == [1, 4, 16]
     assert len(data["load_average"]["before"]) == 3
     assert (out / "streaming_vs_reencode.png").stat().st_size > 0
@@ -70,8 +74,10 @@ def test_one_token_step_smoke(out):
     assert set(r["update_predict"]) == {"general", "one_token", "one_token_float32"}
     assert r["feed_ratio_cpu"] > 0 and r["update_predict_ratio_cpu"] > 0
     assert r["feed_float64_vs_float32_cpu"] > 0
-    # the two paths agree to float64 rounding (tested in tests/test_model.py)
-    assert r["max_abs_diff_heads"] < 1e-12 and r["max_abs_diff_forecasts"] < 1e-10
+    # the two paths agree to float64 rounding (tested in tests/test_model.py); head outputs are
+    # in normalised units (size 1 at most), forecasts in the synthetic series' own
+    assert r["max_abs_diff_heads"] <= tol(torch.float64)
+    assert r["max_abs_diff_forecasts"] <= tol(torch.float64, SYNTHETIC_SCALE)
     assert r["cost"]["one_token"]["aten_ops"] < r["cost"]["general"]["aten_ops"]
 
 
@@ -83,7 +89,8 @@ def test_training_cost_smoke(out):
     for r in data["results"]:
         assert not r["oom"] and r["step_s"] > 0 and r["peak_rss_growth_mib"] >= 0
     # backward per segment computes the same gradients as one backward over all segments
-    assert data["grad_max_abs_diff_segment_vs_one_backward"] < 1e-5
+    # training runs in float32; gradients of the scaled-units loss are of size 1 at most
+    assert data["grad_max_abs_diff_segment_vs_one_backward"] <= tol(torch.float32)
     assert (out / "training_cost.png").stat().st_size > 0
 
 
@@ -195,6 +202,8 @@ def _txl_report(dataset: str, horizon: int, mse: list[float], val: list[float]) 
 
 
 def test_low_frequency_writes_its_series_and_renders_its_section(tmp_path):
+    import numpy as np
+
     from benchmarks import low_frequency
     from txl_ts import datasets
 
@@ -204,7 +213,7 @@ def test_low_frequency_writes_its_series_and_renders_its_section(tmp_path):
     assert daily.index.freqstr == "D" and len(daily) == len(hourly) // 24  # partial day dropped
     day = hourly.loc["2017-03-04"]
     assert len(day) == 24
-    assert daily.loc["2017-03-04"].to_numpy() == pytest.approx(day.mean().to_numpy())
+    assert_close(daily.loc["2017-03-04"], day.mean(), np.float64, ops=24)  # a mean of 24 rows
     results = tmp_path / "results"
     freqs = {stem: datasets.read_csv(path).index.freqstr for stem, path in paths.items()}
     assert freqs == {"ETTh1_daily": "D", "ETTh2_daily": "D", "WTH_daily": "D",
@@ -244,7 +253,9 @@ def test_patchtst_peer_layout_and_scoring_without_neuralforecast():
 
     scaled, split = peer.scaled_protocol("ETTh2", "S")
     train = scaled.iloc[: split.train_end].to_numpy()
-    assert abs(train.mean()) < 1e-9 and abs(train.std() - 1) < 1e-9  # train-only scaling
+    # train-only scaling: mean 0 and std 1 up to float64 sums over the training rows
+    bound = tol(np.float64, np.abs(train).max(), ops=train.size)
+    assert abs(train.mean()) <= bound and abs(train.std() - 1) <= bound
     long = peer.long_frame(scaled.iloc[:5])
     assert list(long.columns) == ["unique_id", "ds", "y"] and len(long) == 5
     # two series, two windows of three steps, forecasts off by 1 and 3
@@ -311,10 +322,10 @@ def test_selection_evidence_scores_as_training_does_and_renders(tmp_path):
     frame, split, trained, start = se._fit_pair(str(path), 24, 0, {"max_epochs": 8})
     assert not trained.fit_summary_["kept_start"]  # the network trained: two forecasts
     row = se.network_row("toy", frame, split, trained, start, 24, 0)
-    np.testing.assert_allclose(row["val_mse"]["0.0"], start.fit_summary_["linear_init_val_mse"],
-                               rtol=1e-4)
-    np.testing.assert_allclose(row["val_mse"]["1.0"], trained.fit_summary_["best_val_loss"],
-                               rtol=1e-4)
+    # the fit scored in float32 (training's dtype), the script in float64 inference: they differ
+    # by the float32 rounding of each forecast, which the mean averages rather than accumulates
+    assert_close(row["val_mse"]["0.0"], start.fit_summary_["linear_init_val_mse"], torch.float32)
+    assert_close(row["val_mse"]["1.0"], trained.fit_summary_["best_val_loss"], torch.float32)
     assert row["val_dm"] < 0 and row["val_mse"]["1.0"] < row["val_mse"]["0.0"]
     lookback = se.lookback_cell(str(path), 24)
     assert set(lookback["by_seasons"]) == {"2", "4", "8", "14"} and lookback["season"] == 24

@@ -8,6 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from txl_ts.__main__ import main
 from txl_ts.grid import Settings, run_grid
 
@@ -29,6 +31,7 @@ def _mtimes(out_dir: Path) -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in out_dir.glob("*.json")}
 
 
+@pytest.mark.slow
 def test_grid_writes_cells_and_resumes(tmp_path, capsys):
     out = tmp_path / "grid"
     assert main(_argv(out, jobs=2)) == 0
@@ -135,6 +138,7 @@ def test_grid_reruns_failed_cells(tmp_path, capsys):
     assert result.n_tasks == 1 and result.written == ["ETTh1_M_12_naive"]
 
 
+@pytest.mark.slow
 def test_benchmark_never_imports_optuna(tmp_path):
     """`benchmark` (single cell and grid modules) runs where optuna cannot be imported."""
     script = textwrap.dedent(f"""

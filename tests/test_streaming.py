@@ -17,11 +17,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import NotFittedError
+from tolerance import assert_close
 
 from txl_ts import TXLForecaster, TXLState
 
 N_FIT, N_TOTAL = 200, 560
-TOL = 1e-9  # inference runs in float64: streaming and re-encoding differ only by its rounding
+F64 = torch.float64  # inference runs in float64: streaming and re-encoding differ by its rounding
 TINY = dict(
     horizon=8, patch_len=8, stride=4, d_model=16, n_heads=2, n_layers=1, d_ff=32,
     segment_len=4, mem_len=8, n_segments=2, max_epochs=2, random_state=0,
@@ -84,8 +85,7 @@ def _assert_matches_reencode(model: TXLForecaster, history: pd.DataFrame) -> Non
     assert streamed.index[0] == history.index[-1] + pd.Timedelta(hours=1)
     # in units of each column's training std: the scale the network sees
     scale = model.scaler_.scale_
-    np.testing.assert_allclose(streamed.to_numpy() / scale, reencoded.to_numpy() / scale,
-                               rtol=TOL, atol=TOL)
+    assert_close(streamed.to_numpy() / scale, reencoded.to_numpy() / scale, F64)
 
 
 # ---- exactness ------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ def test_a_partial_patch_is_buffered_exactly(model, data):
     # the buffer is the last `context` rows (what the linear path and the next token read)
     assert after.buffer.shape == state.buffer.shape == (2, model.grid_.context)
     scaled = model.scaler_.transform(new.to_numpy())
-    np.testing.assert_allclose(after.buffer[:, -1].numpy(), scaled[0], rtol=1e-6)
+    assert_close(after.buffer[:, -1], scaled[0], F64)
     torch.testing.assert_close(after.buffer[:, :-1], state.buffer[:, 1:], rtol=0, atol=0)
     _assert_matches_reencode(model, data.iloc[: N_FIT + 1])
 
@@ -341,7 +341,7 @@ def test_streaming_equals_reencoding_in_the_series_own_units_at_any_scale():
         model.update(data.iloc[end - 1 : end])
         streamed = model.predict().to_numpy()
         reencoded = model.predict(history=data.iloc[:end]).to_numpy()
-        assert np.abs(streamed - reencoded).max() < 1e-6, end
+        assert_close(streamed, reencoded, F64, msg=f"end={end}")
 
 
 def test_the_inference_network_runs_in_float64_and_a_state_must_match_it(model):
@@ -365,10 +365,9 @@ def test_a_model_saved_with_float32_tensors_loads_and_streams(model, data, tmp_p
                for k, v in load_file(weights).items()}, weights)
     loaded = TXLForecaster.load(tmp_path / "m")
     assert loaded.get_state().stream.buffer.dtype == torch.float64
-    np.testing.assert_allclose(loaded.predict().to_numpy(), model.predict().to_numpy(),
-                               rtol=1e-5, atol=1e-5)
+    # the saved state was rounded to float32 (the float32-trained weights were not)
+    assert_close(loaded.predict(), model.predict(), torch.float32)
     loaded.update(data.iloc[N_FIT + 9 : N_FIT + 20])
     # its memory carries float32 rounding, so it matches re-encoding to float32 precision
-    np.testing.assert_allclose(loaded.predict().to_numpy(),
-                               loaded.predict(history=data.iloc[: N_FIT + 20]).to_numpy(),
-                               rtol=1e-5, atol=1e-5)
+    assert_close(loaded.predict(), loaded.predict(history=data.iloc[: N_FIT + 20]),
+                 torch.float32)

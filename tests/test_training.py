@@ -81,8 +81,8 @@ def test_txl_training_losses_sum_the_errors_and_skip_missing_targets(loss, expec
 
     forecast = torch.tensor([1.0, 2.0, 5.0])
     target = torch.tensor([1.5, float("nan"), 2.0])  # errors 0.5, (missing), 3
-    module = SimpleNamespace(loss_name=loss, normalised_loss=False)
-    assert TXLModule._error(module, forecast, target, None).item() == pytest.approx(expected)
+    module = SimpleNamespace(loss_name=loss)
+    assert TXLModule._error(module, forecast, target).item() == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("averaging", [False, True])

@@ -13,4 +13,4 @@ test: setup
 	.venv/bin/python -m pytest
 
 lint: setup
-	.venv/bin/ruff check txl_ts tests examples benchmarks
+	.venv/bin/ruff check txl_ts tests examples benchmarks experiments

@@ -9,6 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
+from benchmarks import records
 from benchmarks.common import RESULTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,7 +163,8 @@ def _one_token(d: dict) -> list[str]:
     return [
         "### The one-token network step, before and after (paired)",
         "",
-        f"Script: `python -m benchmarks.one_token_step`. Machine: {_machine(d['machine'])}. "
+        f"Script: `benchmarks/one_token_step.py`, since removed. Machine: "
+        f"{_machine(d['machine'])}. "
         f"Load average (1/5/15 min) {_load_avg(d['load_average']['before'])} before, "
         f"{_load_avg(d['load_average']['after'])} after.",
         "",
@@ -374,13 +376,9 @@ def render(results: Path) -> str:
     if train:
         lines += _training(train)
     lines += _throughput(cpu, gpu)
-    from benchmarks.txl_ablation import section  # imports txl_ts: only when rendering
-
-    lines += section(results)
-    from benchmarks.selection_evidence import section as selection_section
-
-    lines += selection_section(results)
-    from benchmarks.lstm_patch_cost import section as lstm_section
+    lines += records.ablation_section(results)
+    lines += records.selection_section(results)
+    from benchmarks.lstm_patch_cost import section as lstm_section  # imports txl_ts and torch
 
     lines += lstm_section(results)
     from benchmarks.unseen_data import section as unseen_section
@@ -389,9 +387,7 @@ def render(results: Path) -> str:
     from benchmarks.low_frequency import section as low_frequency_section
 
     lines += low_frequency_section(results)
-    from benchmarks.ridge_prior import section as prior_section
-
-    lines += prior_section(results)
+    lines += records.ridge_prior_section(results)
     return "\n".join(lines).rstrip() + "\n"
 
 

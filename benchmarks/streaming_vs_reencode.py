@@ -9,9 +9,7 @@ forecast read, on the same rows).
 
 Re-encoding: `predict(history=all rows so far)`, which runs the network over the whole
 history; it is timed `--reencodes` times, interleaved with the streaming steps so that both
-see the same machine load. Ratios are re-encode median / streaming statistic. Inference runs
-in float64; re-encoding is also timed with a float32 copy of the network (how inference ran
-before), and the worst step's ratio is given against that too.
+see the same machine load. Ratios are re-encode median / streaming statistic.
 
 Batched updates: `update(k rows)` + `predict()` against the network part alone for the same
 k rows, at the middle history length: the difference is one validation + scaling + frame.
@@ -22,7 +20,6 @@ k rows, at the middle history length: the difference is one validation + scaling
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import time
 from pathlib import Path
@@ -69,7 +66,6 @@ def _stream_steps(model, df, start: int, steps: int, reencodes: int):
     rows = [df.iloc[start + j : start + j + 1] for j in range(steps)]
     at = set(np.linspace(0, steps, reencodes, endpoint=False, dtype=int).tolist())
     seconds, cpu, completing, reencode, reencode_cpu, max_diff = [], [], [], [], [], 0.0
-    net64, net32, reencode32 = model.net_, copy.deepcopy(model.net_).float(), []
     for j, row in enumerate(rows):
         before = model.get_state().stream.n_rows
         c0, t0 = time.thread_time(), time.perf_counter()
@@ -85,14 +81,7 @@ def _stream_steps(model, df, start: int, steps: int, reencodes: int):
             reencode.append(time.perf_counter() - t0)
             reencode_cpu.append(time.thread_time() - c0)
             max_diff = max(max_diff, float(np.abs(streamed.to_numpy() - full.to_numpy()).max()))
-            model.net_ = net32  # the same re-encoding in float32
-            try:
-                t0 = time.perf_counter()
-                model.predict(history=df.iloc[: start + j + 1])
-                reencode32.append(time.perf_counter() - t0)
-            finally:
-                model.net_ = net64
-    return seconds, cpu, completing, reencode, reencode_cpu, max_diff, reencode32
+    return seconds, cpu, completing, reencode, reencode_cpu, max_diff
 
 
 def _batched(model, df, start: int, sizes: list[int], repeats: int) -> list[dict]:
@@ -135,7 +124,7 @@ def run(lengths: list[int], n_channels: int, steps: int, reencodes: int, smoke: 
         if length > known:  # advance the stream to `length` rows (linear, done once)
             model.update(df.iloc[known:length])
         state = model.get_state()
-        seconds, cpu, completing, reencode, reencode_cpu, max_diff, reencode32 = _stream_steps(
+        seconds, cpu, completing, reencode, reencode_cpu, max_diff = _stream_steps(
             model, df, length, steps, reencodes)
         scaled = model._scale(df.iloc[length : length + steps].to_numpy())
         network = _network_only(model, state.stream, scaled, 1)
@@ -163,8 +152,6 @@ def run(lengths: list[int], n_channels: int, steps: int, reencodes: int, smoke: 
             "ratio_median": re_med / stream["median_s"],
             "ratio_p99": re_med / stream["p99_s"],
             "ratio_worst": re_med / stream["worst_s"],
-            "reencode_float32_s": float(np.median(reencode32)),
-            "ratio_worst_vs_float32_reencode": float(np.median(reencode32)) / stream["worst_s"],
             # thread CPU time leaves out the time this process waited for a core (the
             # machine is shared): what the same steps cost when they are not preempted
             "reencode_cpu_s": re_cpu,
@@ -178,9 +165,7 @@ def run(lengths: list[int], n_channels: int, steps: int, reencodes: int, smoke: 
         print(f"{length:>7} rows: re-encode {re_med * 1e3:9.2f} ms | update+predict median "
               f"{r['stream_median_s'] * 1e3:.3f} ms, p99 {r['stream_p99_s'] * 1e3:.3f} ms, "
               f"worst {r['stream_worst_s'] * 1e3:.3f} ms | ratio median {r['ratio_median']:.0f}x"
-              f", worst {r['ratio_worst']:.0f}x (vs float32 re-encode "
-              f"{r['reencode_float32_s'] * 1e3:.2f} ms: "
-              f"{r['ratio_worst_vs_float32_reencode']:.0f}x)"
+              f", worst {r['ratio_worst']:.0f}x"
               f" | patch-completing step median "
               f"{r['stream_completing_median_s'] * 1e3:.3f} ms (network "
               f"{r['network_completing_median_s'] * 1e3:.3f} ms)\n"

@@ -100,7 +100,12 @@ class Trainer:
             norm_window=setup.lookback, season=setup.patch_len, d_model=setup.d_model,
             n_heads=setup.n_heads, n_layers=setup.n_layers, d_ff=setup.d_ff, dropout=0.1))
         full = variant == "full_attention"
-        self.module = TXLModule(
+
+        class Module(TXLModule):
+            def manual_backward(self, loss: torch.Tensor, *args, **kwargs) -> None:
+                loss.backward()  # outside a Trainer, Lightning's manual_backward is this
+
+        self.module = Module(
             self.net, setup.grid(),
             segment_len=setup.n_tokens(mult) if full else setup.segment_len,
             mem_len=0 if full else setup.mem_len, burn_in=0, stateful=False, val_start=0,
@@ -111,16 +116,11 @@ class Trainer:
         phase = torch.rand(setup.batch, 1) * 6.28
         self.batch = (torch.sin(t / 4 + phase) + 0.1 * torch.randn(setup.batch, len(t)))[:, None]
 
-    def _segment_backward(self) -> None:
-        # outside a Trainer, Lightning's manual_backward is a plain backward
-        self.module.manual_backward = lambda loss: loss.backward()
-        self.module.backward_loss(self.batch)
-
     def step(self) -> None:
         self.net.train()
         self.optimizer.zero_grad(set_to_none=True)
         if self.variant == "txl_segment_backward":
-            self._segment_backward()
+            self.module.backward_loss(self.batch)
         else:
             self.module.loss(self.batch).backward()
         self.optimizer.step()
@@ -130,7 +130,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         torch.manual_seed(1)  # the same sampled forecast origins for both variants
         if self.variant == "txl_segment_backward":
-            self._segment_backward()
+            self.module.backward_loss(self.batch)
         else:
             self.module.loss(self.batch).backward()
         return [p.grad.clone() for p in self.net.parameters() if p.grad is not None]

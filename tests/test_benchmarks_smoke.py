@@ -1,4 +1,5 @@
-"""Every benchmark script runs in its --smoke configuration and writes its outputs."""
+"""Every benchmark script runs in its --smoke configuration and writes its outputs; the report
+renders every section, the records of experiments/ included."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ if str(ROOT) not in sys.path:
 from benchmarks import (  # noqa: E402
     interval_coverage,
     lstm_patch_cost,
-    one_token_step,
+    records,
     report,
     streaming_vs_reencode,
     throughput,
@@ -62,23 +63,6 @@ def test_streaming_vs_reencode_smoke(out):
     assert [b["rows"] for b in data["batched"]] == [1, 4, 16]
     assert len(data["load_average"]["before"]) == 3
     assert (out / "streaming_vs_reencode.png").stat().st_size > 0
-
-
-def test_one_token_step_smoke(out):
-    one_token_step.main(["--smoke", "--out", str(out)])
-    data = _json(out, "one_token_step")
-    r = data["results"]
-    for table in (r["feed"], r["update_predict"]):
-        assert all(0 < cell["cpu_median_s"] <= cell["cpu_p90_s"] for cell in table.values())
-    assert set(r["feed"]) == {"general", "one_token", "one_token_uncached", "one_token_float32"}
-    assert set(r["update_predict"]) == {"general", "one_token", "one_token_float32"}
-    assert r["feed_ratio_cpu"] > 0 and r["update_predict_ratio_cpu"] > 0
-    assert r["feed_float64_vs_float32_cpu"] > 0
-    # the two paths agree to float64 rounding (tested in tests/test_model.py); head outputs are
-    # in normalised units (size 1 at most), forecasts in the synthetic series' own
-    assert r["max_abs_diff_heads"] <= tol(torch.float64)
-    assert r["max_abs_diff_forecasts"] <= tol(torch.float64, SYNTHETIC_SCALE)
-    assert r["cost"]["one_token"]["aten_ops"] < r["cost"]["general"]["aten_ops"]
 
 
 def test_training_cost_smoke(out):
@@ -130,14 +114,13 @@ def test_lstm_patch_cost_smoke(out):
 
 
 def test_report_from_smoke_results(out):
-    for name in ("streaming_vs_reencode", "one_token_step", "training_cost", "throughput"):
+    for name in ("streaming_vs_reencode", "training_cost", "throughput"):
         if not (out / f"{name}.json").is_file():
             pytest.skip(f"{name} smoke run did not produce results")
     path = report.main(["--results", str(out), "--output", str(out / "BENCHMARKS.md")])
     text = path.read_text()
     assert "Smoke-run results" in text
-    for heading in ("## 1. Streaming", "### The one-token network step", "## 2. Training cost",
-                    "## 3. Throughput"):
+    for heading in ("## 1. Streaming", "## 2. Training cost", "## 3. Throughput"):
         assert heading in text
     cpu = json.loads((out / "throughput.json").read_text())["machine"]["cpu"]
     assert cpu in text and "not measured" in text
@@ -291,7 +274,7 @@ def test_unseen_section_places_the_peer_beside_the_library(tmp_path):
 
 
 def test_ridge_prior_reads_both_priors_and_renders_them(tmp_path):
-    from benchmarks import ridge_prior
+    from experiments import ridge_prior
 
     row = ridge_prior.prior_cell("ETTh2", 24, "S")
     assert set(row["val_mse"]) == {"seasonal", "last"}
@@ -299,46 +282,28 @@ def test_ridge_prior_reads_both_priors_and_renders_them(tmp_path):
     assert row["kept"] == ("last" if last < 0.99 * seasonal else "seasonal")
     (tmp_path / "ridge_prior.json").write_text(json.dumps(
         {"machine": {"cpu": "test cpu", "torch": "x"}, "cells": [row]}))
-    text = "\n".join(ridge_prior.section(tmp_path))
+    text = "\n".join(records.ridge_prior_section(tmp_path))
     assert "| ETTh2 S-24 |" in text and f"| {row['kept']} |" in text
 
 
-def test_selection_evidence_scores_as_training_does_and_renders(tmp_path):
-    """The script's validation MSE of the warm start and of the trained model equal what the
-    fit itself computed (same origins, same scaling), and the tables render."""
-    import numpy as np
-    import pandas as pd
-
-    from benchmarks import selection_evidence as se
-
-    n = 1200
-    t = np.arange(n)
-    rng = np.random.default_rng(0)
-    df = pd.DataFrame({"a": np.sin(2 * np.pi * t / 24) + 0.3 * rng.standard_normal(n),
-                       "b": np.cos(2 * np.pi * t / 24) + 0.01 * t + 0.3 * rng.standard_normal(n)},
-                      index=pd.date_range("2022-01-01", periods=n, freq="h"))
-    path = tmp_path / "toy.csv"
-    df.rename_axis("date").to_csv(path)
-    frame, split, trained, start = se._fit_pair(str(path), 24, 0, {"max_epochs": 8})
-    assert not trained.fit_summary_["kept_start"]  # the network trained: two forecasts
-    row = se.network_row("toy", frame, split, trained, start, 24, 0)
-    # the fit scored in float32 (training's dtype), the script in float64 inference: they differ
-    # by the float32 rounding of each forecast, which the mean averages rather than accumulates
-    assert_close(row["val_mse"]["0.0"], start.fit_summary_["linear_init_val_mse"], torch.float32)
-    assert_close(row["val_mse"]["1.0"], trained.fit_summary_["best_val_loss"], torch.float32)
-    assert row["val_dm"] < 0 and row["val_mse"]["1.0"] < row["val_mse"]["0.0"]
-    lookback = se.lookback_cell(str(path), 24)
-    assert set(lookback["by_seasons"]) == {"2", "4", "8", "14"} and lookback["season"] == 24
-    fold = se.fold_cell(str(path), 24, 0)  # fitted on 80% of the training rows only
-    assert fold["fraction"] == 0.8 and fold["val_start"] > 0
-    assert (fold["val_trained"] == fold["val_start"]) == fold["kept_start"]
+def test_selection_record_renders_its_tables(tmp_path):
+    """The selection study's tables, from rows shaped as its results file holds them."""
+    weights = ("0.0", "0.25", "0.5", "0.75", "1.0")
+    row = {"dataset": "toy", "horizon": 24, "seed": 0, "kept_start": False, "epochs": 3,
+           "val_mse": dict(zip(weights, (1.0, 0.97, 0.95, 0.94, 0.93))),
+           "test_mse": dict(zip(weights, (1.0, 0.99, 0.98, 0.99, 1.01))), "val_dm": -2.5}
+    fold = {"dataset": "toy", "horizon": 24, "seed": 0, "fraction": 0.8, "val_start": 1.0,
+            "val_trained": 0.9, "kept_start": False, "epochs": 4}
+    lookback = {"dataset": "toy", "horizon": 24, "season": 24, "by_seasons": {
+        str(n): {"val": 1.0 / n, "test": 1.0} for n in records.SEASONS}}
     (tmp_path / "selection_evidence.json").write_text(json.dumps(
         {"machine": {"cpu": "test cpu", "cores": 2, "torch": "x"}, "network": [row],
          "lookback": [lookback], "fold": [fold]}))
-    text = "\n".join(se.section(tmp_path))
-    assert "| toy-24 |" in text and "validates lower than its warm start in" in text
+    text = "\n".join(records.selection_section(tmp_path))
+    assert "| toy-24 |" in text and "validates lower than its warm start in 1 of 1" in text
     assert "An earlier validation fold" in text
     assert "| grid | toy-24 | 1 |" in text  # the rules' table, from the two measurements
+    assert "| toy-24 | 24 | " in text and "| 14 | +0.0% |" in text  # validation picks 14
 
 
 def _rule_row(val_gain: float, fold_gain: float) -> tuple[dict, dict]:
@@ -358,34 +323,9 @@ def _rule_row(val_gain: float, fold_gain: float) -> tuple[dict, dict]:
     (0.0, -0.05, {"V": 0, "V1": 0, "R0": 0, "R1": 0}),  # validation kept the warm start
 ])
 def test_selection_rules_keep_the_network_only_where_they_should(val_gain, fold_gain, kept):
-    from benchmarks import selection_evidence as se
-
     row, fold = _rule_row(val_gain, fold_gain)
-    for name, (margin, two_folds) in se.RULES.items():
-        assert se.rule_test(row, fold, margin, two_folds) == 1.0 + kept[name], name
-
-
-def test_selection_evidence_scales_a_constant_column_as_the_protocol_does():
-    """A column constant over the training rows keeps scale 1 (sklearn's rule), not 0, so
-    the errors stay finite."""
-    import numpy as np
-    import pandas as pd
-
-    from benchmarks import selection_evidence as se
-    from txl_ts.benchmark import Split
-
-    index = pd.date_range("2022-01-01", periods=60, freq="h")
-    df = pd.DataFrame({"a": np.arange(60.0), "b": [0.0] * 40 + [1.0] * 20}, index=index)
-
-    class Zero:
-        fit_summary_ = {"kept_start": True, "epochs": 0}
-
-        def rolling_forecasts(self, frame, cutoffs):
-            return np.zeros((len(cutoffs), 2, 2))
-
-    row = se.network_row("toy", df, Split(train_end=40, test_start=50, end=60), Zero(),
-                         Zero(), 2, 0)
-    assert all(np.isfinite(v) for part in ("val_mse", "test_mse") for v in row[part].values())
+    for name, (margin, two_folds) in records.RULES.items():
+        assert records.rule_test(row, fold, margin, two_folds) == 1.0 + kept[name], name
 
 
 def test_patchtst_peer_stand_in_for_ray_makes_ray_imports_inert():
@@ -411,12 +351,31 @@ def test_patchtst_peer_stand_in_for_ray_makes_ray_imports_inert():
 
 
 def test_selection_decision_needs_a_mean_gain_and_no_more_losses_than_wins():
-    from benchmarks import selection_evidence as se
-
     def cells(*r1):
         return {(str(i), "M", 24): {"V": 1.0, "R1": v} for i, v in enumerate(r1)}
 
-    assert "R1 is adopted" in se._decision(cells(0.97, 0.98, 1.01, 1.0))[0]
-    assert "R1 is not adopted" in se._decision(cells(0.90, 1.02, 1.02))[0]  # more losses
-    assert "R1 is not adopted" in se._decision(cells(0.99, 1.2))[0]  # mean worse
-    assert "same model" in se._decision(cells(1.0, 1.0))[0]
+    assert "R1 is adopted" in records._decision(cells(0.97, 0.98, 1.01, 1.0))[0]
+    assert "R1 is not adopted" in records._decision(cells(0.90, 1.02, 1.02))[0]  # more losses
+    assert "R1 is not adopted" in records._decision(cells(0.99, 1.2))[0]  # mean worse
+    assert "same model" in records._decision(cells(1.0, 1.0))[0]
+
+
+def test_the_report_renders_every_section_from_the_committed_results(tmp_path):
+    """The records of experiments/ (and of the scripts removed with their switches) render
+    from the results files they left."""
+    text = report.render(report.RESULTS)
+    for heading in ("## 1. Streaming", "### The one-token network step", "## 2. Training cost",
+                    "## 4. TXL accuracy", "### `benchmarks/results/txl_ablation_5.json`",
+                    "### Validation against test", "## 5. LSTM baseline",
+                    "### The linear path's warm-start prior"):
+        assert heading in text
+    assert "The ridge warm start with and without padded origins" in text
+    assert "What the trained memory contributes at prediction" in text
+
+
+def test_every_ablation_that_runs_is_described_in_the_report(tmp_path, capsys):
+    from experiments import txl_ablation
+
+    assert set(txl_ablation.VARIANTS) <= set(records.VARIANT_CHANGES)
+    txl_ablation.main(["--table", "--out", str(tmp_path / "none.json")])
+    assert "| variant | change |" in capsys.readouterr().out

@@ -200,7 +200,10 @@ def test_load_rejects_deeply_nested_json_naming_the_file(tmp_path, data):
                                                    + "]" * 5000))
     with pytest.raises(CorruptModelError, match=r"config.json: JSON nested too deeply"):
         NaiveForecaster.load(path)
-    config["extra"]["season"] = [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]
+    nested: object = 1
+    for _ in range(34):  # parses, but deeper than anything save() writes
+        nested = [nested]
+    config["extra"]["season"] = nested
     (path / "config.json").write_text(json.dumps(config))
     with pytest.raises(CorruptModelError, match=r"field 'extra.season\[0\].*nested more than"):
         NaiveForecaster.load(path)

@@ -83,8 +83,8 @@ def test_txl_training_losses_sum_the_errors_and_skip_missing_targets(loss, expec
 
     forecast = torch.tensor([1.0, 2.0, 5.0])
     target = torch.tensor([1.5, float("nan"), 2.0])  # errors 0.5, (missing), 3
-    module = SimpleNamespace(loss_name=loss, normalised_loss=False)
-    assert_close(TXLModule._error(module, forecast, target, None), expected, torch.float32)
+    module = SimpleNamespace(loss_name=loss)
+    assert_close(TXLModule._error(module, forecast, target), expected, torch.float32)
 
 
 @pytest.mark.parametrize("averaging", [False, True])

@@ -13,7 +13,7 @@ import sys
 
 COMMANDS = {
     "demo": ("txl_ts.demo", "fit on a bundled data set, print and plot a forecast"),
-    "benchmark": ("txl_ts.benchmark", "run the standard benchmark protocol (one cell or a grid)"),
+    "benchmark": ("txl_ts.grid", "run the standard benchmark protocol (one cell or a grid)"),
     "tune": ("txl_ts.tuning", "Optuna hyperparameter search (needs optuna)"),
 }
 

@@ -21,7 +21,7 @@ A report records `capped: true` (and why, in `capped_by`) when `--rows`, `--max-
 model parameter that sub-samples training windows was used: such runs are not scoreboard runs.
 
 `--out-dir DIR` runs a grid of data sets x horizons x models x seeds in worker processes, one
-JSON report per cell (see `txl_ts.grid`).
+JSON report per cell (see `txl_ts.grid`, where the command starts).
 """
 
 from __future__ import annotations
@@ -507,15 +507,19 @@ def model_params_from(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     return {name: dict(getattr(args, f"{name}_param")) for name in ("lstm", "dlinear", "arima")}
 
 
-def run(args: argparse.Namespace) -> int:
+def check_counts(args: argparse.Namespace) -> None:
     if args.seeds < 1:
         raise SystemExit("--seeds must be at least 1")
     if args.jobs < 1:
         raise SystemExit("--jobs must be at least 1")
-    if args.out_dir is not None:
-        from .grid import run_grid_cli
 
-        return run_grid_cli(args)
+
+def run(args: argparse.Namespace) -> int:
+    """One cell of `python -m txl_ts benchmark`; the command starts in `txl_ts.grid.run`,
+    which runs the grid itself when `--out-dir` is given."""
+    check_counts(args)
+    if args.out_dir is not None:
+        raise SystemExit("--out-dir runs a grid: use txl_ts.grid.run")
     if len(args.dataset) > 1 or len(args.horizon) > 1 or args.jobs > 1 or args.force:
         raise SystemExit("several data sets or horizons, --jobs and --force need --out-dir "
                          "(the grid)")

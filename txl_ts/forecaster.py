@@ -80,7 +80,6 @@ class TXLForecaster(BaseForecaster):
     _TRAINING_ONLY_PARAMS = (*BaseForecaster._TRAINING_ONLY_PARAMS, "loss", "linear_init",
                              "n_segments", "burn_in", "stateful")
     capabilities = Capabilities(update=True, fast_rolling=True)
-    _JITTER = False  # training windows at random row offsets, not on the grid (ablation)
 
     def __init__(
         self,
@@ -292,8 +291,7 @@ class TXLForecaster(BaseForecaster):
             train_loader = DataLoader(data, batch_size=None, shuffle=False)
         else:
             data = Windows(shifted, grid.window_rows(window_tokens), grid.stride,
-                           n_starts=n_train_tokens - window_tokens + 1, end=end,
-                           jitter=self._JITTER)
+                           n_starts=n_train_tokens - window_tokens + 1, end=end)
             train_loader = DataLoader(data, batch_size=self.batch_size, shuffle=True,
                                       generator=generator)
         val_loader = DataLoader([values], batch_size=1) if has_val else None

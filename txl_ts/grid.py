@@ -35,10 +35,12 @@ from typing import Any
 
 from tqdm import tqdm
 
+from . import benchmark
 from .benchmark import (
     PARAM_GROUP,
     STOCHASTIC,
     _json_safe,
+    check_counts,
     dataset_label,
     load_protocol,
     machine_info,
@@ -351,3 +353,18 @@ def run_grid_cli(args: argparse.Namespace) -> int:
     if result.interrupted:
         return 130
     return 1 if result.failed else 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `python -m txl_ts benchmark` (`txl_ts.benchmark.add_arguments`)."""
+    benchmark.add_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """`python -m txl_ts benchmark`: the grid with `--out-dir`, otherwise one cell
+    (`txl_ts.benchmark.run`). The command starts here, above both, so that the one-cell
+    module never imports the grid."""
+    if args.out_dir is None:
+        return benchmark.run(args)
+    check_counts(args)
+    return run_grid_cli(args)

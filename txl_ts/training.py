@@ -191,23 +191,18 @@ def _batch_size(batch: Any) -> int:
 class Windows(Dataset):
     """Every window of `length` rows starting at a multiple of `step`, of a (C, T) series.
 
-    Rows at or past `end` read as NaN so targets never reach beyond the training data. With
-    `jitter`, window i starts at a random row in [i * step, (i + 1) * step) instead (never past
-    the last start), so that over the epochs every row offset is seen.
+    Rows at or past `end` read as NaN so targets never reach beyond the training data.
     """
 
-    def __init__(self, values: torch.Tensor, length: int, step: int, n_starts: int, end: int,
-                 jitter: bool = False):
+    def __init__(self, values: torch.Tensor, length: int, step: int, n_starts: int, end: int):
         self.values, self.length, self.step, self.n_starts = values, length, step, n_starts
-        self.end, self.jitter = end, jitter
+        self.end = end
 
     def __len__(self) -> int:
         return self.n_starts
 
     def __getitem__(self, i: int) -> torch.Tensor:
         start = i * self.step
-        if self.jitter and i < self.n_starts - 1:
-            start += int(torch.randint(0, self.step, ()))
         window = self.values[:, start : start + self.length]
         pad = self.length - window.shape[1]
         if pad > 0:

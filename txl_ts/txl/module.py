@@ -16,27 +16,31 @@ from .grid import TokenGrid
 from .memory import Memory, Stream, advance, forecasts_at, token_windows
 from .net import TXLNet, normalise
 
+# Forecast origins scored per token, drawn among its `stride` lags: scoring all of them (six
+# times the targets per step at hourly half stride) changed the validation MSE by -0.04% on
+# average (BENCHMARKS section 4, "lags-all"), within seed noise.
+LAGS_PER_TOKEN = 4
+WARMUP = 0.05  # share of the optimiser steps over which the learning rate rises linearly
+
 
 class TXLModule(ForecastModule):
     """Trains `TXLNet` on windows of `n_segments` segments, carrying memory between them.
 
     Each window starts with `burn_in` segments run without gradients and left out of the loss,
     so the scored tokens see a warm memory, as at prediction. Every scored token is scored from
-    `lags_per_token` random origins `lag` rows after its end (lag < stride), each through the
+    `LAGS_PER_TOKEN` random origins `lag` rows after its end (lag < stride), each through the
     linear path over the rows before that origin plus the head's residual: exactly how a
     forecast is made from any row of a stream.
     """
 
     def __init__(self, net: TXLNet, grid: TokenGrid, *, segment_len: int, mem_len: int,
                  burn_in: int, stateful: bool, val_start: int, lr: float, weight_decay: float,
-                 loss: str = "mse", lags_per_token: int = 4, warmup: float = 0.05,
-                 normalised_loss: bool = False, linear_lr: float = 1.0):
+                 loss: str = "mse"):
         super().__init__(lr, weight_decay)
         self.net, self.grid = net, grid
         self.segment_len, self.mem_len = segment_len, mem_len
         self.burn_in, self.stateful, self.val_start = burn_in, stateful, val_start
-        self.loss_name, self.lags_per_token, self.warmup = loss, lags_per_token, warmup
-        self.normalised_loss, self.linear_lr = normalised_loss, linear_lr
+        self.loss_name = loss
         self._carry: Memory | None = None  # stateful mode: memory from the previous batch
 
     def on_train_epoch_start(self) -> None:
@@ -51,12 +55,9 @@ class TXLModule(ForecastModule):
     def backward_loss(self, batch: torch.Tensor) -> torch.Tensor:
         return self._unroll(batch, backward=True)
 
-    def _error(self, forecast: torch.Tensor, target: torch.Tensor,
-               sigma: torch.Tensor) -> torch.Tensor:
+    def _error(self, forecast: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         mask = torch.isfinite(target)
         target = target.nan_to_num()
-        if self.normalised_loss:  # errors in the units of each origin's own std
-            forecast, target = forecast / sigma, target / sigma
         if self.loss_name == "huber":
             err = F.huber_loss(forecast, target, reduction="none", delta=1.0)
         elif self.loss_name == "mae":
@@ -83,7 +84,7 @@ class TXLModule(ForecastModule):
         ctx, stride, horizon = grid.context, grid.stride, grid.horizon
         n_tokens = (n_cols - ctx - grid.forecast_len) // stride + 1
         windows = token_windows(inputs, grid, net.config.token_rows, ctx, n_tokens)  # (BC,W,R)
-        k = min(self.lags_per_token, stride)
+        k = min(LAGS_PER_TOKEN, stride)
         lags = torch.randint(0, stride, (b * c, n_tokens, k), device=rows.device)
         origins = ctx + stride * torch.arange(n_tokens, device=rows.device)[:, None] + lags
         looks = inputs.unfold(-1, ctx, 1)  # (BC, ., N): origin o reads looks[:, o - ctx]
@@ -114,9 +115,7 @@ class TXLModule(ForecastModule):
             o = origins[:, lo:stop]
             look = looks[streams, o - ctx]  # (BC, L, k, ctx)
             forecast = net.forecast(look, residual)  # (BC, L, k, H)
-            sigma = (normalise(look, net.config.norm_window, net.config.scale)[2]
-                     if self.normalised_loss else None)
-            seg_loss = self._error(forecast, targets[streams, o], sigma) / n_scored
+            seg_loss = self._error(forecast, targets[streams, o]) / n_scored
             if backward:
                 self.manual_backward(seg_loss)
                 seg_loss = seg_loss.detach()
@@ -145,7 +144,7 @@ class TXLModule(ForecastModule):
     def configure_optimizers(self):
         """AdamW without weight decay on biases, norms, embeddings, u/v and the linear path
         (decay would pull it from the seasonal naive towards zero); linear warm-up of the
-        learning rate over the first `warmup` of the steps, then cosine decay."""
+        learning rate over the first `WARMUP` of the steps, then cosine decay."""
         decay, no_decay = [], []
         for module_name, module in self.net.named_modules():
             if module_name == "linear":
@@ -154,17 +153,13 @@ class TXLModule(ForecastModule):
                 plain = isinstance(module, nn.Linear) and name == "weight"
                 (decay if plain else no_decay).append(param)
         groups = [{"params": decay, "weight_decay": self.weight_decay},
-                  {"params": no_decay, "weight_decay": 0.0}]
-        if self.linear_lr > 0:
-            groups.append({"params": list(self.net.linear.parameters()), "weight_decay": 0.0,
-                           "lr": self.lr * self.linear_lr})
-        else:  # the linear path stays at its warm start
-            self.net.linear.requires_grad_(False)
+                  {"params": no_decay, "weight_decay": 0.0},
+                  {"params": list(self.net.linear.parameters()), "weight_decay": 0.0}]
         optimizer = torch.optim.AdamW(groups, lr=self.lr)
         total = max(1, int(self.trainer.estimated_stepping_batches)) if self._trainer else 1
         if not math.isfinite(total):
             total = 1000
-        warm = max(1, int(self.warmup * total))
+        warm = max(1, int(WARMUP * total))
         schedule = torch.optim.lr_scheduler.SequentialLR(optimizer, [
             torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.1, total_iters=warm),
             torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total - warm),
@@ -201,8 +196,7 @@ PRIOR_MARGIN = 0.01
 
 @torch.no_grad()
 def fit_linear_path(net: TXLNet, grid: TokenGrid, values: torch.Tensor, val_start: int,
-                    chunk: int = 2048, complete_lookback: bool = True
-                    ) -> dict[str, float | None]:
+                    chunk: int = 2048) -> dict[str, float | None]:
     """Warm-start the linear path by ridge regression towards a naive forecast.
 
     Solves min ||X W - Y||^2 + alpha n ||W - W_prior||^2 over every training origin whose
@@ -222,16 +216,14 @@ def fit_linear_path(net: TXLNet, grid: TokenGrid, values: torch.Tensor, val_star
     Origins whose lookback reaches back before the first row read padding (copies of the
     first row), not data; fitted on, they teach the map that the rows a season or a week back
     say nothing. On 70 days of half-hourly load with a weekly pattern they made the ridge's
-    test MSE 2.7 times larger (`python -m benchmarks.ridge_padding`). They are used only
-    when the training rows have no complete lookback at all (or, for the ablation, with
-    `complete_lookback=False`).
+    test MSE 2.7 times larger (BENCHMARKS section 4). They are used only when the training
+    rows have no complete lookback at all.
     """
     cfg = net.config
     padded = grid.pad(values)
     ctx, horizon = grid.context, grid.horizon
     last = val_start - horizon + 1
-    first = max(grid.patch_len, cfg.lookback) if complete_lookback else grid.patch_len
-    train_origins = np.arange(first, last)
+    train_origins = np.arange(max(grid.patch_len, cfg.lookback), last)
     if len(train_origins) == 0:  # a short series: padded lookbacks are all there is
         train_origins = np.arange(grid.patch_len, last)
     if len(train_origins) == 0:

@@ -17,41 +17,17 @@ R = token_rows (rows a token reads), F = forecast_len, H = horizon, N = lookback
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import TXLConfig
 from .step import StepWeights
 from .step import fold as fold_step_weights
 from .step import step as one_token_step
 
 EPS = 1e-5  # variance floor, in globally scaled units: a flat stretch normalises to zeros
-
-
-@dataclass(frozen=True)
-class TXLConfig:
-    n_channels: int
-    patch_len: int
-    stride: int
-    horizon: int
-    forecast_len: int  # horizon + stride - 1: the head covers every lag of an origin
-    lookback: int  # rows the linear path reads before an origin
-    norm_window: int  # rows of the causal mean / std
-    season: int  # the linear path starts as "repeat the last `season` rows" (<= lookback)
-    scale: bool = False  # instance normalisation divides by the std too (RevIN), or only centres
-    d_model: int = 64
-    n_heads: int = 4
-    n_layers: int = 2
-    d_ff: int = 128
-    dropout: float = 0.1
-
-    @property
-    def token_rows(self) -> int:
-        """Rows a token reads: its patch, its normalisation window and the previous token's
-        (for the change of level and scale since then)."""
-        return max(self.patch_len, self.norm_window + self.stride)
 
 
 def norm_stats(x: torch.Tensor, norm_window: int, scale: bool

@@ -20,13 +20,32 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-if TYPE_CHECKING:
-    from .net import TXLNet
+from .config import TXLConfig
+
+
+class StepNet(Protocol):
+    """What `fold` and `step` read of a `txl_ts.txl.net.TXLNet`. Named structurally, because
+    the network imports this module for its `step` method: a plain import back would make
+    the two modules a cycle."""
+
+    config: TXLConfig
+    value: nn.Linear  # the patch embedding
+    change: nn.Linear  # the level / log-scale change embedding
+    channel: nn.Embedding
+    embed: nn.Module  # the token embedding's dropout (identity in eval mode)
+    pos: nn.Module  # the relative positional encoding: klen -> (K, D)
+    layers: nn.ModuleList  # the `TXLBlock`s
+    norm: nn.LayerNorm
+    head: nn.Linear
+
+    def _embed(self, windows: torch.Tensor, channel: torch.Tensor) -> torch.Tensor: ...
+
 
 Affine = tuple[torch.Tensor, torch.Tensor]  # (in, out) weight, transposed for addmm; (out,) bias
 
@@ -60,7 +79,7 @@ class StepWeights:
     positions: dict[int, list[torch.Tensor]] = field(default_factory=dict)  # see `positions`
 
 
-def fold(net: TXLNet) -> StepWeights:
+def fold(net: StepNet) -> StepWeights:
     """Arrange `net`'s current weights for `step` (a few small matmuls, once per version)."""
     c = net.config
     d, rows = c.d_model, c.token_rows
@@ -101,7 +120,7 @@ def fold(net: TXLNet) -> StepWeights:
         )
 
 
-def positions(net: TXLNet, weights: StepWeights, klen: int) -> list[torch.Tensor]:
+def positions(net: StepNet, weights: StepWeights, klen: int) -> list[torch.Tensor]:
     """Per layer, W_r R for key length `klen` as (D, K * H), block-diagonal per head: then
     (q + v) @ r is (q_h + v_h) . W_r R_j for every key j and head h. Cached per `klen`."""
     cached = weights.positions.get(klen)
@@ -116,7 +135,7 @@ def positions(net: TXLNet, weights: StepWeights, klen: int) -> list[torch.Tensor
 
 
 def step(
-    net: TXLNet, weights: StepWeights, windows: torch.Tensor, channel_ids: torch.Tensor,
+    net: StepNet, weights: StepWeights, windows: torch.Tensor, channel_ids: torch.Tensor,
     keys_values: list[torch.Tensor],
 ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
     """One new token per stream. windows: (B, 1, R); keys_values: n_layers x (B, M, 2D).

@@ -11,7 +11,7 @@ Ten weeks train, one week validation, two weeks test, horizon 96 (two days), eve
 window; MSE on values scaled by the training part. `harmonics=24` shows why the default takes
 all harmonics.
 
-    python -m benchmarks.seasonal_arima [--seeds 3] [--out DIR]
+    python -m experiments.seasonal_arima [--seeds 3] [--out DIR]
 """
 
 from __future__ import annotations

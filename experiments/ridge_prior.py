@@ -1,12 +1,16 @@
 """The linear path's warm-start prior, cell by cell: the validation MSE of the best ridge
-fit towards the seasonal naive and towards repeat-last (the network untrained; no seed
-enters), and which one `fit_linear_path` keeps (repeat-last only when more than 1% lower).
+fit towards the seasonal naive and towards repeat-last (no seed enters), and which one
+`fit_linear_path` keeps (repeat-last only when more than 1% lower).
 
-    python -m benchmarks.ridge_prior [--out benchmarks/results/ridge_prior.json]
+    python -m experiments.ridge_prior [--out benchmarks/results/ridge_prior.json]
+
+The warm start is fitted before the network trains, and `fit_summary_` reports it; so each
+cell trains the network for a single batch only, which the numbers do not depend on.
 
 The cells are the standard protocol's hourly cells (ETTh1, ETTh2, WTH at 24-720 steps),
 and, when `--unseen-dir` / `--low-frequency-dir` name the CSVs that `benchmarks.unseen_data`
-and `benchmarks.low_frequency` write, their cells. BENCHMARKS.md section 7 renders it.
+and `benchmarks.low_frequency` write, their cells. BENCHMARKS.md section 7 renders it
+(`python -m benchmarks.report`).
 """
 
 from __future__ import annotations
@@ -25,15 +29,18 @@ UNSEEN = [("taylor", 48, "M"), ("taylor", 336, "M")] + [
     for h in (24, 96)]
 
 
+# the warm start is all this reads: one epoch of one batch is the least training `fit` runs
+ONE_BATCH = {"max_epochs": 1, "trainer_kwargs": {"enable_progress_bar": False,
+                                                 "limit_train_batches": 1}}
+
+
 def prior_cell(dataset: str, horizon: int, features: str) -> dict:
-    from benchmarks.txl_ablation import _untrained
     from txl_ts.benchmark import dataset_label, load_protocol, make_model
 
     df, split = load_protocol(dataset, features)
-    model = make_model("txl", horizon, 0)
-    with _untrained():
-        model.fit(df.iloc[: split.train_end], validation_data=df.iloc[split.train_end:
-                                                                    split.test_start])
+    model = make_model("txl", horizon, 0, txl_params=ONE_BATCH)
+    model.fit(df.iloc[: split.train_end],
+              validation_data=df.iloc[split.train_end : split.test_start])
     summary = model.fit_summary_
     return {"dataset": dataset_label(dataset), "features": features, "horizon": horizon,
             "val_mse": summary["linear_init_val_mse_by_prior"],
@@ -62,26 +69,6 @@ def main(argv: list[str] | None = None) -> Path:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"machine": machine(), "cells": rows}, indent=1))
     return args.out
-
-
-def section(results: Path) -> list[str]:
-    """A table: each cell's validation MSE under each prior and the one kept."""
-    path = results / "ridge_prior.json"
-    if not path.is_file():
-        return []
-    data = json.loads(path.read_text())
-    lines = ["### The linear path's warm-start prior", "",
-             "Script: `python -m benchmarks.ridge_prior` (see its docstring; machine: "
-             f"{data['machine']['cpu']}, torch {data['machine']['torch']}). Validation MSE of "
-             "the best ridge fit towards each prior, network untrained; repeat-last is kept "
-             "only when more than 1% lower.", "",
-             "| cell | seasonal naive prior | repeat-last prior | repeat-last lower by | kept |",
-             "|---|---|---|---|---|"]
-    for row in data["cells"]:
-        seasonal, last = row["val_mse"]["seasonal"], row["val_mse"]["last"]
-        lines.append(f"| {row['dataset']} {row['features']}-{row['horizon']} | {seasonal:.5f} "
-                     f"| {last:.5f} | {100 * (1 - last / seasonal):+.2f}% | {row['kept']} |")
-    return [*lines, ""]
 
 
 if __name__ == "__main__":

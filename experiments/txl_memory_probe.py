@@ -11,9 +11,10 @@ weights:
 - "linear path only": the residual head's output set to zero (the trained linear path alone).
 
 If wiping the memory helps on test but hurts on validation, what the memory carries is what
-validation rewards and test punishes. Results: benchmarks/results/txl_memory_probe.json.
+validation rewards and test punishes. Results: benchmarks/results/txl_memory_probe.json, which
+`python -m benchmarks.report` renders into BENCHMARKS.md section 4.
 
-    OMP_NUM_THREADS=1 python -m benchmarks.txl_memory_probe --cells ETTh1-96,ETTh1-336
+    OMP_NUM_THREADS=1 python -m experiments.txl_memory_probe --cells ETTh1-96,ETTh1-336
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ import numpy as np
 import torch
 
 from benchmarks.common import RESULTS, machine
+from benchmarks.records import READINGS
 from txl_ts.benchmark import dataset_label, load_protocol, make_model
 from txl_ts.txl import Stream
 from txl_ts.txl.memory import forecasts_at
 
 OUT = RESULTS / "txl_memory_probe.json"
-READINGS = ("as fitted", "memory wiped", "linear path only")
 
 
 def _mse(model, scaled: np.ndarray, lo: int, hi: int, mem_len: int, residual: bool) -> float:
@@ -64,34 +65,6 @@ def probe(dataset: str, horizon: int, seed: int) -> dict:
             "test": _mse(model, scaled, split.test_start, split.end, mem, residual),
         }
     return cell
-
-
-def section_lines(results) -> list[str]:
-    """Rendered into BENCHMARKS.md section 4 by `benchmarks.txl_ablation.section`."""
-    path = results / OUT.name
-    if not path.exists():
-        return []
-    cells = json.loads(path.read_text())["cells"]
-    m = cells[0]["machine"]
-    lines = [
-        "What the trained memory contributes at prediction (`python -m "
-        "benchmarks.txl_memory_probe`; one fitted default model per row, read three ways "
-        "with the same weights; validation / test MSE over every stride-1 window; machine: "
-        f"{m['cpu']}, {m['cores']} cores, torch {m['torch']}; each row names its commit). "
-        "\"Memory wiped\" runs the stream with "
-        "mem_len=0, so tokens see only their own segment; \"linear path only\" sets the "
-        "residual head's output to zero.", "",
-        "| cell | seed | commit | epochs | kept warm start | "
-        + " | ".join(f"{r}: val / test" for r in READINGS) + " |",
-        "|" + "---|" * (len(READINGS) + 5),
-    ]
-    for c in cells:
-        commit = (c["machine"].get("git_commit") or "?")[:10]
-        kept = "yes" if c["fit_summary"].get("kept_start") else "no"
-        lines.append(f"| {c['dataset']}-{c['horizon']} | {c['seed']} | {commit} | "
-                     f"{c['fit_summary']['epochs']} | {kept} | " + " | ".join(
-                         f"{c[r]['val']:.4f} / {c[r]['test']:.4f}" for r in READINGS) + " |")
-    return lines + [""]
 
 
 def main() -> None:

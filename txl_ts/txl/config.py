@@ -1,0 +1,31 @@
+"""`TXLConfig`: the sizes of a `TXLNet`, in a module of its own so that the network
+(`txl_ts.txl.net`) and its one-token step (`txl_ts.txl.step`) both read it without importing
+each other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TXLConfig:
+    n_channels: int
+    patch_len: int
+    stride: int
+    horizon: int
+    forecast_len: int  # horizon + stride - 1: the head covers every lag of an origin
+    lookback: int  # rows the linear path reads before an origin
+    norm_window: int  # rows of the causal mean / std
+    season: int  # the linear path starts as "repeat the last `season` rows" (<= lookback)
+    scale: bool = False  # instance normalisation divides by the std too (RevIN), or only centres
+    d_model: int = 64
+    n_heads: int = 4
+    n_layers: int = 2
+    d_ff: int = 128
+    dropout: float = 0.1
+
+    @property
+    def token_rows(self) -> int:
+        """Rows a token reads: its patch, its normalisation window and the previous token's
+        (for the change of level and scale since then)."""
+        return max(self.patch_len, self.norm_window + self.stride)

@@ -25,6 +25,7 @@ from pandas.tseries.frequencies import to_offset
 from safetensors.torch import load_file, save_file
 from sklearn.base import BaseEstimator
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
 from .conformal import Calibration, check_levels
@@ -161,6 +162,7 @@ class BaseForecaster(BaseEstimator):
     builds the new state on a bare copy and commits it in one step (`_commit`).
     """
 
+    PARAMS: tuple[Any, ...]  # the constructor's parameters (`txl_ts.params.Param`), in order
     horizon: int
     targets: list[Hashable] | None
     time_col: Hashable | None
@@ -191,24 +193,12 @@ class BaseForecaster(BaseEstimator):
         """(H, C) scaled forecast after `history` (T, C) scaled, or after the fitted data."""
         raise NotImplementedError
 
-    def _check_common_params(self) -> None:
-        """Types of the parameters that several estimators share (checked in fit and load)."""
-        params = self.get_params(deep=False)
-        kwargs = params.get("trainer_kwargs")
-        if kwargs is not None and not isinstance(kwargs, dict):
-            raise TypeError(f"trainer_kwargs must be a dict or None, got {kwargs!r}")
-        seed = params.get("random_state")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise TypeError(f"random_state must be an integer or None, got {seed!r}")
-        if "accelerator" in params and not isinstance(params["accelerator"], str):
-            raise TypeError(f"accelerator must be a string, got {params['accelerator']!r}")
-
     # ---- fitted-state guard ---------------------------------------------------------------
     # parameters that shape only training, or where the network runs: they may change between
-    # fit and predict (a failed refit with another lr leaves a working model)
-    _TRAINING_ONLY_PARAMS = ("accelerator", "trainer_kwargs", "lr", "weight_decay", "dropout",
-                             "max_epochs", "patience", "batch_size", "random_state", "val_size",
-                             "window_step")
+    # fit and predict (a failed refit with another lr leaves a working model). Both this and
+    # `_parameter_constraints` are derived from each estimator's `PARAMS` (`txl_ts.params`).
+    _TRAINING_ONLY_PARAMS: tuple[str, ...] = ()
+    _parameter_constraints: dict[str, Any] = {}
 
     def _prediction_params(self) -> dict[str, Any]:
         # the objects themselves: set_params replaces them, so an identity test finds changes
@@ -405,7 +395,7 @@ class BaseForecaster(BaseEstimator):
         Scaling statistics come from `df` alone. If fitting fails, a previously fitted model is
         left exactly as it was.
         """
-        self._check_common_params()
+        self._validate_params()  # each parameter against its declared constraints
         self._check_params()
         work = self._bare_copy()
         work._fit_frames(df, validation_data)
@@ -770,16 +760,22 @@ def _model_from_config(cls: type, config: dict[str, Any], file: Path):
             params["time_col"] = label_from_json(params["time_col"])
     except ValueError as err:
         raise CorruptModelError(f"{where}: field 'params.targets/time_col': {err}") from err
-    known = set(cls._get_param_names())
-    unknown, missing = sorted(set(params) - known), sorted(known - set(params))
+    known = [p.name for p in cls.PARAMS]  # the declarations, as in fit
+    unknown = sorted(set(params) - set(known))
+    missing = [name for name in known if name not in params]
     if unknown:
         raise CorruptModelError(f"{where}: unknown field 'params.{unknown[0]}' for "
                                 f"{cls.__name__}")
     if missing:  # save writes every parameter; a default would silently change the model
         raise CorruptModelError(f"{where}: missing field 'params.{missing[0]}'")
+    for name in known:
+        try:
+            validate_parameter_constraints({name: cls._parameter_constraints[name]},
+                                           {name: params[name]}, caller_name=cls.__name__)
+        except InvalidParameterError as err:
+            raise CorruptModelError(f"{where}: field 'params.{name}' is invalid: {err}") from err
     model = cls(**params)
     try:
-        model._check_common_params()
         model._check_params()
     except (ValueError, TypeError) as err:
         raise CorruptModelError(f"{where}: field 'params' is invalid: {err}") from err

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from .base import BaseForecaster
 from .seasonality import auto_lookback, season_from_freq
 from .training import ForecastModule, Windows, fit_module, min_fit_rows, resolve_device
-from .validation import check_cutoffs, check_positive_int
+from .validation import check_cutoffs
 
 INFERENCE_BATCH = 4096  # channel sequences per forward pass in rolling forecasts
 
@@ -71,10 +71,6 @@ class LookbackForecaster(BaseForecaster):
         except ValueError:
             season = 1  # no known cycle: 14 of the smallest automatic patch
         self.lookback_ = auto_lookback(season, room=(n_train - self.horizon) // 2)
-
-    def _check_lookback_param(self) -> None:
-        if self.lookback != "auto":
-            check_positive_int(lookback=self.lookback)
 
     # ---- shared ---------------------------------------------------------------------------
     def _min_fit_length(self) -> tuple[int, str]:

@@ -3,7 +3,6 @@ all follow the declarations in each estimator's `PARAMS`."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 

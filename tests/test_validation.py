@@ -112,7 +112,7 @@ def test_predict_history_with_other_columns_is_rejected(model):
         ({"n_segments": 0}, r"'n_segments' parameter .* an int in the range \[1, inf\)"),
         ({"burn_in": 2, "n_segments": 2}, r"burn_in \(2\) must be smaller than n_segments"),
         ({"dropout": 1.5}, r"'dropout' parameter .* a float in the range \[0\.0, 1\.0\)"),
-        ({"lr": 0.0}, r"'lr' parameter .* a float in the range \(0\.0, inf\)"),
+        ({"lr": 0.0}, r"'lr' parameter .* a float in the range \(0\.0, inf\]"),
         ({"val_size": -0.5}, r"'val_size' parameter .* an int in the range \[0, inf\) or a "
                              r"float in the range \[0\.0, 1\.0\)"),
         ({"loss": "l2"}, r"'loss' parameter .* a str among \{'huber', 'mse', 'mae'\}\. "

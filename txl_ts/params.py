@@ -243,12 +243,14 @@ BATCH_SIZE = Param(
     "especially) and may want a larger lr.",
     training_only=True)
 LR = Param(
-    "lr", 1e-3, [Range(Real, 0, None, closed="neither")],
+    # inf is allowed, as it always was: training then diverges, which tune records as a
+    # failed trial rather than a broken search space
+    "lr", 1e-3, [Range(Real, 0, None, closed="right")],
     "Learning rate of the optimiser. Lower it when the training loss jumps or diverges, "
     "raise it when training stops early without improving.",
     training_only=True)
 WEIGHT_DECAY = Param(
-    "weight_decay", 1e-4, [Range(Real, 0, None, closed="left")],
+    "weight_decay", 1e-4, [Range(Real, 0, None, closed="both")],
     "Weight decay of the optimiser (L2 regularisation of the weights). Raise it when the "
     "validation loss rises while the training loss falls.",
     training_only=True)

@@ -327,6 +327,7 @@ class TXLForecaster(BaseForecaster):
             norm_window=self.norm_window_, scale=bool(self.norm_scale),
             season=self.season_ if self.season_ <= self.lookback_ else 1, d_model=self.d_model,
             n_heads=self.n_heads, n_layers=self.n_layers, d_ff=self.d_ff, dropout=self.dropout,
+            segment_len=self.segment_len, mem_len=self.mem_len,
         ))
 
     def _to_inference(self, net: TXLNet) -> TXLNet:
@@ -342,7 +343,8 @@ class TXLForecaster(BaseForecaster):
         return net.eval().to(device, torch.float32 if device.type == "mps" else torch.float64)
 
     def _stream(self) -> Stream:
-        return Stream(self.net_, self.grid_, self.segment_len, self.mem_len)
+        config = self.net_.config
+        return Stream(self.net_, self.grid_, config.segment_len, config.mem_len)
 
     def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None) -> None:
         started = time.perf_counter()
@@ -388,7 +390,8 @@ class TXLForecaster(BaseForecaster):
                                       generator=generator)
         val_loader = DataLoader([values], batch_size=1) if has_val else None
         module = TXLModule(
-            self.net_, grid, segment_len=self.segment_len, mem_len=self.mem_len,
+            self.net_, grid, segment_len=self.net_.config.segment_len,
+            mem_len=self.net_.config.mem_len,
             burn_in=self.burn_in_, stateful=self.stateful, val_start=val_start, lr=self.lr,
             weight_decay=self.weight_decay, loss=self.loss,
         )

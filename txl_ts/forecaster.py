@@ -134,7 +134,8 @@ class TXLForecaster(BaseForecaster):
               "Larger for long, rich series; smaller to train and stream faster.",
               search=Choice((16, 32, 64, 128))),
         Param("n_heads", 4, [positive_int()],
-              "Attention heads per layer; must divide d_model.",
+              "Attention heads per layer; must divide d_model. More heads attend to more "
+              "patterns at once, each in d_model / n_heads dimensions.",
               search=Choice((1, 2, 4, 8))),
         Param("n_layers", 2, [positive_int()],
               "Transformer-XL layers, each with a memory of its own. More layers fit more "

@@ -117,11 +117,14 @@ class ARIMAForecaster(BaseForecaster):
               "Its state grows with s, so keep s short; Fourier terms handle long seasons.",
               type_doc="(int, int, int, int) or None"),
         Param("max_p", 2, [non_negative_int()],
-              "Largest autoregressive order searched when order is None."),
+              "Largest autoregressive order p searched when order is None; raise it for "
+              "long short-term dependence, at the cost of more fits per column."),
         Param("max_d", 1, [non_negative_int()],
-              "Most differences tried when order is None."),
+              "Most differences d tried when order is None; 2 for series with a trend "
+              "in their growth."),
         Param("max_q", 2, [non_negative_int()],
-              "Largest moving-average order searched when order is None."),
+              "Largest moving-average order q searched when order is None; raise it as "
+              "max_p, at the same cost."),
         Param("trend", None, [Choices(*TRENDS), None],
               "\"n\" (none) or \"c\" (a constant; a drift when the model is integrated); "
               "None is \"c\" for undifferenced models and \"n\" otherwise."),

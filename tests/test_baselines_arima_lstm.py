@@ -210,9 +210,13 @@ def test_seasonal_arima_places_the_season_by_timestamp():
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"seasonal": "yes"}, "seasonal must be"),
+        ({"seasonal": "yes"}, "'seasonal' parameter of ARIMAForecaster must be an instance of "
+                              "'bool'"),
         ({"periods": [1]}, "at least 2"),
-        ({"periods": 24}, "periods must be"),
+        ({"periods": 24}, "'periods' parameter of ARIMAForecaster must be an instance of "
+                          "'list', an instance of 'tuple' or None"),
+        ({"trend": "ct"}, r"'trend' parameter .* a str among \{'n', 'c'\} or None"),
+        ({"maxiter": 0}, r"'maxiter' parameter .* an int in the range \[1, inf\)"),
         ({"harmonics": 0}, "harmonics"),
         ({"order": (1, 1)}, "order"),
         ({"order": (1, -1, 0)}, "d must be"),

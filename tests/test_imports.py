@@ -25,7 +25,7 @@ TOP_LEVEL = ("txl_ts", "benchmarks", "experiments", "examples")
 LAYERS: dict[str, tuple[str, ...]] = {
     # plain helpers: the data layer, frequencies, interval calibration, bundled data,
     # Lightning set-up
-    "foundation": ("txl_ts.frames.*", "txl_ts.seasonality", "txl_ts.conformal",
+    "foundation": ("txl_ts.frames.*", "txl_ts.params", "txl_ts.seasonality", "txl_ts.conformal",
                    "txl_ts.datasets", "txl_ts.training"),
     # the Transformer-XL network, its memory, streaming and training module
     "networks": ("txl_ts.txl.*",),

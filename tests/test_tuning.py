@@ -42,7 +42,9 @@ def test_default_search_space_always_valid():
             params = {**TINY, **fixed, **space(study.ask())}
             assert params["d_model"] % params["n_heads"] == 0
             assert params["stride"] <= params["patch_len"]
-            TXLForecaster(**params)._check_params()
+            model = TXLForecaster(**params)
+            model._validate_params()
+            model._check_params()
     fixed_space = default_search_space({"d_model": 36})
     trial = optuna.create_study().ask()
     fixed_space(trial)

@@ -102,16 +102,27 @@ def test_predict_history_with_other_columns_is_rejected(model):
     [
         ({"stride": 9, "patch_len": 8}, r"stride \(9\) must not exceed patch_len \(8\)"),
         ({"d_model": 30, "n_heads": 4}, r"d_model \(30\) must be divisible by n_heads \(4\)"),
-        ({"horizon": 0}, "horizon must be a positive integer"),
-        ({"patch_len": -4}, "patch_len must be a positive integer"),
-        ({"segment_len": 2.5}, "segment_len must be a positive integer"),
-        ({"mem_len": -1}, "mem_len must be a non-negative integer"),
-        ({"n_segments": 0}, "n_segments must be a positive integer"),
+        ({"horizon": 0}, r"'horizon' parameter of TXLForecaster must be an int in the range "
+                         r"\[1, inf\)\. Got 0"),
+        ({"horizon": True}, r"'horizon' parameter .* an int in the range \[1, inf\)\. Got True"),
+        ({"patch_len": -4}, r"'patch_len' parameter .* an int in the range \[1, inf\) or a str "
+                            r"among \{'auto'\}\. Got -4"),
+        ({"segment_len": 2.5}, r"'segment_len' parameter .* an int in the range \[1, inf\)"),
+        ({"mem_len": -1}, r"'mem_len' parameter .* an int in the range \[0, inf\)"),
+        ({"n_segments": 0}, r"'n_segments' parameter .* an int in the range \[1, inf\)"),
         ({"burn_in": 2, "n_segments": 2}, r"burn_in \(2\) must be smaller than n_segments"),
-        ({"dropout": 1.5}, r"dropout must be in \[0, 1\)"),
-        ({"lr": 0.0}, "lr must be positive"),
-        ({"val_size": -0.5}, "val_size must be"),
-        ({"loss": "l2"}, "loss must be 'mse', 'huber' or 'mae', got 'l2'"),
+        ({"dropout": 1.5}, r"'dropout' parameter .* a float in the range \[0\.0, 1\.0\)"),
+        ({"lr": 0.0}, r"'lr' parameter .* a float in the range \(0\.0, inf\]"),
+        ({"val_size": -0.5}, r"'val_size' parameter .* an int in the range \[0, inf\) or a "
+                             r"float in the range \[0\.0, 1\.0\)"),
+        ({"loss": "l2"}, r"'loss' parameter .* a str among \{'huber', 'mse', 'mae'\}\. "
+                         r"Got 'l2'"),
+        ({"accelerator": "banana"}, r"'accelerator' parameter of TXLForecaster must be a str "
+                                    r"among \{'auto', 'cpu', 'gpu', 'cuda', 'mps', 'tpu'\}\. "
+                                    r"Got 'banana'"),
+        ({"norm_scale": "yes"}, r"'norm_scale' parameter .* an instance of 'bool'"),
+        ({"trainer_kwargs": ["x"]}, r"'trainer_kwargs' parameter .* an instance of 'dict' or "
+                                    r"None"),
     ],
 )
 def test_nonsensical_hyperparameters_are_rejected_in_fit(params, message):

@@ -71,6 +71,7 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
     builds the new state on a bare copy and commits it in one step (`_commit`).
     """
 
+    PARAMS: tuple[Any, ...]  # the constructor's parameters (`txl_ts.params.Param`), in order
     horizon: int
     targets: list[Hashable] | None
     time_col: Hashable | None
@@ -115,24 +116,12 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
             out[i] = self._forecast_scaled(scaled[: c + 1])
         return out
 
-    def _check_common_params(self) -> None:
-        """Types of the parameters that several estimators share (checked in fit and load)."""
-        params = self.get_params(deep=False)
-        kwargs = params.get("trainer_kwargs")
-        if kwargs is not None and not isinstance(kwargs, dict):
-            raise TypeError(f"trainer_kwargs must be a dict or None, got {kwargs!r}")
-        seed = params.get("random_state")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise TypeError(f"random_state must be an integer or None, got {seed!r}")
-        if "accelerator" in params and not isinstance(params["accelerator"], str):
-            raise TypeError(f"accelerator must be a string, got {params['accelerator']!r}")
-
     # ---- fitted-state guard ---------------------------------------------------------------
     # parameters that shape only training, or where the network runs: they may change between
-    # fit and predict (a failed refit with another lr leaves a working model)
-    _TRAINING_ONLY_PARAMS = ("accelerator", "trainer_kwargs", "lr", "weight_decay", "dropout",
-                             "max_epochs", "patience", "batch_size", "random_state", "val_size",
-                             "window_step")
+    # fit and predict (a failed refit with another lr leaves a working model). Both this and
+    # `_parameter_constraints` are derived from each estimator's `PARAMS` (`txl_ts.params`).
+    _TRAINING_ONLY_PARAMS: tuple[str, ...] = ()
+    _parameter_constraints: dict[str, Any] = {}
 
     def _prediction_params(self) -> dict[str, Any]:
         # the objects themselves: set_params replaces them, so an identity test finds changes
@@ -184,7 +173,7 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
         Scaling statistics come from `df` alone. If fitting fails, a previously fitted model is
         left exactly as it was.
         """
-        self._check_common_params()
+        self._validate_params()  # each parameter against its declared constraints
         self._check_params()
         work = self._bare_copy()
         work._fit_frames(df, validation_data)

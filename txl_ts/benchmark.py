@@ -50,10 +50,28 @@ from .conformal import CalibrationError
 HORIZONS = (96, 192, 336, 720)
 MODELS = ("txl", "txl-nomem", "lstm", "dlinear", "arima", "arima-nonseasonal", "naive", "snaive",
           "snaive-weekly")
-STOCHASTIC = ("txl", "txl-nomem", "lstm", "dlinear")
-# Which `model_params` key configures each model (both ARIMA variants share "arima").
-PARAM_GROUP = {"lstm": "lstm", "dlinear": "dlinear", "arima": "arima",
-               "arima-nonseasonal": "arima"}
+STOCHASTIC = ("txl", "txl-nomem", "lstm", "dlinear")  # the models that declare random_state
+# The estimator class behind each model, as (module under txl_ts, class name): imported only
+# when a model is made. Variants of one class differ in the parameters make_model sets.
+ESTIMATORS = {
+    "txl": ("forecaster", "TXLForecaster"), "txl-nomem": ("forecaster", "TXLForecaster"),
+    "lstm": ("baselines.lstm", "LSTMForecaster"),
+    "dlinear": ("baselines.dlinear", "DLinearForecaster"),
+    "arima": ("baselines.arima", "ARIMAForecaster"),
+    "arima-nonseasonal": ("baselines.arima", "ARIMAForecaster"),
+    "naive": ("baselines.naive", "NaiveForecaster"),
+    "snaive": ("baselines.naive", "NaiveForecaster"),
+    "snaive-weekly": ("baselines.naive", "NaiveForecaster"),
+}
+# The parameter groups: `txl_params` (--txl-param) and each `model_params` key
+# (--<group>-param) configure every model of one estimator class with the parameters that
+# class declares. The naives take none: their method and season are what tells them apart.
+GROUP_CLASSES = {"txl": "TXLForecaster", "lstm": "LSTMForecaster",
+                 "dlinear": "DLinearForecaster", "arima": "ARIMAForecaster"}
+MODEL_PARAM_GROUPS = tuple(group for group in GROUP_CLASSES if group != "txl")
+# Which group configures each model (both ARIMA variants share "arima", both TXL ones "txl").
+PARAM_GROUP = {name: group for name, (_, cls) in ESTIMATORS.items()
+               for group, group_cls in GROUP_CLASSES.items() if group_cls == cls}
 COVERAGE = (0.8, 0.95)  # conformal interval levels scored for every model
 INTERVAL_METRICS = tuple(f"{m}_{level_tag(c)}" for c in COVERAGE
                          for m in ("coverage", "width", "winkler"))
@@ -136,11 +154,22 @@ def seasons_of(df: pd.DataFrame) -> tuple[int | None, int | None]:
     return season, int(WEEK / step)
 
 
-def _lazy(module: str, cls: str) -> type:
+def estimator_class(name: str) -> type:
+    """The estimator class behind benchmark model `name`, imported now."""
+    if name not in ESTIMATORS:
+        raise ValueError(f"unknown model {name!r}; choose from {list(MODELS)}")
+    module, cls = ESTIMATORS[name]
     try:
-        return getattr(importlib.import_module(f"txl_ts.baselines.{module}"), cls)
+        return getattr(importlib.import_module(f"txl_ts.{module}"), cls)
     except (ImportError, AttributeError) as err:
-        raise ImportError(f"{cls} is not available (txl_ts.baselines.{module}): {err}") from err
+        raise ImportError(f"{cls} is not available (txl_ts.{module}): {err}") from err
+
+
+def group_params(name: str, txl_params: dict[str, Any] | None,
+                 model_params: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
+    """The parameters that the group of model `name` sets (a copy; {} for the naives)."""
+    groups = {**(model_params or {}), "txl": txl_params or {}}
+    return dict(groups.get(PARAM_GROUP.get(name), {})) if name in PARAM_GROUP else {}
 
 
 def make_model(name: str, horizon: int, seed: int | None = 0, max_epochs: int | None = None,
@@ -151,45 +180,43 @@ def make_model(name: str, horizon: int, seed: int | None = 0, max_epochs: int | 
 
     `txl_params` go to both TXL variants; `model_params` maps "lstm" / "dlinear" / "arima" to
     extra constructor parameters ("arima" configures both ARIMA variants); `seasons` are the
-    data's (`seasons_of`; hourly by default) for the two seasonal naives.
+    data's (`seasons_of`; hourly by default) for the two seasonal naives. A group's
+    parameters must be ones its estimator declares. The run's seed, epoch cap, accelerator
+    and a quiet progress bar go to every model that declares those parameters.
     """
-    from .baselines.naive import NaiveForecaster
+    from .params import param_names
 
-    if name == "naive":
-        return NaiveForecaster(horizon=horizon, method="last")
-    if name == "snaive":
-        if seasons[0] is None:
-            raise ValueError("snaive needs a frequency with a known season")
-        return NaiveForecaster(horizon=horizon, method="seasonal", season=seasons[0])
-    if name == "snaive-weekly":
-        if seasons[1] is None:
-            raise ValueError("snaive-weekly needs sub-daily data whose step divides a week")
-        return NaiveForecaster(horizon=horizon, method="seasonal", season=seasons[1])
-    if name in ("txl", "txl-nomem"):
-        from .forecaster import TXLForecaster
-
-        model = TXLForecaster(horizon=horizon)
-        model.set_params(**(txl_params or {}))
-        if name == "txl-nomem":
-            model.set_params(mem_len=0)
-    elif name in PARAM_GROUP:
-        module, cls = {"lstm": ("lstm", "LSTMForecaster"),
-                       "dlinear": ("dlinear", "DLinearForecaster"),
-                       "arima": ("arima", "ARIMAForecaster"),
-                       "arima-nonseasonal": ("arima", "ARIMAForecaster")}[name]
-        model = _lazy(module, cls)(horizon=horizon)
-        model.set_params(**(model_params or {}).get(PARAM_GROUP[name], {}))
-        # An ARIMAForecaster without a `seasonal` switch is non-seasonal already.
-        if name == "arima-nonseasonal" and "seasonal" in model.get_params(deep=False):
-            model.set_params(seasonal=False)
-    else:
-        raise ValueError(f"unknown model {name!r}; choose from {list(MODELS)}")
-    params = model.get_params(deep=False)
+    cls = estimator_class(name)
+    declared = param_names(cls)
+    group = PARAM_GROUP.get(name)
+    params = group_params(name, txl_params, model_params)
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        raise ValueError(f"unknown {group} parameter(s) {unknown}: {cls.__name__} declares "
+                         f"{', '.join(declared)}")
+    # each variant's own settings, over the group's
+    if name == "txl-nomem":
+        params["mem_len"] = 0
+    elif name == "arima-nonseasonal":
+        params["seasonal"] = False
+    elif name == "naive":
+        params["method"] = "last"
+    elif name in ("snaive", "snaive-weekly"):
+        season = seasons[0] if name == "snaive" else seasons[1]
+        if season is None:
+            raise ValueError("snaive needs a frequency with a known season" if name == "snaive"
+                             else "snaive-weekly needs sub-daily data whose step divides a "
+                             "week")
+        params.update(method="seasonal", season=season)
+    model = cls(horizon=horizon)
+    model.set_params(**params)
+    if group is None:  # the naives: nothing of the run applies
+        return model
     extra = {"random_state": seed, "max_epochs": max_epochs, "accelerator": accelerator,
              "trainer_kwargs": {"enable_progress_bar": False}}
     model.set_params(**{k: v for k, v in extra.items()
-                        if k in params and v is not None and not (k == "trainer_kwargs"
-                                                                  and params[k])})
+                        if k in declared and v is not None and not (k == "trainer_kwargs"
+                                                                    and params.get(k))})
     return model
 
 
@@ -484,7 +511,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="cap the neural models' epochs (the report is marked capped)")
     parser.add_argument("--txl-param", type=_parse_param, action="append", default=[],
                         metavar="KEY=VALUE", help="TXLForecaster parameter (repeatable)")
-    for name in ("lstm", "dlinear", "arima"):
+    for name in MODEL_PARAM_GROUPS:
         parser.add_argument(f"--{name}-param", type=_parse_param, action="append", default=[],
                             metavar="KEY=VALUE", help=f"{name} parameter (repeatable)")
     parser.add_argument("--rows", type=int, default=None,
@@ -504,7 +531,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def model_params_from(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    return {name: dict(getattr(args, f"{name}_param")) for name in ("lstm", "dlinear", "arima")}
+    return {name: dict(getattr(args, f"{name}_param")) for name in MODEL_PARAM_GROUPS}
 
 
 def check_counts(args: argparse.Namespace) -> None:

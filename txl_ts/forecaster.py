@@ -12,12 +12,37 @@ import torch
 from torch.utils.data import DataLoader
 
 from .base import BaseForecaster, Capabilities
-from .frames.checks import check_non_negative_int, check_positive_int
 from .frames.validate import Series
+from .params import (
+    ACCELERATOR,
+    BATCH_SIZE,
+    DROPOUT,
+    HORIZON,
+    LOOKBACK,
+    LR,
+    MAX_EPOCHS,
+    PATIENCE,
+    RANDOM_STATE,
+    TARGETS,
+    TIME_COL,
+    TRAINER_KWARGS,
+    VAL_SIZE,
+    WEIGHT_DECAY,
+    Choice,
+    Choices,
+    FloatRange,
+    Follows,
+    IntRange,
+    Param,
+    Ratio,
+    Relative,
+    declared,
+    non_negative_int,
+    positive_int,
+)
 from .seasonality import auto_lookback, auto_patch_len, season_from_freq
 from .training import (
     Windows,
-    check_training_params,
     fit_module,
     min_fit_rows,
     resolve_device,
@@ -47,6 +72,7 @@ def default_stride(patch_len: int, horizon: int) -> int:
     return max(1, patch_len // 2) if horizon <= 2 * patch_len else patch_len
 
 
+@declared
 class TXLForecaster(BaseForecaster):
     """Transformer-XL forecaster for regular multivariate series.
 
@@ -77,8 +103,94 @@ class TXLForecaster(BaseForecaster):
     validation always scores MSE.
     """
 
-    _TRAINING_ONLY_PARAMS = (*BaseForecaster._TRAINING_ONLY_PARAMS, "loss", "linear_init",
-                             "n_segments", "burn_in", "stateful")
+    PARAMS = (
+        HORIZON,
+        Param("patch_len", "auto", [positive_int(), Choices("auto")],
+              "Rows per token. \"auto\" is the series' season (24 hourly, 48 half-hourly, 7 "
+              "daily; see auto_patch_len). Set it for series whose season the frequency does "
+              "not tell; longer patches mean fewer tokens (faster, coarser).",
+              search=Relative((0.5, 1, 2), unit="the data's default patch (one season)",
+                              at_least=4, fallback=(8, 16, 32))),
+        Param("stride", None, [positive_int(), None],
+              "Rows between the starts of consecutive patches, at most patch_len. None is "
+              "patch_len, or half of it when the horizon is at most two patches "
+              "(default_stride): the newest token is then fresher at short horizons. Smaller "
+              "strides give more tokens, at more cost.",
+              search=Ratio("patch_len", (0.5, 1.0))),
+        LOOKBACK.but(
+            doc="Rows the linear path reads before a forecast origin (at least patch_len). "
+                "\"auto\" is 14 seasons (14 * patch_len without a known season). Shorten it "
+                "for short series; lengthen it when a longer cycle matters.",
+            search=Relative((2, 4, 8, 14), unit="the data's season (its patch without one)")),
+        Param("norm_window", None, [positive_int(), None],
+              "Rows of the causal mean (and standard deviation, with norm_scale) by which "
+              "tokens and forecasts are normalised. None is lookback. Shorten it to follow "
+              "level changes faster."),
+        Param("norm_scale", False, ["boolean"],
+              "Divide by the causal standard deviation too (RevIN), not only subtract the "
+              "mean. Try True when the amplitude of the series changes over time."),
+        Param("d_model", 64, [positive_int()],
+              "Width of the token embeddings and attention layers; n_heads must divide it. "
+              "Larger for long, rich series; smaller to train and stream faster.",
+              search=Choice((16, 32, 64, 128))),
+        Param("n_heads", 4, [positive_int()],
+              "Attention heads per layer; must divide d_model. More heads attend to more "
+              "patterns at once, each in d_model / n_heads dimensions.",
+              search=Choice((1, 2, 4, 8))),
+        Param("n_layers", 2, [positive_int()],
+              "Transformer-XL layers, each with a memory of its own. More layers fit more "
+              "complex dynamics, at more cost per token.",
+              search=IntRange(1, 3)),
+        Param("d_ff", 128, [positive_int()],
+              "Hidden width of each layer's feed-forward block; usually twice d_model (the "
+              "tuner keeps that ratio).",
+              search=Follows("d_model", 2)),
+        DROPOUT.but(search=FloatRange(0.0, 0.3)),
+        Param("segment_len", 8, [positive_int()],
+              "Tokens processed together as one segment; the memory carries context from "
+              "segment to segment. With mem_len it sets how far back attention reaches.",
+              search=Choice((8, 16, 32))),
+        Param("mem_len", 16, [non_negative_int()],
+              "Cached layer inputs of earlier tokens that every layer attends to besides the "
+              "current segment; 0 disables the memory (attention within the segment only). "
+              "A longer memory sees further back, at more cost per token.",
+              search=Choice((0, 16, 32, 64))),
+        Param("n_segments", 4, [positive_int()],
+              "Consecutive segments in one training sample (at a random position); more "
+              "segments train the memory over longer spans.",
+              training_only=True),
+        Param("burn_in", 0, [non_negative_int(), None],
+              "Leading segments of each training sample that only warm the memory, without "
+              "gradients; must be smaller than n_segments. None is half of n_segments. On "
+              "validation no warm-up beat scoring every token (0).",
+              training_only=True),
+        Param("stateful", False, ["boolean"],
+              "Train on consecutive segments of batch_size parallel streams in time order, "
+              "carrying the memory from batch to batch, instead of samples at random "
+              "positions.",
+              training_only=True),
+        LR.but(default=3e-4, search=FloatRange(1e-4, 1e-2, log=True)),
+        WEIGHT_DECAY,
+        Param("loss", "huber", [Choices("huber", "mse", "mae")],
+              "Training loss: \"huber\" (robust to outliers), \"mse\", or \"mae\" (as "
+              "SegRNN). Validation and early stopping always score the MSE.",
+              training_only=True),
+        Param("linear_init", "ridge", [Choices("ridge", "seasonal")],
+              "Warm start of the linear path: \"ridge\" fits it by ridge regression towards "
+              "the seasonal naive (or towards repeat-last when that validates over 1% lower); "
+              "\"seasonal\" starts it as the plain seasonal naive.",
+              training_only=True),
+        BATCH_SIZE.but(doc=BATCH_SIZE.doc + " With stateful, the number of parallel "
+                       "streams.", search=Choice((16, 32, 64))),
+        MAX_EPOCHS,
+        PATIENCE.but(default=5),
+        VAL_SIZE,
+        RANDOM_STATE,
+        TARGETS,
+        TIME_COL,
+        ACCELERATOR,
+        TRAINER_KWARGS,
+    )
     capabilities = Capabilities(update=True, fast_rolling=True)
 
     def __init__(
@@ -145,19 +257,7 @@ class TXLForecaster(BaseForecaster):
 
     # ---- validation -----------------------------------------------------------------------
     def _check_params(self) -> None:
-        check_positive_int(
-            horizon=self.horizon, d_model=self.d_model, n_heads=self.n_heads,
-            n_layers=self.n_layers, d_ff=self.d_ff, segment_len=self.segment_len,
-            n_segments=self.n_segments, batch_size=self.batch_size,
-            max_epochs=self.max_epochs, patience=self.patience,
-        )
-        for name, auto in (("patch_len", "auto"), ("lookback", "auto"), ("stride", None),
-                           ("norm_window", None)):
-            if getattr(self, name) != auto:
-                check_positive_int(**{name: getattr(self, name)})
-        check_non_negative_int(mem_len=self.mem_len)
-        if self.burn_in is not None:
-            check_non_negative_int(burn_in=self.burn_in)
+        """The rules between parameters (each one alone is checked by its constraints)."""
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
@@ -167,14 +267,6 @@ class TXLForecaster(BaseForecaster):
                 f"burn_in ({self.burn_in}) must be smaller than n_segments ({self.n_segments}), "
                 "or no segment contributes to the loss"
             )
-        if not isinstance(self.norm_scale, bool):
-            raise TypeError(f"norm_scale must be True or False, got {self.norm_scale!r}")
-        if self.loss not in ("mse", "huber", "mae"):
-            raise ValueError(f"loss must be 'mse', 'huber' or 'mae', got {self.loss!r}")
-        if self.linear_init not in ("ridge", "seasonal"):
-            raise ValueError(f"linear_init must be 'ridge' or 'seasonal', got "
-                             f"{self.linear_init!r}")
-        check_training_params(self.dropout, self.lr, self.weight_decay, self.val_size)
 
     def _resolve(self, freq: pd.DateOffset, stride_rule=default_stride) -> None:
         """Turn the frequency-aware parameters into the fitted `*_` attributes."""
@@ -236,6 +328,7 @@ class TXLForecaster(BaseForecaster):
             norm_window=self.norm_window_, scale=bool(self.norm_scale),
             season=self.season_ if self.season_ <= self.lookback_ else 1, d_model=self.d_model,
             n_heads=self.n_heads, n_layers=self.n_layers, d_ff=self.d_ff, dropout=self.dropout,
+            segment_len=self.segment_len, mem_len=self.mem_len,
         ))
 
     def _to_inference(self, net: TXLNet) -> TXLNet:
@@ -251,7 +344,8 @@ class TXLForecaster(BaseForecaster):
         return net.eval().to(device, torch.float32 if device.type == "mps" else torch.float64)
 
     def _stream(self) -> Stream:
-        return Stream(self.net_, self.grid_, self.segment_len, self.mem_len)
+        config = self.net_.config
+        return Stream(self.net_, self.grid_, config.segment_len, config.mem_len)
 
     def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None) -> None:
         started = time.perf_counter()
@@ -296,7 +390,8 @@ class TXLForecaster(BaseForecaster):
                                       generator=generator)
         val_loader = DataLoader([values], batch_size=1) if has_val else None
         module = TXLModule(
-            self.net_, grid, segment_len=self.segment_len, mem_len=self.mem_len,
+            self.net_, grid, segment_len=self.net_.config.segment_len,
+            mem_len=self.net_.config.mem_len,
             burn_in=self.burn_in_, stateful=self.stateful, val_start=val_start, lr=self.lr,
             weight_decay=self.weight_decay, loss=self.loss,
         )

@@ -37,11 +37,11 @@ from tqdm import tqdm
 
 from . import benchmark
 from .benchmark import (
-    PARAM_GROUP,
     STOCHASTIC,
     _json_safe,
     check_counts,
     dataset_label,
+    group_params,
     load_protocol,
     machine_info,
     make_model,
@@ -69,10 +69,7 @@ class Settings:
 
     def config(self, model: str) -> dict[str, Any]:
         """The settings that a finished result of `model` must match to be reused."""
-        if model in ("txl", "txl-nomem"):
-            params = self.txl_params
-        else:
-            params = self.model_params.get(PARAM_GROUP.get(model, ""), {})
+        params = group_params(model, self.txl_params, self.model_params)
         return _json_safe({"features": self.features, "rows": self.rows, "params": params,
                            "max_epochs": self.max_epochs if model in STOCHASTIC else None})
 

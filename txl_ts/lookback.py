@@ -16,7 +16,6 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from .base import BaseForecaster, Capabilities
-from .frames.checks import check_positive_int
 from .frames.validate import Series
 from .seasonality import auto_lookback, season_from_freq
 from .training import ForecastModule, Windows, fit_module, min_fit_rows, resolve_device
@@ -73,10 +72,6 @@ class LookbackForecaster(BaseForecaster):
         except ValueError:
             season = 1  # no known cycle: 14 of the smallest automatic patch
         self.lookback_ = auto_lookback(season, room=(n_train - self.horizon) // 2)
-
-    def _check_lookback_param(self) -> None:
-        if self.lookback != "auto":
-            check_positive_int(lookback=self.lookback)
 
     # ---- shared ---------------------------------------------------------------------------
     def _min_fit_length(self) -> tuple[int, str]:

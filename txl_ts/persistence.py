@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 from pandas.tseries.frequencies import to_offset
 from safetensors.torch import load_file, save_file
+from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
 
 from .conformal import Calibration
 from .frames.scaling import scaler_from_json, scaler_to_json
@@ -318,16 +319,22 @@ def _model_from_config(cls: type, config: dict[str, Any], file: Path):
             params["time_col"] = label_from_json(params["time_col"])
     except ValueError as err:
         raise CorruptModelError(f"{where}: field 'params.targets/time_col': {err}") from err
-    known = set(cls._get_param_names())
-    unknown, missing = sorted(set(params) - known), sorted(known - set(params))
+    known = [p.name for p in cls.PARAMS]  # the declarations, as in fit
+    unknown = sorted(set(params) - set(known))
+    missing = [name for name in known if name not in params]
     if unknown:
         raise CorruptModelError(f"{where}: unknown field 'params.{unknown[0]}' for "
                                 f"{cls.__name__}")
     if missing:  # save writes every parameter; a default would silently change the model
         raise CorruptModelError(f"{where}: missing field 'params.{missing[0]}'")
+    for name in known:
+        try:
+            validate_parameter_constraints({name: cls._parameter_constraints[name]},
+                                           {name: params[name]}, caller_name=cls.__name__)
+        except InvalidParameterError as err:
+            raise CorruptModelError(f"{where}: field 'params.{name}' is invalid: {err}") from err
     model = cls(**params)
     try:
-        model._check_common_params()
         model._check_params()
     except (ValueError, TypeError) as err:
         raise CorruptModelError(f"{where}: field 'params' is invalid: {err}") from err

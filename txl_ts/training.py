@@ -98,18 +98,6 @@ class ForecastModule(L.LightningModule):
         return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
 
 
-def check_training_params(dropout: float, lr: float, weight_decay: float,
-                          val_size: float | int) -> None:
-    """Hyperparameter checks shared by the neural forecasters."""
-    if not 0.0 <= float(dropout) < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-    if not float(lr) > 0:
-        raise ValueError(f"lr must be positive, got {lr}")
-    if not float(weight_decay) >= 0:
-        raise ValueError(f"weight_decay must be non-negative, got {weight_decay}")
-    validation_rows(val_size, 1000)
-
-
 def validation_rows(val_size: float | int, n_rows: int, at_least: int = 1) -> int:
     """Rows of the time-ordered validation tail: `val_size` is a fraction in (0, 1) of
     `n_rows` or a row count; 0 disables validation. A non-empty tail has `at_least` rows."""

@@ -30,6 +30,7 @@ import pandas as pd
 
 from .backtest import backtest
 from .forecaster import TXLForecaster
+from .params import Choice, FloatRange, Follows, IntRange, Ratio, Relative
 from .training import TrainingDivergedError
 
 SearchSpace = Callable[[optuna.trial.Trial], dict[str, Any]]
@@ -38,8 +39,6 @@ SearchSpace = Callable[[optuna.trial.Trial], dict[str, Any]]
 TRIAL_ERRORS: tuple[type[Exception], ...] = (TrainingDivergedError, FloatingPointError,
                                              RuntimeError)
 
-_D_MODELS = (16, 32, 64, 128)
-_HEADS = (1, 2, 4, 8)
 _ATTR = "txl_ts"  # study user attribute describing what the study was run on
 
 
@@ -61,18 +60,35 @@ class TuneResult:
 
 
 # ---- search space ---------------------------------------------------------------------------
-LOOKBACK_CHOICES = (2, 4, 8, 14)  # seasons (patches without a known season) `lookback` spans
+# The search space is the `search` entries of TXLForecaster's declarations (txl_ts.params).
+SEARCH = {p.name: p.search for p in TXLForecaster.PARAMS if p.search is not None}
+# The order in which the space draws: a seeded sampler gives each draw the next random numbers,
+# so this order is part of what a seed means (and of resumed studies). Parameters declared
+# searchable later are drawn after these, in declaration order, leaving these draws unchanged.
+DRAW_ORDER = ("d_model", "n_heads", "n_layers", "d_ff", "patch_len", "stride", "lookback",
+              "segment_len", "mem_len", "dropout", "lr", "batch_size")
+LOOKBACK_CHOICES = SEARCH["lookback"].multiples  # seasons (patches without a known season)
+
+
+def _draw_order() -> tuple[str, ...]:
+    return (*(n for n in DRAW_ORDER if n in SEARCH), *(n for n in SEARCH if n not in DRAW_ORDER))
+
+
+def optuna_name(name: str) -> str:
+    """The Optuna parameter that samples `name` (a `Ratio` samples `<name>_ratio`)."""
+    return f"{name}_ratio" if isinstance(SEARCH[name], Ratio) else name
 
 
 def default_search_space(fixed: dict[str, Any] | None = None, *, patch_len: int | None = None,
                          lookbacks: Sequence[int] | None = None) -> SearchSpace:
     """The default, CPU-friendly search space; parameters in `fixed` are not sampled.
 
-    Every distribution is static. `n_heads` is drawn from {1, 2, 4, 8} restricted to the
-    divisors of `d_model` (all of them unless `d_model` is fixed to something else), and
-    `stride` is `patch_len` times a ratio in {1/2, 1}, so both constraints always hold (a
-    fixed `n_heads` or `stride` restricts `d_model` or `patch_len` instead).
-    `d_ff` follows `d_model` (2x) unless fixed.
+    Every distribution is static and comes from the `search` entries of `TXLForecaster`'s
+    parameter declarations. `n_heads` is drawn from its choices restricted to the divisors of
+    `d_model` (all of them unless `d_model` is fixed to something else), and `stride` is
+    `patch_len` times a ratio in {1/2, 1}, so both constraints always hold (a fixed `n_heads`
+    or `stride` restricts `d_model` or `patch_len` instead). `d_ff` follows `d_model` (2x)
+    unless fixed.
 
     `patch_len` is the data's default patch (one season; `tune` passes it): `patch_len` is
     then drawn from half, one and two of it (at least 4 steps), else from {8, 16, 32}.
@@ -81,42 +97,46 @@ def default_search_space(fixed: dict[str, Any] | None = None, *, patch_len: int 
     """
     fixed = dict(fixed or {})
     # keep the constraints when one side of them is fixed
-    d_models = tuple(d for d in _D_MODELS if d % int(fixed.get("n_heads", 1)) == 0)
-    base = (8, 16, 32) if patch_len is None else sorted({max(4, patch_len // 2), patch_len,
-                                                          2 * patch_len})
+    d_models = tuple(d for d in SEARCH["d_model"].values if d % int(fixed.get("n_heads", 1)) == 0)
+    patch_rule = SEARCH["patch_len"]
+    base = patch_rule.fallback if patch_len is None else patch_rule.values(patch_len)
     patches = tuple(n for n in base if n >= int(fixed.get("stride", 1)))
     if not d_models or not patches:
         raise ValueError(f"fixed n_heads={fixed.get('n_heads')} / stride={fixed.get('stride')} "
-                         f"leave no d_model in {_D_MODELS} / patch_len in {tuple(base)}; "
-                         "fix d_model / patch_len too")
-    lookback_rows = tuple(sorted({int(n) for n in lookbacks or ()}))
+                         f"leave no d_model in {SEARCH['d_model'].values} / patch_len in "
+                         f"{tuple(base)}; fix d_model / patch_len too")
+    # the values a `Relative` entry is drawn from, for this data (none: not sampled)
+    relative = {"patch_len": patches, "lookback": tuple(sorted({int(n) for n in lookbacks or ()}))}
+    order = _draw_order()
 
     def space(trial: optuna.trial.Trial) -> dict[str, Any]:
         p: dict[str, Any] = {}
-
-        def pick(name: str, sample: Callable[[], Any]) -> Any:
+        value = dict(fixed)  # every parameter fixed or drawn so far, for rules that read one
+        for name in order:
             if name in fixed:
-                return fixed[name]
-            p[name] = sample()
-            return p[name]
-
-        d_model = pick("d_model", lambda: trial.suggest_categorical("d_model", d_models))
-        heads = [h for h in _HEADS if d_model % h == 0]
-        pick("n_heads", lambda: trial.suggest_categorical("n_heads", heads))
-        pick("n_layers", lambda: trial.suggest_int("n_layers", 1, 3))
-        if "d_ff" not in fixed:
-            p["d_ff"] = 2 * d_model
-        patch = pick("patch_len", lambda: trial.suggest_categorical("patch_len", patches))
-        if "stride" not in fixed:
-            ratio = trial.suggest_categorical("stride_ratio", (0.5, 1.0))
-            p["stride"] = max(1, int(patch * ratio))
-        if lookback_rows:
-            pick("lookback", lambda: trial.suggest_categorical("lookback", lookback_rows))
-        pick("segment_len", lambda: trial.suggest_categorical("segment_len", (8, 16, 32)))
-        pick("mem_len", lambda: trial.suggest_categorical("mem_len", (0, 16, 32, 64)))
-        pick("dropout", lambda: trial.suggest_float("dropout", 0.0, 0.3))
-        pick("lr", lambda: trial.suggest_float("lr", 1e-4, 1e-2, log=True))
-        pick("batch_size", lambda: trial.suggest_categorical("batch_size", (16, 32, 64)))
+                continue
+            rule = SEARCH[name]
+            if isinstance(rule, Follows):
+                p[name] = rule.factor * value[rule.of]
+            elif isinstance(rule, Ratio):
+                ratio = trial.suggest_categorical(optuna_name(name), rule.ratios)
+                p[name] = max(1, int(value[rule.of] * ratio))
+            elif isinstance(rule, Relative):
+                if not relative[name]:
+                    continue
+                p[name] = trial.suggest_categorical(name, relative[name])
+            elif isinstance(rule, Choice):
+                choices = rule.values
+                if name == "d_model":
+                    choices = d_models
+                elif name == "n_heads":
+                    choices = [h for h in rule.values if value["d_model"] % h == 0]
+                p[name] = trial.suggest_categorical(name, choices)
+            elif isinstance(rule, IntRange):
+                p[name] = trial.suggest_int(name, rule.low, rule.high, log=rule.log)
+            else:
+                p[name] = trial.suggest_float(name, rule.low, rule.high, log=rule.log)
+            value[name] = p[name]
         return p
 
     return space
@@ -156,11 +176,19 @@ def data_space(fit_df: pd.DataFrame, horizon: int, fixed: dict[str, Any]) -> Dat
     room = (len(fit_df) - horizon) // 2
     lookbacks = tuple(k * unit for k in LOOKBACK_CHOICES if k * unit <= room) or (2 * unit,)
     params = model.get_params()
-    defaults = {name: params[name] for name in ("d_model", "n_heads", "n_layers", "segment_len",
-                                                "mem_len", "dropout", "lr", "batch_size")}
-    ratio = next((r for r in (0.5, 1.0) if max(1, int(model.patch_len_ * r)) == model.stride_),
-                 None)
-    defaults.update(patch_len=model.patch_len_, stride_ratio=ratio, lookback=model.lookback_)
+    # the default model in the space's own terms: sampled parameters as they are, the ones
+    # relative to the data as `fit` resolves them, a ratio as the one that gives the resolved
+    # value (None when none does)
+    defaults: dict[str, Any] = {}
+    for name, rule in SEARCH.items():
+        if isinstance(rule, (Choice, IntRange, FloatRange)):
+            defaults[name] = params[name]
+        elif isinstance(rule, Relative):
+            defaults[name] = getattr(model, f"{name}_")
+        elif isinstance(rule, Ratio):
+            of, resolved = getattr(model, f"{rule.of}_"), getattr(model, f"{name}_")
+            defaults[optuna_name(name)] = next(
+                (r for r in rule.ratios if max(1, int(of * r)) == resolved), None)
     return DataSpace(model.patch_len_, lookbacks, defaults)
 
 

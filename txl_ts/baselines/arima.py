@@ -39,6 +39,16 @@ from ..conformal import check_levels
 from ..frames.checks import check_non_negative_int, check_positive_int
 from ..frames.output import interval_frame, quantile_frame
 from ..frames.validate import Series
+from ..params import (
+    HORIZON,
+    TARGETS,
+    TIME_COL,
+    Choices,
+    Param,
+    declared,
+    non_negative_int,
+    positive_int,
+)
 from ..seasonality import seasonal_periods
 
 TRENDS = ("n", "c")
@@ -67,36 +77,10 @@ def _statsmodels_context() -> Iterator[None]:
         yield
 
 
+@declared
 class ARIMAForecaster(BaseForecaster):
     """Seasonal ARIMA baseline: Fourier seasonality plus an independent statsmodels `SARIMAX`
     per column, on scaled data.
-
-    Parameters
-    ----------
-    horizon : steps forecast after each origin.
-    seasonal : True (default) to regress out Fourier terms of the seasonal `periods` before the
-        ARIMA; False for a plain ARIMA on the data.
-    periods : seasonal periods in steps, or None for `seasonal_periods(freq, n_train_rows)`
-        (the main season of the frequency, then longer ones seen at least twice).
-    harmonics : Fourier pairs (cos, sin at k / period, k = 1..harmonics) per period, at most
-        period // 2; frequencies shared by two periods (k=7 of 168 is k=1 of 24) are kept once.
-        None (default) takes all of them, up to 168 per period: for hourly and half-hourly
-        data the full profile of the week, averaged over the training weeks (it holds a
-        weekday-specific daily shape, which 24 harmonics of a 336-step week cannot). Fewer
-        harmonics give smoother profiles.
-    order : `(p, d, q)` used for every column, or None to select it per column: `d` is the
-        smallest number of differences (up to `max_d`) after which the KPSS test does not
-        reject level stationarity at the 5% level, then `(p, q)` minimise the AIC over
-        `0..max_p` x `0..max_q` (AIC is only compared between models with the same `d`).
-    seasonal_order : `(P, D, Q, s)` for a SARIMAX seasonal part on the remainder, e.g.
-        `(1, 0, 1, 24)`, or None (default) for none. It is used as given (not searched);
-        seasonal differences are applied before the KPSS test. Its state grows with `s`, so
-        keep `s` short; the Fourier terms are the tool for long seasons.
-    max_p, max_d, max_q : the search ranges when `order` is None.
-    trend : "n" (none), "c" (a constant; a drift when the model is integrated), or None for
-        "c" when the model is not differenced and "n" otherwise.
-    maxiter : iteration limit of the L-BFGS likelihood optimisation.
-    targets, time_col : as for every txl_ts forecaster.
 
     Fitted attributes: `periods_` (the seasonal periods used; [] without seasonality),
     `frequencies_` (cycles per step of the Fourier terms), `fourier_coef_` (n_columns,
@@ -106,6 +90,52 @@ class ARIMAForecaster(BaseForecaster):
     `fit_summary_`, and the statsmodels results in `results_` (filtered on the remainder of
     the fit data, plus `validation_data` if given, with the estimated parameters).
     """
+
+    PARAMS = (
+        HORIZON,
+        Param("seasonal", True, ["boolean"],
+              "Regress Fourier terms of the seasonal periods out of each column before the "
+              "ARIMA. False for a plain ARIMA on the data (series without a cycle, or to "
+              "compare)."),
+        Param("periods", None, [list, tuple, None],
+              "Seasonal periods in steps, each at least 2; None is seasonal_periods(freq, "
+              "n_train_rows): the frequency's main season, then longer ones seen at least "
+              "twice (24 and 168 hourly). Set it for cycles the frequency does not tell.",
+              type_doc="list of int or None"),
+        Param("harmonics", None, [positive_int(), None],
+              "Fourier pairs per period (cos and sin at k / period, k = 1..harmonics; at most "
+              "period // 2, frequencies two periods share kept once). None takes all of them, "
+              "up to 168 per period: hourly, the week's full profile, weekday-specific daily "
+              "shape included. Fewer give smoother seasonal profiles."),
+        Param("order", None, [list, tuple, None],
+              "(p, d, q) for every column, or None to select it per column: d is the fewest "
+              "differences (up to max_d) after which KPSS does not reject level stationarity "
+              "at 5%, then (p, q) minimise the AIC over 0..max_p x 0..max_q. Fix it to fit "
+              "faster or to compare a known order.",
+              type_doc="(int, int, int) or None"),
+        Param("seasonal_order", None, [list, tuple, None],
+              "(P, D, Q, s) of a SARIMAX seasonal part on the remainder, e.g. (1, 0, 1, 24), "
+              "used as given (seasonal differences precede the KPSS test); None for none. "
+              "Its state grows with s, so keep s short; Fourier terms handle long seasons.",
+              type_doc="(int, int, int, int) or None"),
+        Param("max_p", 2, [non_negative_int()],
+              "Largest autoregressive order p searched when order is None; raise it for "
+              "long short-term dependence, at the cost of more fits per column."),
+        Param("max_d", 1, [non_negative_int()],
+              "Most differences d tried when order is None; 2 for series with a trend "
+              "in their growth."),
+        Param("max_q", 2, [non_negative_int()],
+              "Largest moving-average order q searched when order is None; raise it as "
+              "max_p, at the same cost."),
+        Param("trend", None, [Choices(*TRENDS), None],
+              "\"n\" (none) or \"c\" (a constant; a drift when the model is integrated); "
+              "None is \"c\" for undifferenced models and \"n\" otherwise."),
+        Param("maxiter", 50, [positive_int()],
+              "Iteration limit of the L-BFGS likelihood optimisation; raise it when "
+              "converged_ reports columns that did not converge."),
+        TARGETS,
+        TIME_COL,
+    )
 
     capabilities = Capabilities(update=True, fast_rolling=True)
 
@@ -141,34 +171,25 @@ class ARIMAForecaster(BaseForecaster):
 
     # ---- validation -----------------------------------------------------------------------
     def _check_params(self) -> None:
-        check_positive_int(horizon=self.horizon, maxiter=self.maxiter)
-        if self.harmonics is not None:
-            check_positive_int(harmonics=self.harmonics)
-        if not isinstance(self.seasonal, (bool, np.bool_)):
-            raise ValueError(f"seasonal must be True or False, got {self.seasonal!r}")
+        """The entries of the tuple parameters (their types are checked by the constraints)."""
         if self.periods is not None:
-            if not isinstance(self.periods, (tuple, list)):
-                raise ValueError(f"periods must be a list of ints or None, got {self.periods!r}")
             for period in self.periods:
                 check_positive_int(period=period)
                 if period < 2:
                     raise ValueError(f"a seasonal period must be at least 2, got {period}")
-        check_non_negative_int(max_p=self.max_p, max_d=self.max_d, max_q=self.max_q)
         if self.order is not None:
-            if not isinstance(self.order, (tuple, list)) or len(self.order) != 3:
+            if len(self.order) != 3:
                 raise ValueError(f"order must be (p, d, q) or None, got {self.order!r}")
             p, d, q = self.order
             check_non_negative_int(p=p, d=d, q=q)
         if self.seasonal_order is not None:
             so = self.seasonal_order
-            if not isinstance(so, (tuple, list)) or len(so) != 4:
+            if len(so) != 4:
                 raise ValueError(f"seasonal_order must be (P, D, Q, s) or None, got {so!r}")
             check_non_negative_int(P=so[0], D=so[1], Q=so[2])
             check_positive_int(s=so[3])
             if so[3] < 2 and any(so[:3]):
                 raise ValueError(f"seasonal period s must be at least 2, got {so[3]}")
-        if self.trend is not None and self.trend not in TRENDS:
-            raise ValueError(f"trend must be one of {TRENDS} or None, got {self.trend!r}")
 
     def _seasonal(self) -> tuple[int, int, int, int]:
         return tuple(int(v) for v in self.seasonal_order) if self.seasonal_order else (0, 0, 0, 0)

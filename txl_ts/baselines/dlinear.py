@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..frames.checks import check_positive_int
 from ..lookback import LookbackForecaster
-from ..training import ForecastModule, check_training_params, masked_mse
+from ..params import (
+    ACCELERATOR,
+    BATCH_SIZE,
+    HORIZON,
+    LOOKBACK,
+    LR,
+    MAX_EPOCHS,
+    PATIENCE,
+    RANDOM_STATE,
+    TARGETS,
+    TIME_COL,
+    TRAINER_KWARGS,
+    VAL_SIZE,
+    WEIGHT_DECAY,
+    WINDOW_STEP,
+    Param,
+    Range,
+    declared,
+    positive_int,
+)
+from ..training import ForecastModule, masked_mse
 
 
 class DLinearNet(nn.Module):
@@ -68,6 +87,7 @@ class DLinearModule(ForecastModule):
         self.lr_schedulers().step()  # manual optimisation: Lightning leaves the stepping to us
 
 
+@declared
 class DLinearForecaster(LookbackForecaster):
     """DLinear baseline: moving-average trend/remainder decomposition of the last `lookback`
     rows and one linear map lookback -> horizon for each part; their sum is the forecast.
@@ -85,6 +105,34 @@ class DLinearForecaster(LookbackForecaster):
     mean squared error of forecasts whose origins lie in it; the best epoch's weights are kept.
     Histories shorter than `lookback` rows are rejected with a ValueError naming the minimum.
     """
+
+    PARAMS = (
+        HORIZON,
+        LOOKBACK.but(doc=LOOKBACK.doc + " The paper reads 336 rows at every horizon."),
+        Param("kernel", 25, [positive_int()],
+              "Width of the moving average that splits trend from remainder (25 in the "
+              "paper). Widen it for smoother trends on fine-grained data."),
+        Param("individual", False, ["boolean"],
+              "Give each column its own pair of linear maps (the paper's \"individual\" "
+              "variant) instead of one pair for all. Try it when the columns behave "
+              "differently and the series are long."),
+        WINDOW_STEP,
+        LR.but(default=0.005, doc="Learning rate of Adam at the first epoch (the paper's "
+               "0.005); lower it when the training loss jumps."),
+        Param("lr_decay", 0.5, [Range(Real, 0, 1, closed="right")],
+              "Factor applied to the learning rate after every epoch (0.5 halves it, as in "
+              "the paper); 1 keeps it constant."),
+        WEIGHT_DECAY.but(default=0.0),
+        BATCH_SIZE,
+        MAX_EPOCHS,
+        PATIENCE,
+        VAL_SIZE,
+        RANDOM_STATE,
+        TARGETS,
+        TIME_COL,
+        ACCELERATOR,
+        TRAINER_KWARGS,
+    )
 
     def __init__(
         self,
@@ -125,20 +173,6 @@ class DLinearForecaster(LookbackForecaster):
         self.trainer_kwargs = trainer_kwargs
 
     val_batch_size = 256
-
-    # ---- validation -----------------------------------------------------------------------
-    def _check_params(self) -> None:
-        check_positive_int(
-            horizon=self.horizon, kernel=self.kernel,
-            window_step=self.window_step, batch_size=self.batch_size,
-            max_epochs=self.max_epochs, patience=self.patience,
-        )
-        self._check_lookback_param()
-        if not isinstance(self.individual, (bool, np.bool_)):
-            raise ValueError(f"individual must be True or False, got {self.individual!r}")
-        if not 0.0 < float(self.lr_decay) <= 1.0:
-            raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
-        check_training_params(0.0, self.lr, self.weight_decay, self.val_size)
 
     # ---- the model ----------------------------------------------------------------------
     def _build_net(self, n_channels: int) -> DLinearNet:

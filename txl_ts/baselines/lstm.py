@@ -8,10 +8,31 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..frames.checks import check_non_negative_int, check_positive_int
 from ..lookback import LookbackForecaster
+from ..params import (
+    ACCELERATOR,
+    BATCH_SIZE,
+    DROPOUT,
+    HORIZON,
+    LOOKBACK,
+    LR,
+    MAX_EPOCHS,
+    PATIENCE,
+    RANDOM_STATE,
+    TARGETS,
+    TIME_COL,
+    TRAINER_KWARGS,
+    VAL_SIZE,
+    WEIGHT_DECAY,
+    WINDOW_STEP,
+    Choices,
+    Param,
+    declared,
+    non_negative_int,
+    positive_int,
+)
 from ..seasonality import auto_patch_len, season_from_freq
-from ..training import ForecastModule, check_training_params, masked_mse
+from ..training import ForecastModule, masked_mse
 
 
 class LSTMNet(nn.Module):
@@ -58,6 +79,7 @@ class LSTMModule(ForecastModule):
         return masked_mse(self.net(rows[:, :lookback], channel_ids), rows[:, lookback:])
 
 
+@declared
 class LSTMForecaster(LookbackForecaster):
     """LSTM baseline: channel-independent sequence encoder with a direct multi-horizon head.
 
@@ -84,6 +106,38 @@ class LSTMForecaster(LookbackForecaster):
     Histories shorter than `lookback` rows are rejected with a ValueError naming the minimum
     (no padding: the network never saw padded windows in training).
     """
+
+    PARAMS = (
+        HORIZON,
+        LOOKBACK,
+        Param("patch_len", "auto", [positive_int(), Choices("auto")],
+              "Rows the LSTM reads per step; must divide lookback. \"auto\" is the season "
+              "(24 hourly, 7 daily; auto_patch_len) cut to a divisor of the lookback. 1 is the "
+              "classic one-row-per-step LSTM, far slower on long lookbacks."),
+        Param("hidden_size", 64, [positive_int()],
+              "Width of the LSTM's hidden state. Larger for rich multi-season series, "
+              "smaller to train faster."),
+        Param("n_layers", 2, [positive_int()],
+              "Stacked LSTM layers (dropout applies between them when there are two or "
+              "more)."),
+        DROPOUT.but(doc="Dropout rate in training (inactive in forecasts), between the LSTM "
+                    "layers and before the head. Raise it when the model overfits."),
+        Param("channel_embedding", 0, [non_negative_int()],
+              "Size of a learned per-channel vector added to every input step; 0 (none) "
+              "treats all channels alike. Try 4-16 when the columns behave differently."),
+        WINDOW_STEP,
+        LR,
+        WEIGHT_DECAY,
+        BATCH_SIZE.but(default=64),
+        MAX_EPOCHS.but(default=100),
+        PATIENCE,
+        VAL_SIZE,
+        RANDOM_STATE,
+        TARGETS,
+        TIME_COL,
+        ACCELERATOR,
+        TRAINER_KWARGS,
+    )
 
     def __init__(
         self,
@@ -129,19 +183,10 @@ class LSTMForecaster(LookbackForecaster):
 
     # ---- validation -----------------------------------------------------------------------
     def _check_params(self) -> None:
-        check_positive_int(
-            horizon=self.horizon, hidden_size=self.hidden_size,
-            n_layers=self.n_layers, window_step=self.window_step, batch_size=self.batch_size,
-            max_epochs=self.max_epochs, patience=self.patience,
-        )
-        check_non_negative_int(channel_embedding=self.channel_embedding)
-        self._check_lookback_param()
-        if self.patch_len != "auto":
-            check_positive_int(patch_len=self.patch_len)
-            if self.lookback != "auto" and self.lookback % self.patch_len:
-                raise ValueError(f"patch_len ({self.patch_len}) must divide lookback "
-                                 f"({self.lookback}), or use patch_len='auto'")
-        check_training_params(self.dropout, self.lr, self.weight_decay, self.val_size)
+        """The rules between parameters (each one alone is checked by its constraints)."""
+        if self.patch_len != "auto" and self.lookback != "auto" and self.lookback % self.patch_len:
+            raise ValueError(f"patch_len ({self.patch_len}) must divide lookback "
+                             f"({self.lookback}), or use patch_len='auto'")
 
     def _resolve(self, n_train: int) -> None:
         super()._resolve(n_train)

@@ -10,14 +10,15 @@ import pandas as pd
 import torch
 
 from ..base import BaseForecaster, Capabilities
-from ..frames.checks import check_positive_int
 from ..frames.scaling import identity_scaler
 from ..frames.validate import Series
+from ..params import HORIZON, TARGETS, TIME_COL, Choices, Param, declared, positive_int
 from ..seasonality import season_from_freq
 
 METHODS = ("last", "seasonal")
 
 
+@declared
 class NaiveForecaster(BaseForecaster):
     """Naive baselines: `method="last"` repeats the last observation; `method="seasonal"`
     repeats the last `season` observations (`season=None` takes it from the frequency, see
@@ -32,6 +33,19 @@ class NaiveForecaster(BaseForecaster):
 
     max_abs_scaled = math.inf  # repeating values needs no scale, so no value is absurd
 
+    PARAMS = (
+        HORIZON,
+        Param("method", "last", [Choices(*METHODS)],
+              "\"last\" repeats the last observation; \"seasonal\" repeats the last season. "
+              "The seasonal naive is the baseline for series with a daily or weekly cycle."),
+        Param("season", None, [positive_int(), None],
+              "Rows in a season for method=\"seasonal\" (ignored for \"last\"); None takes "
+              "it from the frequency (24 hourly, 7 daily; season_from_freq). Set it for another "
+              "cycle, e.g. 168 to repeat last week of hourly data."),
+        TARGETS,
+        TIME_COL,
+    )
+
     def __init__(
         self,
         horizon: int = 96,
@@ -45,13 +59,6 @@ class NaiveForecaster(BaseForecaster):
         self.season = season
         self.targets = targets
         self.time_col = time_col
-
-    def _check_params(self) -> None:
-        check_positive_int(horizon=self.horizon)
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        if self.season is not None:
-            check_positive_int(season=self.season)
 
     def _resolve_season(self, freq: pd.DateOffset) -> int:
         if self.method == "last":

@@ -23,6 +23,10 @@ class TXLConfig:
     n_layers: int = 2
     d_ff: int = 128
     dropout: float = 0.1
+    # the layers never read these two: the stream and training do (`Stream`, `TXLModule`),
+    # but they are as much a part of what the network computes as the rest
+    segment_len: int = 8  # tokens processed together; the memory carries context across
+    mem_len: int = 16  # cached inputs of earlier tokens that every layer attends to
 
     @property
     def token_rows(self) -> int:

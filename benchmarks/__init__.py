@@ -1,5 +1,5 @@
 """Efficiency benchmarks of txl_ts (streaming latency, training cost, throughput).
 
 Each script runs as `python -m benchmarks.<name> [--smoke] [--out DIR]` and writes JSON and PNG
-files; `python -m benchmarks.report` turns the JSON files into BENCHMARKS.md.
+files; `python -m benchmarks.report` turns the JSON files into docs/benchmarks.md.
 """

@@ -1,4 +1,4 @@
-"""Write BENCHMARKS.md from the JSON files in benchmarks/results (never typed by hand).
+"""Write docs/benchmarks.md from the JSON files in benchmarks/results (never typed by hand).
 
     python -m benchmarks.report [--results DIR] [--output FILE]
 """
@@ -145,7 +145,7 @@ def _streaming(d: dict, dataset: str | None = None) -> list[str]:
                       "and building the forecast frame. The last column is the largest "
                       "difference between the streamed and the re-encoded forecast (original "
                       "units)."]
-    lines += ["", f"![streaming](benchmarks/results/{d['benchmark']}"
+    lines += ["", f"![streaming](../benchmarks/results/{d['benchmark']}"
               f"{'_' + dataset if dataset else ''}.png)", ""]
     return lines
 
@@ -299,7 +299,7 @@ def _training(d: dict) -> list[str]:
         f"{d['grad_max_abs_diff_segment_vs_one_backward']:.1e} (max abs difference, dropout off, "
         "longest history): backward per segment is the same update at a fraction of the memory.",
         "",
-        "![training cost](benchmarks/results/training_cost.png)",
+        "![training cost](../benchmarks/results/training_cost.png)",
         "",
     ]
     return lines
@@ -398,7 +398,7 @@ def render(results: Path) -> str:
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=RESULTS)
-    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args(argv)
     args.output.write_text(render(args.results))
     return args.output

@@ -88,7 +88,7 @@ def protocol(datasets: list[str], horizons: list[int]) -> list[dict]:
 
 
 def section_lines(results) -> list[str]:
-    """Rendered into BENCHMARKS.md section 4 by `benchmarks.txl_ablation.section`."""
+    """Rendered into docs/benchmarks.md section 4 by `benchmarks.txl_ablation.section`."""
     import json
 
     path = results / "ridge_padding.json"

@@ -6,7 +6,7 @@ enters), and which one `fit_linear_path` keeps (repeat-last only when more than 
 
 The cells are the standard protocol's hourly cells (ETTh1, ETTh2, WTH at 24-720 steps),
 and, when `--unseen-dir` / `--low-frequency-dir` name the CSVs that `benchmarks.unseen_data`
-and `benchmarks.low_frequency` write, their cells. BENCHMARKS.md section 7 renders it.
+and `benchmarks.low_frequency` write, their cells. docs/benchmarks.md section 7 renders it.
 """
 
 from __future__ import annotations

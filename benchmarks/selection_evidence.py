@@ -27,7 +27,7 @@ and selection, every test window):
   14 seasons: which one validation prefers, and the test MSE of each.
 
 Results go to benchmarks/results/selection_evidence.json (cells already there are kept);
-BENCHMARKS.md section 4 renders them (`python -m benchmarks.report`).
+docs/benchmarks.md section 4 renders them (`python -m benchmarks.report`).
 """
 
 from __future__ import annotations

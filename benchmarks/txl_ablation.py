@@ -3,7 +3,7 @@
 Each variant is the default `TXLForecaster` with one change; every cell is fitted on the
 train split, early-stopped on the validation split and scored on every stride-1 test window
 (`txl_ts.benchmark`). Results go to benchmarks/results/txl_ablation.json (finished cells are
-skipped on a rerun); BENCHMARKS.md is then rebuilt (`benchmarks.report` renders the table).
+skipped on a rerun); docs/benchmarks.md is then rebuilt (`benchmarks.report` renders the table).
 
     OMP_NUM_THREADS=1 python -m benchmarks.txl_ablation --datasets ETTh1,ETTh2 --seeds 1
     python -m benchmarks.txl_ablation --table
@@ -335,7 +335,7 @@ def half_stride_lines(results: Path) -> list[str]:
 
 
 def section(results: Path) -> list[str]:
-    """The BENCHMARKS.md section (rendered by `benchmarks.report`): one table per results file
+    """The docs/benchmarks.md section (rendered by `benchmarks.report`): one table per results file
     (`txl_ablation*.json`, each run on one version of the code), then attention and probe."""
     paths = sorted(results.glob("txl_ablation*.json"))
     if not paths:
@@ -393,7 +393,7 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--table", action="store_true",
-                        help="only print the table and rebuild BENCHMARKS.md")
+                        help="only print the table and rebuild docs/benchmarks.md")
     parser.add_argument("--out", type=Path, default=None, help="results JSON")
     args = parser.parse_args()
     if args.out is not None:
@@ -405,7 +405,7 @@ def main() -> None:
             args.variants.split(","), args.seeds)
     print(table(_load()["cells"]))
     if OUT.parent == RESULTS:
-        report.main([])  # BENCHMARKS.md
+        report.main([])  # docs/benchmarks.md
 
 
 if __name__ == "__main__":

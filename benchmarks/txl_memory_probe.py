@@ -67,7 +67,7 @@ def probe(dataset: str, horizon: int, seed: int) -> dict:
 
 
 def section_lines(results) -> list[str]:
-    """Rendered into BENCHMARKS.md section 4 by `benchmarks.txl_ablation.section`."""
+    """Rendered into docs/benchmarks.md section 4 by `benchmarks.txl_ablation.section`."""
     path = results / OUT.name
     if not path.exists():
         return []

@@ -16,7 +16,7 @@ Every library model runs at its defaults on the 70/10/20 split ("M", every strid
 window; reports in `benchmarks/results/low_frequency/`); TXL runs again with `stride=7` at
 horizons 7 and 14 of the daily series (`.../stride7/`) and, tuned by `txl_ts.tuning.tune` on
 the train rows with the validation rows as its tail, with its best parameters
-(`.../tuned/`). BENCHMARKS.md section 7 by `python -m benchmarks.report`.
+(`.../tuned/`). docs/benchmarks.md section 7 by `python -m benchmarks.report`.
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def run_tuned(paths: dict[str, Path], trials: int, seeds: int, out_dir: Path,
 
 
 def section(results: Path) -> list[str]:
-    """BENCHMARKS.md section 7: the low-frequency cells, and on the daily ones the default
+    """docs/benchmarks.md section 7: the low-frequency cells, and on the daily ones the default
     stride against stride 7."""
     cells, reports = load_cells(results / "low_frequency")
     if not reports:

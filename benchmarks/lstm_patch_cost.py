@@ -57,7 +57,7 @@ def run(patches: list[int], n_seq: int, lookback: int, horizon: int, repeats: in
 
 
 def section(results: Path) -> list[str]:
-    """BENCHMARKS.md section 5, from `lstm_patch_cost.json` (nothing when it is missing)."""
+    """docs/benchmarks.md section 5, from `lstm_patch_cost.json` (nothing when it is missing)."""
     path = results / f"{NAME}.json"
     if not path.is_file():
         return []

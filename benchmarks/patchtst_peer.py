@@ -15,7 +15,7 @@ at NeuralForecast's defaults (MAE loss, patch 16 / stride 8, RevIN) with a 336-r
 at most 1,000 steps, and early stopping on the validation rows (checked every 50 steps,
 patience 5), as the peer in `shared/reference/published_results.md` was measured.
 The report (`<dataset>_<features>_<horizon>_patchtst-nf.json`) has the benchmark's layout,
-so BENCHMARKS.md can place it beside the library's models; it is rewritten after every seed.
+so docs/benchmarks.md can place it beside the library's models; it is rewritten after every seed.
 
 NeuralForecast imports ray for its Auto* hyper-parameter search classes, which the peer never
 uses. On a machine without ray (the GPU machine the reports in benchmarks/results/peer came

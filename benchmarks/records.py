@@ -1,4 +1,4 @@
-"""The BENCHMARKS.md sections of decisions already made, rendered from their JSON files.
+"""The docs/benchmarks.md sections of decisions already made, rendered from their JSON files.
 
 The ablations, probes and selection studies behind TXL's defaults (section 4 and the prior of
 section 7): their results stay in benchmarks/results, and `benchmarks.report` renders them
@@ -178,13 +178,13 @@ def half_stride_lines(results: Path) -> list[str]:
 
 
 def ablation_section(results: Path) -> list[str]:
-    """BENCHMARKS.md section 4: one table per results file
+    """docs/benchmarks.md section 4: one table per results file
     (`txl_ablation*.json`, each run on one version of the code), then attention and probe."""
     paths = sorted(results.glob("txl_ablation*.json"))
     if not paths:
         return []
     lines = [
-        "## 4. TXL accuracy: ablation of each step (issue 9)", "",
+        "## 4. TXL accuracy: ablation of each step", "",
         "Script: `python -m experiments.txl_ablation [--out FILE]`. Standard protocol (train / "
         "validation / test 12/4/4 months for ETTh, 70/10/20 for WTH and the CSV series of "
         "section 6, train-only scaling, \"M\"), the horizon in each "

@@ -1,4 +1,4 @@
-"""Write BENCHMARKS.md from the JSON files in benchmarks/results (never typed by hand).
+"""Write docs/benchmarks.md from the JSON files in benchmarks/results (never typed by hand).
 
     python -m benchmarks.report [--results DIR] [--output FILE]
 """
@@ -115,7 +115,7 @@ def _streaming(d: dict, dataset: str | None = None) -> list[str]:
                 f"| {r['history_rows']:,} | {_ms(r['reencode_cpu_s'])} "
                 f"| {_ms3(r['stream_cpu_median_s'])} | {_ms3(r['stream_cpu_p99_s'])} "
                 f"| {_ms3(r['stream_cpu_worst_s'])} | {r['ratio_cpu_worst']:,.0f}x |")
-    lines += ["", "Targets (issue 12): median <= 0.5 ms and p99 <= 1.5 ms; worst step >= 200x "
+    lines += ["", "Targets: median <= 0.5 ms and p99 <= 1.5 ms; worst step >= 200x "
                   "faster than re-encoding at 16k rows and >= 1,000x at 64k."]
     for r in d["results"]:
         views = [("wall clock", "stream", "ratio_worst")]
@@ -146,7 +146,7 @@ def _streaming(d: dict, dataset: str | None = None) -> list[str]:
                       "and building the forecast frame. The last column is the largest "
                       "difference between the streamed and the re-encoded forecast (original "
                       "units)."]
-    lines += ["", f"![streaming](benchmarks/results/{d['benchmark']}"
+    lines += ["", f"![streaming](../benchmarks/results/{d['benchmark']}"
               f"{'_' + dataset if dataset else ''}.png)", ""]
     return lines
 
@@ -301,7 +301,7 @@ def _training(d: dict) -> list[str]:
         f"{d['grad_max_abs_diff_segment_vs_one_backward']:.1e} (max abs difference, dropout off, "
         "longest history): backward per segment is the same update at a fraction of the memory.",
         "",
-        "![training cost](benchmarks/results/training_cost.png)",
+        "![training cost](../benchmarks/results/training_cost.png)",
         "",
     ]
     return lines
@@ -394,7 +394,7 @@ def render(results: Path) -> str:
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=RESULTS)
-    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args(argv)
     args.output.write_text(render(args.results))
     return args.output

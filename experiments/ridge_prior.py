@@ -9,7 +9,7 @@ cell trains the network for a single batch only, which the numbers do not depend
 
 The cells are the standard protocol's hourly cells (ETTh1, ETTh2, WTH at 24-720 steps),
 and, when `--unseen-dir` / `--low-frequency-dir` name the CSVs that `benchmarks.unseen_data`
-and `benchmarks.low_frequency` write, their cells. BENCHMARKS.md section 7 renders it
+and `benchmarks.low_frequency` write, their cells. docs/benchmarks.md section 7 renders it
 (`python -m benchmarks.report`).
 """
 

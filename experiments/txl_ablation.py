@@ -4,7 +4,7 @@ Each variant is the default `TXLForecaster` with the parameters of `VARIANTS`; e
 fitted on the train split, early-stopped on the validation split and scored on every stride-1
 test window (`txl_ts.benchmark`). Results go to benchmarks/results/txl_ablation.json
 (finished cells are skipped on a rerun); `python -m benchmarks.report` then renders them
-into BENCHMARKS.md section 4, with the variants' descriptions in
+into docs/benchmarks.md section 4, with the variants' descriptions in
 `benchmarks.records.VARIANT_CHANGES`.
 
 The results files also hold variants that changed code rather than parameters (the network
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
         run(args.datasets.split(","), [int(h) for h in args.horizons.split(",")], variants,
             args.seeds, args.out)
     print(ablation_table(_load(args.out)["cells"]))
-    print("BENCHMARKS.md: python -m benchmarks.report")
+    print("docs/benchmarks.md: python -m benchmarks.report")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ early stopping, as in the benchmark), streams the whole series through it, and a
 layer's attention probabilities (heads and channels pooled) over every query that has a full
 memory: by relative distance in tokens, and the share that lands on memory tokens (before the
 query's segment). Writes benchmarks/results/txl_attention_<dataset>.json, which
-`python -m benchmarks.report` renders into BENCHMARKS.md section 4.
+`python -m benchmarks.report` renders into docs/benchmarks.md section 4.
 
     OMP_NUM_THREADS=1 python -m experiments.txl_attention --dataset ETTh1
 """

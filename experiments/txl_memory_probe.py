@@ -12,7 +12,7 @@ weights:
 
 If wiping the memory helps on test but hurts on validation, what the memory carries is what
 validation rewards and test punishes. Results: benchmarks/results/txl_memory_probe.json, which
-`python -m benchmarks.report` renders into BENCHMARKS.md section 4.
+`python -m benchmarks.report` renders into docs/benchmarks.md section 4.
 
     OMP_NUM_THREADS=1 python -m experiments.txl_memory_probe --cells ETTh1-96,ETTh1-336
 """

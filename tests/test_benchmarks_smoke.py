@@ -117,7 +117,7 @@ def test_report_from_smoke_results(out):
     for name in ("streaming_vs_reencode", "training_cost", "throughput"):
         if not (out / f"{name}.json").is_file():
             pytest.skip(f"{name} smoke run did not produce results")
-    path = report.main(["--results", str(out), "--output", str(out / "BENCHMARKS.md")])
+    path = report.main(["--results", str(out), "--output", str(out / "benchmarks.md")])
     text = path.read_text()
     assert "Smoke-run results" in text
     for heading in ("## 1. Streaming", "## 2. Training cost", "## 3. Throughput"):

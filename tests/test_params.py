@@ -16,7 +16,6 @@ import pytest
 from sklearn.utils._param_validation import validate_parameter_constraints
 
 from txl_ts import TXLForecaster
-from txl_ts.persistence import CorruptModelError
 from txl_ts.baselines import ARIMAForecaster, DLinearForecaster, LSTMForecaster, NaiveForecaster
 from txl_ts.benchmark import (
     ESTIMATORS,
@@ -27,6 +26,7 @@ from txl_ts.benchmark import (
     make_model,
 )
 from txl_ts.params import LR, Param, declared, positive_int
+from txl_ts.persistence import CorruptModelError
 from txl_ts.tuning import DRAW_ORDER, SEARCH, _draw_order, default_search_space
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -91,7 +91,7 @@ class LSTMForecaster(LookbackForecaster):
     SegRNN does: `"auto"` is the series' season by the rule TXL uses (24 hourly, 48
     half-hourly, 7 daily; see `txl_ts.seasonality.auto_patch_len`), cut to a divisor of the
     lookback; `patch_len=1` is the classic one-row-per-step LSTM, which on a CPU trains about
-    160x slower at lookback 336 (BENCHMARKS.md section 5). Each input window is shifted by
+    160x slower at lookback 336 (docs/benchmarks.md section 5). Each input window is shifted by
     its own last value, and that value is added back to the forecast, so the network sees only
     changes relative to the present level: forecasts follow level shifts that were never seen
     in training.

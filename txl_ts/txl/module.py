@@ -210,8 +210,8 @@ def fit_linear_path(net: TXLNet, grid: TokenGrid, values: torch.Tensor, val_star
 
     Repeat-last is the better prior where a season back says little, as on quarterly US
     macro series, weekly CO2 or monthly sea temperature (validation 4% to 41% lower;
-    BENCHMARKS section 7). On the hourly and half-hourly data of sections 4 and 6 repeat-last
-    validates at most 0.4% lower, so the seasonal one stays.
+    docs/benchmarks.md section 7). On the hourly and half-hourly data of sections 4 and 6
+    repeat-last validates at most 0.4% lower, so the seasonal one stays.
 
     Origins whose lookback reaches back before the first row read padding (copies of the
     first row), not data; fitted on, they teach the map that the rows a season or a week back

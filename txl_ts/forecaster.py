@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 
 from .base import BaseForecaster
 from .seasonality import auto_lookback, auto_patch_len, season_from_freq
+from .threads import with_torch_threads
 from .training import (
     Windows,
     check_training_params,
@@ -329,6 +330,13 @@ class TXLForecaster(BaseForecaster):
         stream = self._stream()
         return self._read_forecast(stream.feed(stream.start(history.shape[1]), history)[1])
 
+    @with_torch_threads
+    def predict(self, history: pd.DataFrame | None = None) -> pd.DataFrame:
+        return super().predict(history)
+
+    predict.__doc__ = BaseForecaster.predict.__doc__
+
+    @with_torch_threads
     def rolling_forecasts(self, df: pd.DataFrame, cutoffs: np.ndarray) -> np.ndarray:
         """Forecasts from every integer cutoff `c` (rows `df[:c + 1]` known), in one pass.
 
@@ -353,6 +361,7 @@ class TXLForecaster(BaseForecaster):
         return self._unscale_rolling(out)
 
     # ---- streaming ------------------------------------------------------------------------
+    @with_torch_threads
     def update(self, new_df: pd.DataFrame) -> TXLForecaster:
         """Absorb observations that continue the known timeline, at O(new rows) cost.
 
@@ -441,6 +450,7 @@ class TXLForecaster(BaseForecaster):
                       "history_index_": pd.DatetimeIndex([self.fitted_timestamp_])})
         return self
 
+    @with_torch_threads  # torch threads: see txl_ts.threads
     def fit(self, df: pd.DataFrame, validation_data: pd.DataFrame | None = None):
         super().fit(df, validation_data)
         self.fitted_timestamp_ = self.history_index_[-1]

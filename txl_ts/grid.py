@@ -90,16 +90,17 @@ class Task:
 
 
 def _init_worker(accelerator: str, jobs: int) -> None:
-    """One torch thread per worker on a CPU (N workers share N cores); with a GPU the
-    workers share it and split the CPU cores. Ctrl-C is the main process's job, which
+    """Torch threads per worker by the library's rule (`txl_ts.threads.worker_threads`: one
+    per worker on a CPU, unless the user chose). Ctrl-C is the main process's job, which
     cancels the pending tasks and stops the workers."""
     import torch
 
+    from .threads import worker_threads
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if accelerator == "cpu" or not torch.cuda.is_available():
-        torch.set_num_threads(1)
-    else:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // jobs))
+    n = worker_threads(accelerator, jobs)
+    if n is not None:
+        torch.set_num_threads(n)
 
 
 @functools.lru_cache(maxsize=4)

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 
 from .base import BaseForecaster
 from .seasonality import auto_lookback, season_from_freq
+from .threads import with_torch_threads
 from .training import ForecastModule, Windows, fit_module, min_fit_rows, resolve_device
 from .validation import check_cutoffs, check_positive_int
 
@@ -77,6 +78,18 @@ class LookbackForecaster(BaseForecaster):
             check_positive_int(lookback=self.lookback)
 
     # ---- shared ---------------------------------------------------------------------------
+    # torch threads for the library's calls: see txl_ts.threads
+    @with_torch_threads
+    def fit(self, df: pd.DataFrame, validation_data: pd.DataFrame | None = None):
+        return super().fit(df, validation_data)
+
+    @with_torch_threads
+    def predict(self, history: pd.DataFrame | None = None) -> pd.DataFrame:
+        return super().predict(history)
+
+    fit.__doc__ = BaseForecaster.fit.__doc__
+    predict.__doc__ = BaseForecaster.predict.__doc__
+
     def _min_fit_length(self) -> tuple[int, str]:
         # with lookback="auto" the lookback is known only once the frequency is: _fit_scaled
         # checks again with it
@@ -144,6 +157,7 @@ class LookbackForecaster(BaseForecaster):
         window = self.last_window_ if history is None else history[-self.lookback_:]
         return self._forecast_windows(window.T[None])[0]
 
+    @with_torch_threads
     def rolling_forecasts(self, df: pd.DataFrame, cutoffs: np.ndarray) -> np.ndarray:
         """Forecasts from every integer cutoff `c` (rows `df[:c + 1]` known), batched.
 

@@ -27,7 +27,6 @@ JSON report per cell (see `txl_ts.grid`).
 from __future__ import annotations
 
 import argparse
-import ast
 import importlib
 import json
 import os
@@ -43,13 +42,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import datasets
+from . import cli, datasets
 from .backtest import backtest, level_tag
 from .conformal import CalibrationError
 
 HORIZONS = (96, 192, 336, 720)
-MODELS = ("txl", "txl-nomem", "lstm", "dlinear", "arima", "arima-nonseasonal", "naive", "snaive",
-          "snaive-weekly")
+MODELS = cli.MODELS
 STOCHASTIC = ("txl", "txl-nomem", "lstm", "dlinear")
 # Which `model_params` key configures each model (both ARIMA variants share "arima").
 PARAM_GROUP = {"lstm": "lstm", "dlinear": "dlinear", "arima": "arima",
@@ -77,14 +75,7 @@ class Split:
         return {"train_end": self.train_end, "test_start": self.test_start, "end": self.end}
 
 
-def is_file(dataset: str) -> bool:
-    """Whether `dataset` names a CSV file rather than a bundled data set."""
-    return dataset.lower().endswith(".csv")
-
-
-def dataset_label(dataset: str) -> str:
-    """The name reports and grid cells use: a bundled name, or a CSV file's stem."""
-    return Path(dataset).stem if is_file(dataset) else dataset
+is_file, dataset_label = cli.is_file, cli.dataset_label
 
 
 def split_rows(dataset: str, n_rows: int, truncated: bool = False) -> Split:
@@ -408,51 +399,9 @@ def markdown_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _parse_param(text: str) -> tuple[str, Any]:
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"a model parameter is key=value, got {text!r}")
-    key, raw = text.split("=", 1)
-    for parse in (json.loads, ast.literal_eval):
-        try:
-            return key.strip(), parse(raw)
-        except (ValueError, SyntaxError):
-            pass
-    return key.strip(), raw
-
-
-def _models_arg(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in MODELS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown models {unknown}; choose from {list(MODELS)}")
-    return names
-
-
-def _datasets_arg(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in datasets.NAMES and not is_file(n)]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown data sets {unknown}; choose from {list(datasets.NAMES)} or give a .csv "
-            "path")
-    missing = [n for n in names if is_file(n) and not Path(n).is_file()]
-    if missing:
-        raise argparse.ArgumentTypeError(f"no such file: {missing}")
-    labels = [dataset_label(n) for n in names]
-    if len(set(labels)) < len(labels):
-        raise argparse.ArgumentTypeError(f"two data sets share a name: {labels}")
-    return names
-
-
-def _horizons_arg(text: str) -> list[int]:
-    try:
-        horizons = [int(h) for h in text.split(",") if h.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"horizons are comma-separated integers, got {text!r}") from None
-    if not horizons or min(horizons) < 1:
-        raise argparse.ArgumentTypeError(f"horizons must be positive integers, got {text!r}")
-    return horizons
+# the argument parsers live in txl_ts.cli (no heavy imports, so --help is instant)
+_parse_param, _models_arg = cli.parse_param, cli.models_arg
+_datasets_arg, _horizons_arg = cli.datasets_arg, cli.horizons_arg
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
@@ -468,39 +417,8 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, type=_datasets_arg,
-                        help=f"comma-separated, from {','.join(datasets.NAMES)} or paths to "
-                        ".csv files (split 70/10/20; several only with --out-dir)")
-    parser.add_argument("--horizon", type=_horizons_arg, default=[96],
-                        help="forecast horizon(s), comma-separated (96,192,336,720 in the "
-                        "standard protocol; several only with --out-dir)")
-    parser.add_argument("--models", type=_models_arg, default=["naive", "snaive"],
-                        help=f"comma-separated, from {','.join(MODELS)}")
-    parser.add_argument("--features", choices=("M", "S"), default="M",
-                        help="M: all columns in and out; S: the target column only")
-    parser.add_argument("--seeds", type=int, default=1,
-                        help="seeds 0..N-1 for the neural models (mean ± std)")
-    parser.add_argument("--max-epochs", type=int, default=None,
-                        help="cap the neural models' epochs (the report is marked capped)")
-    parser.add_argument("--txl-param", type=_parse_param, action="append", default=[],
-                        metavar="KEY=VALUE", help="TXLForecaster parameter (repeatable)")
-    for name in ("lstm", "dlinear", "arima"):
-        parser.add_argument(f"--{name}-param", type=_parse_param, action="append", default=[],
-                            metavar="KEY=VALUE", help=f"{name} parameter (repeatable)")
-    parser.add_argument("--rows", type=int, default=None,
-                        help="quick run: truncate the data set to its first N rows (capped)")
-    parser.add_argument("--accelerator", default="auto")
-    out = parser.add_mutually_exclusive_group()
-    out.add_argument("--out", type=Path, default=None,
-                     help="one data set and horizon: write the JSON report here")
-    out.add_argument("--out-dir", type=Path, default=None,
-                     help="grid: one report per (data set, features, horizon, model) cell in "
-                     "DIR/<dataset>_<features>_<horizon>_<model>.json; a rerun resumes")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="grid: worker processes (each uses one torch thread on a CPU; "
-                        "on a GPU machine they share the GPU)")
-    parser.add_argument("--force", action="store_true",
-                        help="grid: rerun every cell, even finished ones")
+    """The `benchmark` sub-command's options (defined in `txl_ts.cli`)."""
+    cli.add_benchmark_arguments(parser)
 
 
 def model_params_from(args: argparse.Namespace) -> dict[str, dict[str, Any]]:

@@ -158,13 +158,10 @@ def _bands(ax, result: BacktestResult, future, w: int, col: int, band_model: str
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--horizon", type=int, default=96)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="demo_output")
-    parser.add_argument("--full", action="store_true",
-                        help="full training budgets and AIC-selected ARIMA orders (slow)")
-    parser.add_argument("--data", default="load,weather",
-                        help="comma-separated subset of: load (ETTh1), weather (WTH)")
+    """The `demo` sub-command's options (defined in `txl_ts.cli`)."""
+    from .cli import add_demo_arguments
+
+    add_demo_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

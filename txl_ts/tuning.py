@@ -406,38 +406,10 @@ def tune(
 
 # ---- command line ---------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from .datasets import NAMES
+    """The `tune` sub-command's options (defined in `txl_ts.cli`)."""
+    from .cli import add_tune_arguments
 
-    parser.add_argument("--dataset", required=True, type=_dataset_arg,
-                        help=f"a bundled data set ({', '.join(NAMES)}) or a .csv path (split "
-                        "70/10/20 as in the benchmark); only its train+validation rows are "
-                        "used")
-    parser.add_argument("--horizon", type=int, default=96)
-    parser.add_argument("--n-trials", type=int, default=20)
-    parser.add_argument("--timeout", type=float, default=None, help="seconds for the search")
-    parser.add_argument("--storage", default="sqlite:///txl_study.db",
-                        help="Optuna storage URL (sqlite:///..., postgresql://..., "
-                             "mysql://...); 'memory' for a throw-away study")
-    parser.add_argument("--study-name", default=None,
-                        help="default: <dataset>-h<horizon>")
-    parser.add_argument("--pruner", default="median", choices=("median", "hyperband", "none"))
-    parser.add_argument("--seed", type=int, default=0,
-                        help="sampler and model seed; give each worker its own")
-    parser.add_argument("--max-epochs", type=int, default=None,
-                        help="epochs per trial (default: the model's)")
-    parser.add_argument("--max-train-batches", type=int, default=None,
-                        help="training batches per epoch (Lightning limit_train_batches)")
-    parser.add_argument("--save-model", default=None, metavar="DIR",
-                        help="save the refitted best model into DIR")
-
-
-def _dataset_arg(text: str) -> str:
-    from .benchmark import _datasets_arg
-
-    names = _datasets_arg(text)
-    if len(names) != 1:
-        raise argparse.ArgumentTypeError(f"one data set, got {names}")
-    return names[0]
+    add_tune_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

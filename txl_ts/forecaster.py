@@ -17,6 +17,7 @@ from .threads import with_torch_threads
 from .training import (
     Windows,
     check_training_params,
+    check_verbose,
     fit_module,
     min_fit_rows,
     resolve_device,
@@ -75,10 +76,13 @@ class TXLForecaster(BaseForecaster):
     untrained model (the ridge linear forecast) is validated too, and kept when no epoch
     beats it. `loss` is the training loss ("huber", "mse", or "mae" as in SegRNN);
     validation always scores MSE.
+    `verbose` (training only): None (default) shows one progress bar when stdout is a terminal
+    and nothing otherwise; True also prints one line per epoch to stderr when it is not;
+    False prints nothing.
     """
 
     _TRAINING_ONLY_PARAMS = (*BaseForecaster._TRAINING_ONLY_PARAMS, "loss", "linear_init",
-                             "n_segments", "burn_in", "stateful")
+                             "n_segments", "burn_in", "stateful", "verbose")
     _JITTER = False  # training windows at random row offsets, not on the grid (ablation)
 
     def __init__(
@@ -112,6 +116,7 @@ class TXLForecaster(BaseForecaster):
         time_col: str | None = None,
         accelerator: str = "auto",
         trainer_kwargs: dict[str, Any] | None = None,
+        verbose: bool | None = None,
     ):
         self.horizon = horizon
         self.patch_len = patch_len
@@ -142,6 +147,7 @@ class TXLForecaster(BaseForecaster):
         self.time_col = time_col
         self.accelerator = accelerator
         self.trainer_kwargs = trainer_kwargs
+        self.verbose = verbose
 
     # ---- validation -----------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -174,6 +180,7 @@ class TXLForecaster(BaseForecaster):
         if self.linear_init not in ("ridge", "seasonal"):
             raise ValueError(f"linear_init must be 'ridge' or 'seasonal', got "
                              f"{self.linear_init!r}")
+        check_verbose(self.verbose)
         check_training_params(self.dropout, self.lr, self.weight_decay, self.val_size)
 
     def _resolve(self, freq: pd.DateOffset, stride_rule=default_stride) -> None:
@@ -306,6 +313,7 @@ class TXLForecaster(BaseForecaster):
             patience=self.patience, accelerator=self.accelerator,
             random_state=self.random_state, trainer_kwargs=self.trainer_kwargs,
             keep_start=True,  # the ridge warm start is a forecast worth keeping
+            verbose=self.verbose,
         )
         self._to_inference(self.net_)
         self.state_ = self._stream().feed(self._stream().start(n_channels), full)[1]

@@ -147,8 +147,13 @@ def _expected_params(task: Task, settings: Settings) -> dict[str, Any] | None:
     return _without_seed(_json_safe(model.get_params(deep=False)))
 
 
+# parameters that do not change a result: a finished cell is reused whatever their values
+# (and cells written before `verbose` existed still match)
+_NOT_COMPARED = ("random_state", "verbose")
+
+
 def _without_seed(params: Any) -> Any:
-    return ({k: v for k, v in params.items() if k != "random_state"}
+    return ({k: v for k, v in params.items() if k not in _NOT_COMPARED}
             if isinstance(params, dict) else params)
 
 

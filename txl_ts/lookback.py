@@ -47,7 +47,9 @@ class LookbackForecaster(BaseForecaster):
     accelerator: str
     random_state: int | None
     trainer_kwargs: dict[str, Any] | None
+    verbose: bool | None
     val_batch_size: int | None = None  # validation needs no gradients: may batch wider
+    _TRAINING_ONLY_PARAMS = (*BaseForecaster._TRAINING_ONLY_PARAMS, "verbose")
 
     # ---- hooks ----------------------------------------------------------------------------
     def _build_net(self, n_channels: int) -> nn.Module:
@@ -134,6 +136,7 @@ class LookbackForecaster(BaseForecaster):
             self._build_module(self.net_), train_loader, val_loader,
             max_epochs=self.max_epochs, patience=self.patience, accelerator=self.accelerator,
             random_state=self.random_state, trainer_kwargs=self.trainer_kwargs,
+            verbose=self.verbose,
         )
         self.net_.eval().to(resolve_device(self.accelerator))
         self.last_window_ = full[-self.lookback_:].copy()  # (lookback, C) scaled

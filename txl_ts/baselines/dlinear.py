@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..lookback import LookbackForecaster
-from ..training import ForecastModule, check_training_params, masked_mse
+from ..training import ForecastModule, check_training_params, check_verbose, masked_mse
 from ..validation import check_positive_int
 
 
@@ -84,6 +84,9 @@ class DLinearForecaster(LookbackForecaster):
     a count; 0 disables it), or `validation_data` passed to `fit`, drives early stopping on the
     mean squared error of forecasts whose origins lie in it; the best epoch's weights are kept.
     Histories shorter than `lookback` rows are rejected with a ValueError naming the minimum.
+    `verbose` (training only): None (default) shows one progress bar when stdout is a terminal
+    and nothing otherwise; True also prints one line per epoch to stderr when it is not;
+    False prints nothing.
     """
 
     def __init__(
@@ -105,6 +108,7 @@ class DLinearForecaster(LookbackForecaster):
         time_col: str | None = None,
         accelerator: str = "auto",
         trainer_kwargs: dict[str, Any] | None = None,
+        verbose: bool | None = None,
     ):
         self.horizon = horizon
         self.lookback = lookback
@@ -123,6 +127,7 @@ class DLinearForecaster(LookbackForecaster):
         self.time_col = time_col
         self.accelerator = accelerator
         self.trainer_kwargs = trainer_kwargs
+        self.verbose = verbose
 
     val_batch_size = 256
 
@@ -138,6 +143,7 @@ class DLinearForecaster(LookbackForecaster):
             raise ValueError(f"individual must be True or False, got {self.individual!r}")
         if not 0.0 < float(self.lr_decay) <= 1.0:
             raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+        check_verbose(self.verbose)
         check_training_params(0.0, self.lr, self.weight_decay, self.val_size)
 
     # ---- the model ----------------------------------------------------------------------

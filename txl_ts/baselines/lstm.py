@@ -10,7 +10,7 @@ from torch import nn
 
 from ..lookback import LookbackForecaster
 from ..seasonality import auto_patch_len, season_from_freq
-from ..training import ForecastModule, check_training_params, masked_mse
+from ..training import ForecastModule, check_training_params, check_verbose, masked_mse
 from ..validation import check_non_negative_int, check_positive_int
 
 
@@ -83,6 +83,9 @@ class LSTMForecaster(LookbackForecaster):
 
     Histories shorter than `lookback` rows are rejected with a ValueError naming the minimum
     (no padding: the network never saw padded windows in training).
+    `verbose` (training only): None (default) shows one progress bar when stdout is a terminal
+    and nothing otherwise; True also prints one line per epoch to stderr when it is not;
+    False prints nothing.
     """
 
     def __init__(
@@ -106,6 +109,7 @@ class LSTMForecaster(LookbackForecaster):
         time_col: str | None = None,
         accelerator: str = "auto",
         trainer_kwargs: dict[str, Any] | None = None,
+        verbose: bool | None = None,
     ):
         self.horizon = horizon
         self.lookback = lookback
@@ -126,6 +130,7 @@ class LSTMForecaster(LookbackForecaster):
         self.time_col = time_col
         self.accelerator = accelerator
         self.trainer_kwargs = trainer_kwargs
+        self.verbose = verbose
 
     # ---- validation -----------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -141,6 +146,7 @@ class LSTMForecaster(LookbackForecaster):
             if self.lookback != "auto" and self.lookback % self.patch_len:
                 raise ValueError(f"patch_len ({self.patch_len}) must divide lookback "
                                  f"({self.lookback}), or use patch_len='auto'")
+        check_verbose(self.verbose)
         check_training_params(self.dropout, self.lr, self.weight_decay, self.val_size)
 
     def _resolve(self, n_train: int) -> None:

@@ -1,5 +1,6 @@
-"""Training output: a default fit in a script (stdout not a terminal) writes almost nothing;
-`verbose=True` writes one line per epoch; `verbose` is a training-only parameter."""
+"""Training output and set-up: a default fit in a script (stdout not a terminal) writes almost
+nothing; `verbose=True` writes one line per epoch; `verbose` is a training-only parameter; a
+GPU asked for on a machine without one is a clear error at fit."""
 
 from __future__ import annotations
 
@@ -67,3 +68,14 @@ def test_verbose_is_checked_and_training_only(cls):
     model = cls(horizon=4, lookback=24, max_epochs=1, verbose=False).fit(df)
     model.set_params(verbose=True)
     assert model.predict().shape == (4, 1)  # verbose may change after fit
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without GPU")
+@pytest.mark.parametrize("cls", [TXLForecaster, LSTMForecaster, DLinearForecaster])
+@pytest.mark.parametrize("accelerator", ["gpu", "cuda"])
+def test_gpu_requested_without_a_gpu_is_a_clear_error(cls, accelerator):
+    t = np.arange(300)
+    df = pd.DataFrame({"x": np.sin(2 * np.pi * t / 24)},
+                      index=pd.date_range("2021-01-01", periods=300, freq="h"))
+    with pytest.raises(ValueError, match=f"accelerator='{accelerator}'.*no GPU is available"):
+        cls(horizon=4, lookback=24, max_epochs=1, accelerator=accelerator).fit(df)

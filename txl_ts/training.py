@@ -301,6 +301,34 @@ class EpochLines(Callback):
               file=sys.stderr, flush=True)
 
 
+def check_accelerator_available(accelerator: str) -> None:
+    """Raise a clear ValueError when `accelerator` asks for a GPU this machine lacks.
+
+    Called when training starts (not at load: a model trained on a GPU still loads and
+    forecasts on a CPU, see `resolve_device`). There is no silent fall-back to the CPU: a run
+    meant for a GPU could take hours there, so the user decides (`accelerator="auto"` takes
+    a GPU when there is one and the CPU otherwise).
+
+    Parameters
+    ----------
+    accelerator : str
+        The estimator's `accelerator`.
+
+    Raises
+    ------
+    ValueError
+        For "gpu" or "cuda" without a CUDA device, or "mps" without Apple's MPS.
+    """
+    name = accelerator.lower() if isinstance(accelerator, str) else accelerator
+    if name in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ValueError(f"accelerator={accelerator!r} asks for a GPU, but no GPU is available "
+                         "on this machine (torch.cuda.is_available() is False); use "
+                         "accelerator='auto' or 'cpu'")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"accelerator={accelerator!r} asks for Apple's MPS GPU, but it is not "
+                         "available on this machine; use accelerator='auto' or 'cpu'")
+
+
 @contextmanager
 def quiet_lightning() -> Iterator[None]:
     """Silence Lightning's chatter that says nothing about the user's model."""
@@ -346,10 +374,12 @@ def fit_module(
     stopped early and, with `keep_start`, the start's validation loss and whether it was kept.
     `verbose` chooses the output (`training_output`); Lightning's banners, model summary and
     logger stay off either way, unless `trainer_kwargs` asks for them.
-    Raises ValueError when the loader yields no training batch (the caller's minimum length
-    should prevent that) and TrainingDivergedError when the best validation loss is not
-    finite.
+    Raises ValueError when `accelerator` asks for a GPU that is not there
+    (`check_accelerator_available`), when the loader yields no training batch (the caller's
+    minimum length should prevent that) and TrainingDivergedError when the best validation
+    loss is not finite.
     """
+    check_accelerator_available(accelerator)
     if len(train_loader) == 0:
         raise ValueError("training would run zero steps: the training rows make no training "
                          "window; give a longer series (see the estimator's minimum length)")

@@ -86,7 +86,8 @@ class DLinearForecaster(LookbackForecaster):
     Histories shorter than `lookback` rows are rejected with a ValueError naming the minimum.
     `verbose` (training only): None (default) shows one progress bar when stdout is a terminal
     and nothing otherwise; True also prints one line per epoch to stderr when it is not;
-    False prints nothing.
+    False prints nothing. `accelerator="gpu"` (or "cuda") on a machine without a GPU raises
+    ValueError at fit; there is no silent fall-back to the CPU ("auto" picks what is there).
     """
 
     def __init__(

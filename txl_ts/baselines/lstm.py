@@ -85,7 +85,8 @@ class LSTMForecaster(LookbackForecaster):
     (no padding: the network never saw padded windows in training).
     `verbose` (training only): None (default) shows one progress bar when stdout is a terminal
     and nothing otherwise; True also prints one line per epoch to stderr when it is not;
-    False prints nothing.
+    False prints nothing. `accelerator="gpu"` (or "cuda") on a machine without a GPU raises
+    ValueError at fit; there is no silent fall-back to the CPU ("auto" picks what is there).
     """
 
     def __init__(

@@ -6,8 +6,9 @@
 end of `df` is ever read, so pass only the rows you may tune on (never a test split).
 
 Every epoch's validation loss is reported to Optuna through a Lightning callback so the pruner
-can stop hopeless trials early. Studies live in an Optuna storage: an SQLite file by default,
-so re-running with the same `storage` and `study_name` resumes the study, and several worker
+can stop hopeless trials early. Studies live in memory by default (nothing is written); with
+an Optuna storage (an SQLite file, or `--out-dir DIR` on the command line), re-running with
+the same `storage` and `study_name` resumes the study, and several worker
 processes can share one study through an RDB URL or a `JournalStorage` (see docs/tuning.md).
 
 The command line is `python -m txl_ts tune --dataset ETTh1 --horizon 96 ...` (see `run`).
@@ -22,6 +23,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -307,7 +309,7 @@ def tune(
     horizon: int = 96,
     n_trials: int | None = 50,
     timeout: float | None = None,
-    storage: str | optuna.storages.BaseStorage | None = "sqlite:///txl_study.db",
+    storage: str | optuna.storages.BaseStorage | None = None,
     study_name: str | None = None,
     search_space: SearchSpace | None = None,
     pruner: str | optuna.pruners.BasePruner = "median",
@@ -324,8 +326,8 @@ def tune(
     before it (with the tail as `validation_data` for early stopping and pruning) and scores
     `validation_mse` on the tail. Rows after `df` are never seen: pass only train+validation.
 
-    - `storage`: an Optuna storage URL or object; the default SQLite file in the working
-      directory makes studies resumable; `None` keeps the study in memory. Re-running with the
+    - `storage`: an Optuna storage URL or object (e.g. "sqlite:///study.db") to keep the
+      study; `None` (default) keeps it in memory and writes nothing. Re-running with the
       same `storage` and `study_name` resumes the study and runs `n_trials` more trials.
       `study_name` defaults to one derived from the horizon and the data.
     - `search_space`: `callable(trial) -> dict` of `TXLForecaster` parameters; default
@@ -412,6 +414,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_tune_arguments(parser)
 
 
+def study_storage(storage: str | None, out_dir: Path | None) -> tuple[str | None, str]:
+    """The Optuna storage for the `tune` command and a sentence saying where the study lives.
+
+    Nothing is written unless asked for: without `--storage` the study is kept in memory, or,
+    with `--out-dir`, in the SQLite file `out_dir/study.db` (a rerun resumes it).
+
+    Parameters
+    ----------
+    storage : str or None
+        `--storage`: an Optuna storage URL, "memory", or None.
+    out_dir : pathlib.Path or None
+        `--out-dir`.
+
+    Returns
+    -------
+    tuple of (str or None, str)
+        The storage URL for `tune` (None: in memory) and the sentence.
+    """
+    if storage is not None and storage != "memory":
+        return storage, f"stored in {storage} (a rerun with the same --study-name resumes it)"
+    if storage is None and out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{(out_dir / 'study.db').resolve()}"
+        return url, f"stored in {url} (a rerun with the same --out-dir resumes it)"
+    return None, ("kept in memory only: nothing is written (pass --storage URL or --out-dir "
+                  "DIR to keep and resume it)")
+
+
 def run(args: argparse.Namespace) -> int:
     from .benchmark import dataset_label, load_protocol
 
@@ -425,9 +455,11 @@ def run(args: argparse.Namespace) -> int:
         fixed["max_epochs"] = args.max_epochs
     if args.max_train_batches is not None:
         fixed["trainer_kwargs"] = {"limit_train_batches": args.max_train_batches}
+    storage, where = study_storage(args.storage, args.out_dir)
+    print(f"study: {where}", flush=True)
     result = tune(
         df, horizon=args.horizon, n_trials=args.n_trials, timeout=args.timeout,
-        storage=None if args.storage == "memory" else args.storage,
+        storage=storage,
         study_name=args.study_name or f"{dataset_label(args.dataset)}-h{args.horizon}",
         pruner=args.pruner, random_state=args.seed, val_size=n_val, fixed_params=fixed,
         refit=args.save_model is not None,

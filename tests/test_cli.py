@@ -51,6 +51,7 @@ def test_argument_errors_import_no_heavy_module(argv):
     done = _probe(argv)
     assert done.returncode == 2
     assert "error:" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) <= 2, done.stderr
     assert "HEAVY=\n" in done.stdout, done.stdout
 
 
@@ -98,3 +99,71 @@ def test_tune_without_storage_writes_nothing(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert [p.name for p in (cwd / "studies").iterdir()] == ["study.db"]
     assert "study.db" in done.stdout
+
+
+def _malformed(tmp_path: Path) -> dict[str, Path]:
+    """CSV files with one defect each."""
+    good = _csv(tmp_path / "good.csv", 300)
+    lines = good.read_text().splitlines()
+    files = {}
+    text = list(lines)
+    text[7] = text[7].split(",")[0] + ",abc,0.5"  # row 6: text in the numeric column "load"
+    files["text"] = tmp_path / "text.csv"
+    files["text"].write_text("\n".join(text) + "\n")
+    gap = list(lines)
+    gap[9] = gap[9].split(",")[0] + ",1.0,"  # row 8: no value in "temp"
+    files["gap"] = tmp_path / "gap.csv"
+    files["gap"].write_text("\n".join(gap) + "\n")
+    date = list(lines)
+    date[11] = "not a date," + date[11].split(",", 1)[1]  # row 10
+    files["date"] = tmp_path / "date.csv"
+    files["date"].write_text("\n".join(date) + "\n")
+    files["good"] = good
+    return files
+
+
+@pytest.mark.parametrize("command", ["benchmark", "tune"])
+def test_malformed_csvs_exit_with_one_clear_message(tmp_path, command):
+    files = _malformed(tmp_path)
+    extra = ["--models", "naive"] if command == "benchmark" else ["--n-trials", "1"]
+    cases = [
+        (["--dataset", str(files["text"])], ["text.csv", "'load'", "row 6", "abc"]),
+        (["--dataset", str(files["gap"])], ["gap.csv", "'temp'", "row 8", "missing"]),
+        (["--dataset", str(files["date"])], ["date.csv", "'date'", "row 10", "not a date"]),
+        (["--dataset", str(files["good"]), "--time-col", "stamp"], ["good.csv", "'stamp'"]),
+        (["--dataset", str(files["good"]), "--target", "price"], ["good.csv", "'price'"]),
+    ]
+    if command == "benchmark":
+        cases.append((["--dataset", str(files["good"]), "--features", "S"],
+                      ["good.csv", "--target", "'load', 'temp'"]))
+    for argv, expected in cases:
+        done = _cli([command, *argv, "--horizon", "12", *extra], tmp_path)
+        assert done.returncode == 1, (argv, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) <= 2, done.stderr
+        for word in expected:
+            assert word in done.stderr, (word, done.stderr)
+
+
+def test_missing_files_and_bad_arguments_exit_2_and_debug_shows_the_traceback(tmp_path):
+    done = _cli(["benchmark", "--dataset", str(tmp_path / "absent.csv")], tmp_path)
+    assert done.returncode == 2 and "no such file" in done.stderr and "absent.csv" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = _cli(["tune", "--dataset", "ETTh1", "--val-size", "1.5"], tmp_path)
+    assert done.returncode == 2 and "--val-size" in done.stderr
+    files = _malformed(tmp_path)
+    done = _cli(["benchmark", "--dataset", str(files["text"]), "--debug"], tmp_path)
+    assert done.returncode == 1 and "Traceback" in done.stderr and "text.csv" in done.stderr
+
+
+def test_csv_options_choose_columns_and_split(tmp_path, capsys):
+    from txl_ts.benchmark import load_protocol
+
+    path = _csv(tmp_path / "site.csv", 500)
+    df, split = load_protocol(str(path), "S", target=["temp"], val_size=100)
+    assert list(df.columns) == ["temp"]
+    assert (split.train_end, split.test_start, split.end) == (300, 400, 500)
+    renamed = tmp_path / "stamp.csv"
+    renamed.write_text(path.read_text().replace("date,", "stamp,", 1))
+    df, _ = load_protocol(str(renamed), target="load,temp".split(","), time_col="stamp")
+    assert list(df.columns) == ["load", "temp"] and df.index.freqstr == "h"

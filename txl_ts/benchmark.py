@@ -78,9 +78,19 @@ class Split:
 is_file, dataset_label = cli.is_file, cli.dataset_label
 
 
-def split_rows(dataset: str, n_rows: int, truncated: bool = False) -> Split:
+def split_rows(dataset: str, n_rows: int, truncated: bool = False,
+               val_size: float | int | None = None) -> Split:
     """The protocol's borders for `dataset` with `n_rows` rows (proportional if truncated;
-    70/10/20 for WTH and CSV files)."""
+    70/10/20 for WTH and CSV files; a CSV's validation part is `val_size` rows, or that
+    fraction of all rows, before the test part when given)."""
+    if val_size is not None and is_file(dataset):
+        n_test = int(0.2 * n_rows)
+        n_val = int(val_size) if isinstance(val_size, int) else int(round(val_size * n_rows))
+        if not 0 < n_val < n_rows - n_test:
+            raise ValueError(f"{dataset}: --val-size {val_size} gives {n_val} validation rows; "
+                             f"it must leave training rows before them (the last {n_test} of "
+                             f"{n_rows} rows are the test part)")
+        return Split(n_rows - n_test - n_val, n_rows - n_test, n_rows)
     if dataset in ("ETTh1", "ETTh2"):
         if not truncated:
             if n_rows < ETT_BORDERS[-1]:
@@ -93,20 +103,47 @@ def split_rows(dataset: str, n_rows: int, truncated: bool = False) -> Split:
     raise ValueError(f"unknown data set {dataset!r}; choose one of {list(datasets.NAMES)}")
 
 
-def load_protocol(dataset: str, features: str = "M",
-                  rows: int | None = None) -> tuple[pd.DataFrame, Split]:
-    """The frame (columns per `features`) and the split of the protocol."""
+def load_protocol(dataset: str, features: str = "M", rows: int | None = None, *,
+                  target: str | list[str] | tuple[str, ...] | None = None,
+                  time_col: str | None = None,
+                  val_size: float | int | None = None) -> tuple[pd.DataFrame, Split]:
+    """The frame (columns per `features`) and the split of the protocol.
+
+    `target` (one column or several) keeps only those columns, whatever `features` says;
+    without it "S" keeps a bundled data set's target column, and is an error for a CSV
+    (which column is meant cannot be guessed). `time_col` and `val_size` apply to CSV files
+    (`datasets.read_csv`, `split_rows`). Raises ValueError naming the file and the column.
+    """
     if features not in ("M", "S"):
         raise ValueError(f"features must be 'M' or 'S', got {features!r}")
-    df = datasets.read_csv(dataset) if is_file(dataset) else datasets.load(dataset)
+    if not is_file(dataset) and (time_col is not None or val_size is not None):
+        raise ValueError(f"--time-col and --val-size apply to a CSV file; {dataset} is a "
+                         "bundled data set with a fixed split")
+    df = (datasets.read_csv(dataset, time_col) if is_file(dataset)
+          else datasets.load(dataset))
+    if target is not None:
+        wanted = [target] if isinstance(target, str) else list(target)
+        missing = [c for c in wanted if c not in df.columns]
+        if missing:
+            raise ValueError(f"{dataset}: no column {missing[0]!r} (--target); columns: "
+                             f"{list(df.columns)}")
+        df = df[wanted]
+    elif features == "S" and is_file(dataset):
+        raise ValueError(f"{dataset}: --features S needs --target COLUMN (the column to "
+                         f"forecast); columns: {list(df.columns)}")
+    if is_file(dataset) and df.isna().to_numpy().any():  # every model would reject it later
+        column = df.columns[df.isna().any().to_numpy()][0]
+        row = int(np.flatnonzero(df[column].isna().to_numpy())[0])
+        raise ValueError(f"{dataset}: column {column!r} has a missing value at row {row} (line "
+                         f"{row + 2} of the file, {df.index[row]}); fill or drop it first")
     if rows is not None:
         if rows < 200 or rows > len(df):
             raise ValueError(f"rows must be in [200, {len(df)}], got {rows}")
         df = df.iloc[:rows]
-    split = split_rows(dataset, len(df), truncated=rows is not None)
+    split = split_rows(dataset, len(df), truncated=rows is not None, val_size=val_size)
     df = df.iloc[: split.end]
-    if features == "S":
-        df = df[[datasets.TARGETS.get(dataset, df.columns[-1])]]
+    if features == "S" and target is None:
+        df = df[[datasets.TARGETS[dataset]]]
     return df, split
 
 
@@ -325,8 +362,10 @@ def run_benchmark(dataset: str, horizon: int, models: list[str], *, features: st
                   seeds: int = 1, max_epochs: int | None = None,
                   txl_params: dict[str, Any] | None = None, rows: int | None = None,
                   accelerator: str = "auto", model_params: dict[str, dict[str, Any]] | None = None,
-                  log=print) -> dict[str, Any]:
+                  log=print, data: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run the protocol for every model; returns the JSON-ready report.
+
+    `data`: `load_protocol`'s keyword options for a CSV (target, time_col, val_size).
 
     Stochastic models (txl, txl-nomem, lstm, dlinear) run with seeds 0..seeds-1 and report
     mean and sample std (ddof=1); deterministic ones run once. A model that fails is reported
@@ -335,10 +374,13 @@ def run_benchmark(dataset: str, horizon: int, models: list[str], *, features: st
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         raise ValueError(f"unknown models {unknown}; choose from {list(MODELS)}")
-    df, split = load_protocol(dataset, features, rows)
+    data = {k: v for k, v in (data or {}).items() if v is not None}
+    df, split = load_protocol(dataset, features, rows, **data)
     began = time.perf_counter()
     report = report_header(dataset, horizon, features, df, split, rows, max_epochs, txl_params,
                            model_params)
+    if data:
+        report["data_options"] = data
     for name in models:
         seed_list = list(range(seeds)) if name in STOCHASTIC else [None]
         runs, errors, params = [], [], None
@@ -425,11 +467,34 @@ def model_params_from(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     return {name: dict(getattr(args, f"{name}_param")) for name in ("lstm", "dlinear", "arima")}
 
 
+def data_options(args: argparse.Namespace) -> dict[str, Any]:
+    """`load_protocol`'s options from `--target`, `--time-col` and `--val-size` (those given).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed `benchmark` or `tune` arguments.
+
+    Returns
+    -------
+    dict
+        `target` (a tuple), `time_col` and `val_size`, each only when given.
+    """
+    target = getattr(args, "target", None)
+    options = {"target": None if target is None else tuple(target),
+               "time_col": getattr(args, "time_col", None),
+               "val_size": getattr(args, "val_size", None)}
+    return {k: v for k, v in options.items() if v is not None}
+
+
 def run(args: argparse.Namespace) -> int:
     if args.seeds < 1:
         raise SystemExit("--seeds must be at least 1")
     if args.jobs < 1:
         raise SystemExit("--jobs must be at least 1")
+    data = data_options(args)
+    for dataset in args.dataset:  # a bad CSV or --target fails here, before any model runs
+        load_protocol(dataset, args.features, args.rows, **data)
     if args.out_dir is not None:
         from .grid import run_grid_cli
 
@@ -441,7 +506,7 @@ def run(args: argparse.Namespace) -> int:
         args.dataset[0], args.horizon[0], args.models, features=args.features,
         seeds=args.seeds, max_epochs=args.max_epochs, txl_params=dict(args.txl_param),
         rows=args.rows, accelerator=args.accelerator, model_params=model_params_from(args),
-        log=lambda msg: print(msg, file=sys.stderr, flush=True),
+        log=lambda msg: print(msg, file=sys.stderr, flush=True), data=data,
     )
     print(markdown_table(report))
     if args.out is not None:

@@ -402,6 +402,26 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
                         help="save the refitted best model into DIR")
 
 
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are two lines (the error and where help is), not the
+    whole usage text, which for `benchmark` is a screenful."""
+
+    def error(self, message: str):  # type: ignore[override]
+        """Exit with status 2 and two lines on stderr.
+
+        Parameters
+        ----------
+        message : str
+            argparse's description of the error.
+
+        Raises
+        ------
+        SystemExit
+            Always, with status 2.
+        """
+        self.exit(2, f"{self.prog}: error: {message}\n(see {self.prog} --help)\n")
+
+
 ADDERS = {"demo": add_demo_arguments, "benchmark": add_benchmark_arguments,
           "tune": add_tune_arguments}
 
@@ -414,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     argparse.ArgumentParser
         `python -m txl_ts` with one sub-parser per entry of `COMMANDS`.
     """
-    parser = argparse.ArgumentParser(prog="python -m txl_ts")
+    parser = Parser(prog="python -m txl_ts")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (_, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)

@@ -39,6 +39,7 @@ from .benchmark import (
     PARAM_GROUP,
     STOCHASTIC,
     _json_safe,
+    data_options,
     dataset_label,
     load_protocol,
     machine_info,
@@ -64,6 +65,7 @@ class Settings:
     txl_params: dict[str, Any] = field(default_factory=dict)
     model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     accelerator: str = "auto"
+    data: tuple[tuple[str, Any], ...] = ()  # load_protocol's CSV options (target, ...)
 
     def config(self, model: str) -> dict[str, Any]:
         """The settings that a finished result of `model` must match to be reused."""
@@ -71,8 +73,11 @@ class Settings:
             params = self.txl_params
         else:
             params = self.model_params.get(PARAM_GROUP.get(model, ""), {})
-        return _json_safe({"features": self.features, "rows": self.rows, "params": params,
-                           "max_epochs": self.max_epochs if model in STOCHASTIC else None})
+        config = {"features": self.features, "rows": self.rows, "params": params,
+                  "max_epochs": self.max_epochs if model in STOCHASTIC else None}
+        if self.data:  # absent otherwise, so cells written before these options still match
+            config["data"] = dict(self.data)
+        return _json_safe(config)
 
 
 @dataclass(frozen=True)
@@ -104,15 +109,16 @@ def _init_worker(accelerator: str, jobs: int) -> None:
 
 
 @functools.lru_cache(maxsize=4)
-def _protocol(dataset: str, features: str, rows: int | None):
-    return load_protocol(dataset, features, rows)
+def _protocol(dataset: str, features: str, rows: int | None,
+              data: tuple[tuple[str, Any], ...] = ()):
+    return load_protocol(dataset, features, rows, **dict(data))
 
 
 def run_task(task: Task, settings: Settings) -> dict[str, Any]:
     """Fit and score one (data set, horizon, model, seed); a failure is returned, not raised."""
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     began = time.perf_counter()
-    df, split = _protocol(task.dataset, settings.features, settings.rows)
+    df, split = _protocol(task.dataset, settings.features, settings.rows, settings.data)
     row, error, params = run_one(
         task.model, df, split, task.horizon, task.seed, max_epochs=settings.max_epochs,
         txl_params=settings.txl_params, accelerator=settings.accelerator,
@@ -181,7 +187,7 @@ def cell_report(cell_tasks: list[Task], parts: dict[int | None, dict[str, Any]],
                 settings: Settings) -> dict[str, Any]:
     """The report of one cell from its seeds' results (`run_benchmark`'s format)."""
     first = cell_tasks[0]
-    df, split = _protocol(first.dataset, settings.features, settings.rows)
+    df, split = _protocol(first.dataset, settings.features, settings.rows, settings.data)
     done = [parts[t.seed] for t in cell_tasks]
     report = report_header(first.dataset, first.horizon, settings.features, df, split,
                            settings.rows, settings.max_epochs, settings.txl_params,
@@ -346,7 +352,8 @@ def run_grid_cli(args: argparse.Namespace) -> int:
     cell failed, 130 when interrupted."""
     settings = Settings(features=args.features, rows=args.rows, max_epochs=args.max_epochs,
                         txl_params=dict(args.txl_param), model_params=model_params_from(args),
-                        accelerator=args.accelerator)
+                        accelerator=args.accelerator,
+                        data=tuple(sorted(data_options(args).items())))
     result = run_grid(args.dataset, args.horizon, args.models, seeds=args.seeds,
                       out_dir=args.out_dir, jobs=args.jobs, force=args.force,
                       settings=settings)

@@ -443,10 +443,10 @@ def study_storage(storage: str | None, out_dir: Path | None) -> tuple[str | None
 
 
 def run(args: argparse.Namespace) -> int:
-    from .benchmark import dataset_label, load_protocol
+    from .benchmark import data_options, dataset_label, load_protocol
 
     optuna.logging.set_verbosity(optuna.logging.INFO)
-    full, split = load_protocol(args.dataset)
+    full, split = load_protocol(args.dataset, **data_options(args))
     # the benchmark's train and validation rows only: the test split never reaches tune
     df = full.iloc[: split.test_start]
     n_fit, n_val = split.train_end, split.test_start - split.train_end

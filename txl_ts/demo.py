@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -98,63 +99,31 @@ def _cover(row) -> str:
 
 def plot(result: BacktestResult, df, dataset: str, out: Path,
          band_model: str = "txl") -> list[Path]:
-    """Forecast plots (with `band_model`'s 95% and 80% bands, or the first model that has
-    intervals) and the error by horizon step."""
-    import matplotlib
+    """Forecast plots of three test windows (with `band_model`'s 95% and 80% bands, or the
+    first model's that has intervals) and the error by horizon step (`txl_ts.plotting`)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .plotting import plot_backtest_errors, plot_backtest_window
 
     target = datasets.TARGETS[dataset]
-    col = result.columns.index(target)
-    h = result.horizon
     picks = np.linspace(0, result.n_windows - 1, 3).round().astype(int)
-    fig, axes = plt.subplots(len(picks), 1, figsize=(10, 3 * len(picks)), sharey=False)
-    for ax, w in zip(np.atleast_1d(axes), picks):
-        cutoff = int(result.cutoffs[w])
-        past = df.index[cutoff - 2 * h + 1 : cutoff + 1]
-        future = df.index[cutoff + 1 : cutoff + 1 + h]
-        ax.plot(past, df[target].iloc[cutoff - 2 * h + 1 : cutoff + 1], color="black", lw=1,
-                label="history")
-        ax.plot(future, result.y[w, :, col], color="black", lw=2, label="actual")
-        colors = {name: ax.plot(future, pred[w, :, col], lw=1.2, label=name)[0].get_color()
-                  for name, pred in result.predictions.items()}
-        _bands(ax, result, future, w, col, band_model, colors)
-        ax.set_title(f"{dataset} {target}: forecast from {df.index[cutoff]}")
-    np.atleast_1d(axes)[0].legend(ncol=4, fontsize=8)
-    fig.tight_layout()
+    fig = Figure(figsize=(10, 3.2 * len(picks)), layout="constrained")
+    banded = band_model if band_model in result.half_widths else next(
+        iter(result.half_widths), None)
+    # only one model's bands: several overlapping ones hide the forecasts
+    shown = replace(result, half_widths={k: v for k, v in result.half_widths.items()
+                                         if k == banded})
+    for ax, w in zip(fig.subplots(len(picks), 1, squeeze=False)[:, 0], picks):
+        plot_backtest_window(shown, int(result.cutoffs[w]), history=df, column=target, ax=ax)
+        ax.set_title(f"{dataset} {target}: forecast from {df.index[int(result.cutoffs[w])]}")
     forecasts_png = out / f"forecasts_{dataset}.png"
     fig.savefig(forecasts_png, dpi=90)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(8, 4))
-    steps = np.arange(1, h + 1)
-    for name, pred in result.predictions.items():
-        err = (pred - result.y) / result.scaler.scale_
-        ax.plot(steps, (err**2).mean(axis=(0, 2)), label=name)
-    ax.set_xlabel("horizon step")
-    ax.set_ylabel("MSE (train-scaled)")
-    ax.set_title(f"{dataset}: error by horizon step over {result.n_windows} test windows")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
     error_png = out / f"error_by_step_{dataset}.png"
+    fig = plot_backtest_errors(result)
+    fig.axes[0].set_title(f"{dataset}: error by horizon step over {result.n_windows} test "
+                          "windows")
     fig.savefig(error_png, dpi=90)
-    plt.close(fig)
     return [forecasts_png, error_png]
-
-
-def _bands(ax, result: BacktestResult, future, w: int, col: int, band_model: str,
-           colors: dict[str, str]) -> None:
-    """Shade the conformal intervals (widest first) around one model's forecast."""
-    names = [band_model] if band_model in result.half_widths else list(result.half_widths)
-    if not names or result.coverage is None:
-        return
-    name = names[0]
-    pred, half = result.predictions[name][w, :, col], result.half_widths[name][:, :, col]
-    for i in np.argsort(result.coverage)[::-1]:
-        c = float(result.coverage[i])
-        ax.fill_between(future, pred - half[i], pred + half[i], alpha=0.15 + 0.15 * (c < 0.9),
-                        color=colors[name], lw=0, label=f"{name} {100 * c:g}%")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,10 +1,12 @@
 """How many torch intra-op threads the library's own calls use.
 
 The models here are small: one training step is thousands of tiny kernels, so extra OpenMP
-threads add synchronisation, not speed. On a busy 2-core machine torch's default (one thread
-per physical core) made fits 10-30x slower than one thread (`benchmarks/threads.py` measures
-it). So `fit`, `predict`, `rolling_forecasts`, `update` and `backtest` run with
-`LIBRARY_THREADS` (one) intra-op thread and give the caller's setting back afterwards.
+threads add synchronisation, not speed. On a 2-core machine beside one busy process, torch's
+default (one thread per physical core, 2) made a small default fit + predict 11.7x slower than
+one thread for TXLForecaster and 7.7x for DLinearForecaster (`benchmarks/threads.py`,
+`benchmarks/results/threads.json`). So `fit`, `predict`, `rolling_forecasts`, `update` (and
+so `backtest`, which calls them) run with `LIBRARY_THREADS` (one) intra-op thread and give
+the caller's setting back afterwards.
 
 An explicit choice wins, in this order:
 

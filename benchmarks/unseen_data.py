@@ -41,6 +41,7 @@ MODELS = ["txl", "txl-nomem", "lstm", "dlinear", "arima", "naive", "snaive", "sn
 CELLS = [("taylor", "M", (48, 336)), ("tmy_greensboro", "M", (24, 96)),
          ("tmy_greensboro", "S", (24, 96)), ("tmy_sandpoint", "M", (24, 96)),
          ("tmy_sandpoint", "S", (24, 96))]
+TARGET = "temp"  # the "S" cells' column (a CSV's "S" names its column: --target)
 TMY3 = {"tmy_greensboro": "723170TYA.CSV", "tmy_sandpoint": "703165TY.csv"}
 TMY3_COLUMNS = {"ghi": "GHI (W/m^2)", "wind": "Wspd (m/s)", "pressure": "Pressure (mbar)",
                 "rh": "RHum (%)", "dewpoint": "Dew-point (C)", "temp": "Dry-bulb (C)"}
@@ -103,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, features, horizons in CELLS:
         result = run_grid([str(paths[name])], list(horizons), args.models.split(","),
                           seeds=args.seeds, out_dir=args.out_dir, jobs=args.jobs,
-                          settings=Settings(features=features))
+                          settings=Settings(features=features, data=(
+                              (("target", (TARGET,)),) if features == "S" else ())))
         failed += result.failed
     print(f"failed cells: {failed}" if failed else "every cell written")
     return 1 if failed else 0

@@ -6,6 +6,11 @@ float64 where the computation is unchanged). It fits each model on the first 2,0
 ETTh1 with a short budget, then records `predict()`, `predict_interval()`, the forecasts after
 a later history, the backtest's per-window forecasts and, for TXL, the forecast after
 `update`.
+
+Run both sides with `OMP_NUM_THREADS=1`: the thread counts of torch and of the BLAS behind
+numpy and statsmodels change the order of floating-point sums, so forecasts computed with
+other thread counts differ by rounding (about 1e-5 relative for ARIMA's optimiser) even
+where the code is the same.
 """
 
 from __future__ import annotations

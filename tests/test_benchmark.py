@@ -172,8 +172,11 @@ def test_a_csv_file_runs_the_protocol_with_its_own_seasons(tmp_path):
                   for c in range(split.test_start - 1, n - h)]
         assert_close(report["models"][model]["mean"]["mse"], np.mean(errors), np.float64,
                      ops=len(errors) * h)
-    s_df, _ = load_protocol(str(path), "S")
-    assert list(s_df.columns) == ["temp"]  # "S" is a CSV's last column
+    # "S" on a CSV names its column: no silent choice of the last one
+    with pytest.raises(ValueError, match="--features S needs --target.*'load', 'temp'"):
+        load_protocol(str(path), "S")
+    s_df, _ = load_protocol(str(path), "S", target="load")
+    assert list(s_df.columns) == ["load"]
 
 
 def test_csv_data_sets_on_the_command_line_and_in_the_grid(tmp_path, capsys):

@@ -24,3 +24,16 @@ def test_table_and_plots_from_a_small_backtest(tmp_path):
     written = demo.plot(result, df, "ETTh1", tmp_path)
     assert [p.name for p in written] == ["forecasts_ETTh1.png", "error_by_step_ETTh1.png"]
     assert all(p.stat().st_size > 1000 and p.read_bytes()[:4] == b"\x89PNG" for p in written)
+
+
+def test_backtest_reports_progress_once_per_model():
+    n = 300
+    t = np.arange(n)
+    df = pd.DataFrame({"OT": np.sin(2 * np.pi * t / 24)},
+                      index=pd.date_range("2020-01-01", periods=n, freq="h"))
+    seen = []
+    models = {"naive": NaiveForecaster(horizon=12, method="last"),
+              "snaive": NaiveForecaster(horizon=12, method="seasonal")}
+    backtest(models, df, horizon=12, start=250, progress=lambda name, s: seen.append((name, s)))
+    assert [name for name, _ in seen] == ["naive", "snaive"]
+    assert all(s >= 0 for _, s in seen)

@@ -25,7 +25,8 @@ TOP_LEVEL = ("txl_ts", "benchmarks", "experiments", "examples")
 LAYERS: dict[str, tuple[str, ...]] = {
     # plain helpers: the data layer, frequencies, interval calibration, bundled data,
     # Lightning set-up
-    "foundation": ("txl_ts.frames.*", "txl_ts.params", "txl_ts.seasonality", "txl_ts.conformal",
+    "foundation": ("txl_ts.frames.*", "txl_ts.params", "txl_ts.threads", "txl_ts.cli",
+                   "txl_ts.seasonality", "txl_ts.conformal",
                    "txl_ts.datasets", "txl_ts.training"),
     # the Transformer-XL network, its memory, streaming and training module
     "networks": ("txl_ts.txl.*",),
@@ -35,7 +36,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
                        "txl_ts.base", "txl_ts.lookback"),
     "estimators": ("txl_ts.forecaster", "txl_ts.baselines.*", "txl_ts"),
     "workflows": ("txl_ts.backtest", "txl_ts.benchmark", "txl_ts.grid", "txl_ts.tuning",
-                  "txl_ts.demo"),
+                  "txl_ts.demo", "txl_ts.plotting"),
     "command line": ("txl_ts.__main__",),
 }
 

@@ -94,10 +94,10 @@ def test_training_only_names_follow_the_flags():
     assert set(TXLForecaster._TRAINING_ONLY_PARAMS) == {
         "accelerator", "trainer_kwargs", "lr", "weight_decay", "dropout", "max_epochs",
         "patience", "batch_size", "random_state", "val_size", "loss", "linear_init",
-        "n_segments", "burn_in", "stateful"}
+        "n_segments", "burn_in", "stateful", "verbose"}
     assert set(LSTMForecaster._TRAINING_ONLY_PARAMS) == {
         "accelerator", "trainer_kwargs", "lr", "weight_decay", "dropout", "max_epochs",
-        "patience", "batch_size", "random_state", "val_size", "window_step"}
+        "patience", "batch_size", "random_state", "val_size", "window_step", "verbose"}
     assert ARIMAForecaster._TRAINING_ONLY_PARAMS == NaiveForecaster._TRAINING_ONLY_PARAMS == ()
 
 

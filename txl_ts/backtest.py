@@ -18,7 +18,7 @@ forecasting pass, and scored by their empirical coverage, mean width and interva
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,6 +200,7 @@ def backtest(
     time_col: str | None = None,
     keep_forecasts: bool = True,
     coverage: float | list[float] | None = None,
+    progress: Callable[[str, float], None] | None = None,
 ) -> BacktestResult:
     """Rolling-origin backtest of `models` ({name: forecaster}) on the rows `[start, end)`.
 
@@ -222,6 +223,8 @@ def backtest(
         the metrics, to save memory on long spans.
     coverage: interval level(s) in (0, 1), e.g. [0.8, 0.95]: score each model's conformal
         prediction intervals too (see `BacktestResult`).
+    progress: called as `progress(name, seconds)` when a model is done (fits and forecasts),
+        e.g. to print a line per model on a long run.
     """
     if not isinstance(models, Mapping) or not models:
         raise TypeError("models must be a non-empty dict {name: forecaster}")
@@ -279,6 +282,7 @@ def backtest(
         blocks = [cutoffs[i : i + refit] for i in range(0, len(cutoffs), refit)]
 
     for name, model in models.items():
+        model_began = time.perf_counter()
         score = ModelScores()
         preds = np.empty((len(cutoffs), horizon, values.shape[1])) if keep_forecasts else None
         done = 0
@@ -329,6 +333,8 @@ def backtest(
         scores[name] = score
         if preds is not None:
             predictions[name] = preds
+        if progress is not None:
+            progress(name, time.perf_counter() - model_began)
 
     metrics = pd.DataFrame(
         {name: _summarise(s, mase_scale, len(cutoffs), levels) for name, s in scores.items()}

@@ -34,6 +34,7 @@ from .frames.checks import check_cutoffs, check_outliers
 from .frames.validate import Series
 from .intervals import Intervals
 from .persistence import load_model, save_model
+from .threads import with_torch_threads
 
 CALIBRATION_SIZE = 0.2  # calibration tail of models without a validation tail of their own
 
@@ -165,6 +166,7 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
         self.__dict__ = state
 
     # ---- public API -----------------------------------------------------------------------
+    @with_torch_threads  # one intra-op thread for models this size: see txl_ts.threads
     def fit(self, df: pd.DataFrame, validation_data: pd.DataFrame | None = None):
         """Fit on `df` (DatetimeIndex or `time_col`).
 
@@ -205,6 +207,7 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
             check_fit_outcome(summary, full, self.horizon)
         self._calibrate(series, valid)
 
+    @with_torch_threads
     def predict(self, history: pd.DataFrame | None = None, *,
                 horizon: int | None = None) -> pd.DataFrame:
         """Forecast the steps after the fitted data, or after `history`.
@@ -245,6 +248,7 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
             frame = model._to_frame(model._forecast_scaled(scaled), series.index[-1])
         return frame if steps == model.horizon else frame.iloc[:steps]
 
+    @with_torch_threads
     def update(self, new_df: pd.DataFrame):
         """Absorb observations that continue the known timeline, without refitting.
 
@@ -309,6 +313,7 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
         view.__dict__ = self.__dict__
         return view
 
+    @with_torch_threads
     def rolling_forecasts(self, df: pd.DataFrame, cutoffs: np.ndarray) -> np.ndarray:
         """Forecasts from every cutoff: rows `df[:c + 1]` are known at integer cutoff `c`.
 

@@ -27,7 +27,6 @@ JSON report per cell (see `txl_ts.grid`, where the command starts).
 from __future__ import annotations
 
 import argparse
-import ast
 import importlib
 import json
 import os
@@ -43,13 +42,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import datasets
+from . import cli, datasets
 from .backtest import backtest, level_tag
 from .conformal import CalibrationError
 
 HORIZONS = (96, 192, 336, 720)
-MODELS = ("txl", "txl-nomem", "lstm", "dlinear", "arima", "arima-nonseasonal", "naive", "snaive",
-          "snaive-weekly")
+MODELS = cli.MODELS
 STOCHASTIC = ("txl", "txl-nomem", "lstm", "dlinear")  # the models that declare random_state
 # The estimator class behind each model, as (module under txl_ts, class name): imported only
 # when a model is made. Variants of one class differ in the parameters make_model sets.
@@ -95,19 +93,22 @@ class Split:
         return {"train_end": self.train_end, "test_start": self.test_start, "end": self.end}
 
 
-def is_file(dataset: str) -> bool:
-    """Whether `dataset` names a CSV file rather than a bundled data set."""
-    return dataset.lower().endswith(".csv")
+is_file, dataset_label = cli.is_file, cli.dataset_label
 
 
-def dataset_label(dataset: str) -> str:
-    """The name reports and grid cells use: a bundled name, or a CSV file's stem."""
-    return Path(dataset).stem if is_file(dataset) else dataset
-
-
-def split_rows(dataset: str, n_rows: int, truncated: bool = False) -> Split:
+def split_rows(dataset: str, n_rows: int, truncated: bool = False,
+               val_size: float | int | None = None) -> Split:
     """The protocol's borders for `dataset` with `n_rows` rows (proportional if truncated;
-    70/10/20 for WTH and CSV files)."""
+    70/10/20 for WTH and CSV files; a CSV's validation part is `val_size` rows, or that
+    fraction of all rows, before the test part when given)."""
+    if val_size is not None and is_file(dataset):
+        n_test = int(0.2 * n_rows)
+        n_val = int(val_size) if isinstance(val_size, int) else int(round(val_size * n_rows))
+        if not 0 < n_val < n_rows - n_test:
+            raise ValueError(f"{dataset}: --val-size {val_size} gives {n_val} validation rows; "
+                             f"it must leave training rows before them (the last {n_test} of "
+                             f"{n_rows} rows are the test part)")
+        return Split(n_rows - n_test - n_val, n_rows - n_test, n_rows)
     if dataset in ("ETTh1", "ETTh2"):
         if not truncated:
             if n_rows < ETT_BORDERS[-1]:
@@ -120,20 +121,47 @@ def split_rows(dataset: str, n_rows: int, truncated: bool = False) -> Split:
     raise ValueError(f"unknown data set {dataset!r}; choose one of {list(datasets.NAMES)}")
 
 
-def load_protocol(dataset: str, features: str = "M",
-                  rows: int | None = None) -> tuple[pd.DataFrame, Split]:
-    """The frame (columns per `features`) and the split of the protocol."""
+def load_protocol(dataset: str, features: str = "M", rows: int | None = None, *,
+                  target: str | list[str] | tuple[str, ...] | None = None,
+                  time_col: str | None = None,
+                  val_size: float | int | None = None) -> tuple[pd.DataFrame, Split]:
+    """The frame (columns per `features`) and the split of the protocol.
+
+    `target` (one column or several) keeps only those columns, whatever `features` says;
+    without it "S" keeps a bundled data set's target column, and is an error for a CSV
+    (which column is meant cannot be guessed). `time_col` and `val_size` apply to CSV files
+    (`datasets.read_csv`, `split_rows`). Raises ValueError naming the file and the column.
+    """
     if features not in ("M", "S"):
         raise ValueError(f"features must be 'M' or 'S', got {features!r}")
-    df = datasets.read_csv(dataset) if is_file(dataset) else datasets.load(dataset)
+    if not is_file(dataset) and (time_col is not None or val_size is not None):
+        raise ValueError(f"--time-col and --val-size apply to a CSV file; {dataset} is a "
+                         "bundled data set with a fixed split")
+    df = (datasets.read_csv(dataset, time_col) if is_file(dataset)
+          else datasets.load(dataset))
+    if target is not None:
+        wanted = [target] if isinstance(target, str) else list(target)
+        missing = [c for c in wanted if c not in df.columns]
+        if missing:
+            raise ValueError(f"{dataset}: no column {missing[0]!r} (--target); columns: "
+                             f"{list(df.columns)}")
+        df = df[wanted]
+    elif features == "S" and is_file(dataset):
+        raise ValueError(f"{dataset}: --features S needs --target COLUMN (the column to "
+                         f"forecast); columns: {list(df.columns)}")
+    if is_file(dataset) and df.isna().to_numpy().any():  # every model would reject it later
+        column = df.columns[df.isna().any().to_numpy()][0]
+        row = int(np.flatnonzero(df[column].isna().to_numpy())[0])
+        raise ValueError(f"{dataset}: column {column!r} has a missing value at row {row} (line "
+                         f"{row + 2} of the file, {df.index[row]}); fill or drop it first")
     if rows is not None:
         if rows < 200 or rows > len(df):
             raise ValueError(f"rows must be in [200, {len(df)}], got {rows}")
         df = df.iloc[:rows]
-    split = split_rows(dataset, len(df), truncated=rows is not None)
+    split = split_rows(dataset, len(df), truncated=rows is not None, val_size=val_size)
     df = df.iloc[: split.end]
-    if features == "S":
-        df = df[[datasets.TARGETS.get(dataset, df.columns[-1])]]
+    if features == "S" and target is None:
+        df = df[[datasets.TARGETS[dataset]]]
     return df, split
 
 
@@ -361,8 +389,10 @@ def run_benchmark(dataset: str, horizon: int, models: list[str], *, features: st
                   seeds: int = 1, max_epochs: int | None = None,
                   txl_params: dict[str, Any] | None = None, rows: int | None = None,
                   accelerator: str = "auto", model_params: dict[str, dict[str, Any]] | None = None,
-                  log=print) -> dict[str, Any]:
+                  log=print, data: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run the protocol for every model; returns the JSON-ready report.
+
+    `data`: `load_protocol`'s keyword options for a CSV (target, time_col, val_size).
 
     Stochastic models (txl, txl-nomem, lstm, dlinear) run with seeds 0..seeds-1 and report
     mean and sample std (ddof=1); deterministic ones run once. A model that fails is reported
@@ -371,10 +401,13 @@ def run_benchmark(dataset: str, horizon: int, models: list[str], *, features: st
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         raise ValueError(f"unknown models {unknown}; choose from {list(MODELS)}")
-    df, split = load_protocol(dataset, features, rows)
+    data = {k: v for k, v in (data or {}).items() if v is not None}
+    df, split = load_protocol(dataset, features, rows, **data)
     began = time.perf_counter()
     report = report_header(dataset, horizon, features, df, split, rows, max_epochs, txl_params,
                            model_params)
+    if data:
+        report["data_options"] = data
     for name in models:
         seed_list = list(range(seeds)) if name in STOCHASTIC else [None]
         runs, errors, params = [], [], None
@@ -435,51 +468,9 @@ def markdown_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _parse_param(text: str) -> tuple[str, Any]:
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"a model parameter is key=value, got {text!r}")
-    key, raw = text.split("=", 1)
-    for parse in (json.loads, ast.literal_eval):
-        try:
-            return key.strip(), parse(raw)
-        except (ValueError, SyntaxError):
-            pass
-    return key.strip(), raw
-
-
-def _models_arg(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in MODELS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown models {unknown}; choose from {list(MODELS)}")
-    return names
-
-
-def _datasets_arg(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in datasets.NAMES and not is_file(n)]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown data sets {unknown}; choose from {list(datasets.NAMES)} or give a .csv "
-            "path")
-    missing = [n for n in names if is_file(n) and not Path(n).is_file()]
-    if missing:
-        raise argparse.ArgumentTypeError(f"no such file: {missing}")
-    labels = [dataset_label(n) for n in names]
-    if len(set(labels)) < len(labels):
-        raise argparse.ArgumentTypeError(f"two data sets share a name: {labels}")
-    return names
-
-
-def _horizons_arg(text: str) -> list[int]:
-    try:
-        horizons = [int(h) for h in text.split(",") if h.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"horizons are comma-separated integers, got {text!r}") from None
-    if not horizons or min(horizons) < 1:
-        raise argparse.ArgumentTypeError(f"horizons must be positive integers, got {text!r}")
-    return horizons
+# the argument parsers live in txl_ts.cli (no heavy imports, so --help is instant)
+_parse_param, _models_arg = cli.parse_param, cli.models_arg
+_datasets_arg, _horizons_arg = cli.datasets_arg, cli.horizons_arg
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
@@ -495,39 +486,8 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, type=_datasets_arg,
-                        help=f"comma-separated, from {','.join(datasets.NAMES)} or paths to "
-                        ".csv files (split 70/10/20; several only with --out-dir)")
-    parser.add_argument("--horizon", type=_horizons_arg, default=[96],
-                        help="forecast horizon(s), comma-separated (96,192,336,720 in the "
-                        "standard protocol; several only with --out-dir)")
-    parser.add_argument("--models", type=_models_arg, default=["naive", "snaive"],
-                        help=f"comma-separated, from {','.join(MODELS)}")
-    parser.add_argument("--features", choices=("M", "S"), default="M",
-                        help="M: all columns in and out; S: the target column only")
-    parser.add_argument("--seeds", type=int, default=1,
-                        help="seeds 0..N-1 for the neural models (mean ± std)")
-    parser.add_argument("--max-epochs", type=int, default=None,
-                        help="cap the neural models' epochs (the report is marked capped)")
-    parser.add_argument("--txl-param", type=_parse_param, action="append", default=[],
-                        metavar="KEY=VALUE", help="TXLForecaster parameter (repeatable)")
-    for name in MODEL_PARAM_GROUPS:
-        parser.add_argument(f"--{name}-param", type=_parse_param, action="append", default=[],
-                            metavar="KEY=VALUE", help=f"{name} parameter (repeatable)")
-    parser.add_argument("--rows", type=int, default=None,
-                        help="quick run: truncate the data set to its first N rows (capped)")
-    parser.add_argument("--accelerator", default="auto")
-    out = parser.add_mutually_exclusive_group()
-    out.add_argument("--out", type=Path, default=None,
-                     help="one data set and horizon: write the JSON report here")
-    out.add_argument("--out-dir", type=Path, default=None,
-                     help="grid: one report per (data set, features, horizon, model) cell in "
-                     "DIR/<dataset>_<features>_<horizon>_<model>.json; a rerun resumes")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="grid: worker processes (each uses one torch thread on a CPU; "
-                        "on a GPU machine they share the GPU)")
-    parser.add_argument("--force", action="store_true",
-                        help="grid: rerun every cell, even finished ones")
+    """The `benchmark` sub-command's options (defined in `txl_ts.cli`)."""
+    cli.add_benchmark_arguments(parser)
 
 
 def model_params_from(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -541,6 +501,35 @@ def check_counts(args: argparse.Namespace) -> None:
         raise SystemExit("--jobs must be at least 1")
 
 
+def data_options(args: argparse.Namespace) -> dict[str, Any]:
+    """`load_protocol`'s options from `--target`, `--time-col` and `--val-size` (those given).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed `benchmark` or `tune` arguments.
+
+    Returns
+    -------
+    dict
+        `target` (a tuple), `time_col` and `val_size`, each only when given.
+    """
+    target = getattr(args, "target", None)
+    options = {"target": None if target is None else tuple(target),
+               "time_col": getattr(args, "time_col", None),
+               "val_size": getattr(args, "val_size", None)}
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def check_data(args: argparse.Namespace) -> dict[str, Any]:
+    """Load every data set once, so a bad CSV or --target fails before any model runs;
+    returns `data_options(args)`."""
+    data = data_options(args)
+    for dataset in args.dataset:
+        load_protocol(dataset, args.features, args.rows, **data)
+    return data
+
+
 def run(args: argparse.Namespace) -> int:
     """One cell of `python -m txl_ts benchmark`; the command starts in `txl_ts.grid.run`,
     which runs the grid itself when `--out-dir` is given."""
@@ -550,11 +539,12 @@ def run(args: argparse.Namespace) -> int:
     if len(args.dataset) > 1 or len(args.horizon) > 1 or args.jobs > 1 or args.force:
         raise SystemExit("several data sets or horizons, --jobs and --force need --out-dir "
                          "(the grid)")
+    data = check_data(args)
     report = run_benchmark(
         args.dataset[0], args.horizon[0], args.models, features=args.features,
         seeds=args.seeds, max_epochs=args.max_epochs, txl_params=dict(args.txl_param),
         rows=args.rows, accelerator=args.accelerator, model_params=model_params_from(args),
-        log=lambda msg: print(msg, file=sys.stderr, flush=True),
+        log=lambda msg: print(msg, file=sys.stderr, flush=True), data=data,
     )
     print(markdown_table(report))
     if args.out is not None:

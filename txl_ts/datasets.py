@@ -46,7 +46,11 @@ def read_csv(file: str | Path, time_col: str | None = None) -> pd.DataFrame:
     missing time column, the first uneven step, a non-numeric column.
     """
     file = Path(file)
-    frame = pd.read_csv(file)
+    try:
+        frame = pd.read_csv(file)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise ValueError(f"{file}: not a readable CSV file ({' '.join(str(err).split())})"
+                         ) from None
     if time_col is None:
         time_col = "date" if "date" in frame.columns else str(frame.columns[0])
     if time_col not in frame.columns:
@@ -58,8 +62,11 @@ def read_csv(file: str | Path, time_col: str | None = None) -> pd.DataFrame:
         except ValueError:  # offsets that change (daylight saving): convert to UTC
             parsed = pd.to_datetime(raw, format="mixed", utc=True)
     except (ValueError, TypeError) as err:
-        raise ValueError(f"{file}: the time column {time_col!r} is not timestamps ({err})"
-                         ) from None
+        raise ValueError(f"{file}: the time column {time_col!r} is not timestamps: "
+                         f"{_first_bad(raw, _bad_stamps(raw), err)}") from None
+    if parsed.isna().any():
+        raise ValueError(f"{file}: the time column {time_col!r} has an empty value: "
+                         f"{_first_bad(raw, parsed.isna().to_numpy())}")
     stamps = pd.DatetimeIndex(parsed, name=time_col)
     if len(stamps) < 3:
         raise ValueError(f"{file}: {len(stamps)} rows; at least 3 are needed to infer a "
@@ -75,8 +82,33 @@ def read_csv(file: str | Path, time_col: str | None = None) -> pd.DataFrame:
                          f"{stamps[odd]} is followed by {stamps[odd + 1]} (the usual step is "
                          f"{steps.mode()[0]})")
     text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
-    if text or frame.shape[1] == 0:
-        raise ValueError(f"{file}: every column but {time_col!r} must be numeric; "
-                         f"not numeric: {text}" if text else f"{file}: no value columns")
+    if text:
+        column = frame[text[0]]
+        bad = (pd.to_numeric(column, errors="coerce").isna() & column.notna()).to_numpy()
+        raise ValueError(f"{file}: every column but {time_col!r} must be numeric; not numeric: "
+                         f"{text}; column {text[0]!r}: {_first_bad(column, bad)}")
+    if frame.shape[1] == 0:
+        raise ValueError(f"{file}: no value columns")
     frame.index = pd.DatetimeIndex(stamps, freq=freq)
     return frame.astype("float64")
+
+
+def _bad_stamps(raw: pd.Series) -> np.ndarray:
+    """Which entries of `raw` no date parser reads (each parsed on its own)."""
+    bad = np.zeros(len(raw), dtype=bool)
+    for i, value in enumerate(raw.to_numpy()):
+        try:
+            pd.Timestamp(value)
+        except (ValueError, TypeError):
+            bad[i] = True
+    return bad
+
+
+def _first_bad(column: pd.Series, bad: np.ndarray, err: Exception | None = None) -> str:
+    """ "row N (line L of the file): 'value'" for the first flagged entry of `column`."""
+    where = np.flatnonzero(bad)
+    if not len(where):
+        return " ".join(str(err).split()) if err is not None else "unknown row"
+    i = int(where[0])
+    # rows count from 0 after the header; the file's line numbers from 1 with the header
+    return f"row {i} (line {i + 2} of the file): {column.iloc[i]!r}"

@@ -27,6 +27,7 @@ from .params import (
     TIME_COL,
     TRAINER_KWARGS,
     VAL_SIZE,
+    VERBOSE,
     WEIGHT_DECAY,
     Choice,
     Choices,
@@ -190,6 +191,7 @@ class TXLForecaster(BaseForecaster):
         TIME_COL,
         ACCELERATOR,
         TRAINER_KWARGS,
+        VERBOSE,
     )
     capabilities = Capabilities(update=True, fast_rolling=True)
 
@@ -224,6 +226,7 @@ class TXLForecaster(BaseForecaster):
         time_col: str | None = None,
         accelerator: str = "auto",
         trainer_kwargs: dict[str, Any] | None = None,
+        verbose: bool | None = None,
     ):
         self.horizon = horizon
         self.patch_len = patch_len
@@ -254,6 +257,7 @@ class TXLForecaster(BaseForecaster):
         self.time_col = time_col
         self.accelerator = accelerator
         self.trainer_kwargs = trainer_kwargs
+        self.verbose = verbose
 
     # ---- validation -----------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -400,6 +404,7 @@ class TXLForecaster(BaseForecaster):
             patience=self.patience, accelerator=self.accelerator,
             random_state=self.random_state, trainer_kwargs=self.trainer_kwargs,
             keep_start=True,  # the ridge warm start is a forecast worth keeping
+            verbose=self.verbose,
         )
         self._to_inference(self.net_)
         self.state_ = self._stream().feed(self._stream().start(n_channels), full)[1]

@@ -40,6 +40,8 @@ from .benchmark import (
     STOCHASTIC,
     _json_safe,
     check_counts,
+    check_data,
+    data_options,
     dataset_label,
     group_params,
     load_protocol,
@@ -66,12 +68,16 @@ class Settings:
     txl_params: dict[str, Any] = field(default_factory=dict)
     model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     accelerator: str = "auto"
+    data: tuple[tuple[str, Any], ...] = ()  # load_protocol's CSV options (target, ...)
 
     def config(self, model: str) -> dict[str, Any]:
         """The settings that a finished result of `model` must match to be reused."""
         params = group_params(model, self.txl_params, self.model_params)
-        return _json_safe({"features": self.features, "rows": self.rows, "params": params,
-                           "max_epochs": self.max_epochs if model in STOCHASTIC else None})
+        config = {"features": self.features, "rows": self.rows, "params": params,
+                  "max_epochs": self.max_epochs if model in STOCHASTIC else None}
+        if self.data:  # absent otherwise, so cells written before these options still match
+            config["data"] = dict(self.data)
+        return _json_safe(config)
 
 
 @dataclass(frozen=True)
@@ -89,28 +95,30 @@ class Task:
 
 
 def _init_worker(accelerator: str, jobs: int) -> None:
-    """One torch thread per worker on a CPU (N workers share N cores); with a GPU the
-    workers share it and split the CPU cores. Ctrl-C is the main process's job, which
+    """Torch threads per worker by the library's rule (`txl_ts.threads.worker_threads`: one
+    per worker on a CPU, unless the user chose). Ctrl-C is the main process's job, which
     cancels the pending tasks and stops the workers."""
     import torch
 
+    from .threads import worker_threads
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if accelerator == "cpu" or not torch.cuda.is_available():
-        torch.set_num_threads(1)
-    else:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // jobs))
+    n = worker_threads(accelerator, jobs)
+    if n is not None:
+        torch.set_num_threads(n)
 
 
 @functools.lru_cache(maxsize=4)
-def _protocol(dataset: str, features: str, rows: int | None):
-    return load_protocol(dataset, features, rows)
+def _protocol(dataset: str, features: str, rows: int | None,
+              data: tuple[tuple[str, Any], ...] = ()):
+    return load_protocol(dataset, features, rows, **dict(data))
 
 
 def run_task(task: Task, settings: Settings) -> dict[str, Any]:
     """Fit and score one (data set, horizon, model, seed); a failure is returned, not raised."""
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     began = time.perf_counter()
-    df, split = _protocol(task.dataset, settings.features, settings.rows)
+    df, split = _protocol(task.dataset, settings.features, settings.rows, settings.data)
     row, error, params = run_one(
         task.model, df, split, task.horizon, task.seed, max_epochs=settings.max_epochs,
         txl_params=settings.txl_params, accelerator=settings.accelerator,
@@ -145,8 +153,13 @@ def _expected_params(task: Task, settings: Settings) -> dict[str, Any] | None:
     return _without_seed(_json_safe(model.get_params(deep=False)))
 
 
+# parameters that do not change a result: a finished cell is reused whatever their values
+# (and cells written before `verbose` existed still match)
+_NOT_COMPARED = ("random_state", "verbose")
+
+
 def _without_seed(params: Any) -> Any:
-    return ({k: v for k, v in params.items() if k != "random_state"}
+    return ({k: v for k, v in params.items() if k not in _NOT_COMPARED}
             if isinstance(params, dict) else params)
 
 
@@ -174,7 +187,7 @@ def cell_report(cell_tasks: list[Task], parts: dict[int | None, dict[str, Any]],
                 settings: Settings) -> dict[str, Any]:
     """The report of one cell from its seeds' results (`run_benchmark`'s format)."""
     first = cell_tasks[0]
-    df, split = _protocol(first.dataset, settings.features, settings.rows)
+    df, split = _protocol(first.dataset, settings.features, settings.rows, settings.data)
     done = [parts[t.seed] for t in cell_tasks]
     report = report_header(first.dataset, first.horizon, settings.features, df, split,
                            settings.rows, settings.max_epochs, settings.txl_params,
@@ -339,7 +352,8 @@ def run_grid_cli(args: argparse.Namespace) -> int:
     cell failed, 130 when interrupted."""
     settings = Settings(features=args.features, rows=args.rows, max_epochs=args.max_epochs,
                         txl_params=dict(args.txl_param), model_params=model_params_from(args),
-                        accelerator=args.accelerator)
+                        accelerator=args.accelerator,
+                        data=tuple(sorted(data_options(args).items())))
     result = run_grid(args.dataset, args.horizon, args.models, seeds=args.seeds,
                       out_dir=args.out_dir, jobs=args.jobs, force=args.force,
                       settings=settings)
@@ -364,4 +378,5 @@ def run(args: argparse.Namespace) -> int:
     if args.out_dir is None:
         return benchmark.run(args)
     check_counts(args)
+    check_data(args)
     return run_grid_cli(args)

@@ -47,6 +47,7 @@ class LookbackForecaster(BaseForecaster):
     accelerator: str
     random_state: int | None
     trainer_kwargs: dict[str, Any] | None
+    verbose: bool | None
     val_batch_size: int | None = None  # validation needs no gradients: may batch wider
 
     # ---- hooks ----------------------------------------------------------------------------
@@ -73,7 +74,7 @@ class LookbackForecaster(BaseForecaster):
             season = 1  # no known cycle: 14 of the smallest automatic patch
         self.lookback_ = auto_lookback(season, room=(n_train - self.horizon) // 2)
 
-    # ---- shared ---------------------------------------------------------------------------
+
     def _min_fit_length(self) -> tuple[int, str]:
         # with lookback="auto" the lookback is known only once the frequency is: _fit_scaled
         # checks again with it
@@ -118,6 +119,7 @@ class LookbackForecaster(BaseForecaster):
             self._build_module(self.net_), train_loader, val_loader,
             max_epochs=self.max_epochs, patience=self.patience, accelerator=self.accelerator,
             random_state=self.random_state, trainer_kwargs=self.trainer_kwargs,
+            verbose=self.verbose,
         )
         self.net_.eval().to(resolve_device(self.accelerator))
         self.last_window_ = full[-self.lookback_:].copy()  # (lookback, C) scaled

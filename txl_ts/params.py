@@ -219,7 +219,8 @@ ACCELERATOR = Param(
     "accelerator", "auto", [Choices("auto", "cpu", "gpu", "cuda", "mps", "tpu")],
     "Lightning accelerator to train on; \"auto\" takes a GPU when there is one. Forecasts "
     "run on CUDA or MPS when it selects them, else on the CPU. Set \"cpu\" to keep a GPU free "
-    "or to compare timings.",
+    "or to compare timings. \"gpu\" or \"cuda\" on a machine without a GPU raises a "
+    "ValueError at fit rather than falling back to the CPU.",
     training_only=True)
 TRAINER_KWARGS = Param(
     "trainer_kwargs", None, [dict, None],
@@ -227,6 +228,12 @@ TRAINER_KWARGS = Param(
     "limit_train_batches, callbacks), applied over txl_ts's own settings. Entries JSON "
     "cannot hold (callbacks) are saved as None.",
     training_only=True)
+VERBOSE = Param(
+    "verbose", None, ["boolean", None],
+    "Training output. None shows one progress bar when stdout is a terminal and nothing "
+    "otherwise (scripts and log files stay clean); True also prints one line per epoch to "
+    "stderr when it is not a terminal; False prints nothing.",
+    type_doc="bool or None", training_only=True)
 MAX_EPOCHS = Param(
     "max_epochs", 30, [positive_int()],
     "Upper bound on the training epochs; early stopping usually ends training sooner. Lower "

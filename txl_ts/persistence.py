@@ -319,9 +319,15 @@ def _model_from_config(cls: type, config: dict[str, Any], file: Path):
             params["time_col"] = label_from_json(params["time_col"])
     except ValueError as err:
         raise CorruptModelError(f"{where}: field 'params.targets/time_col': {err}") from err
-    known = [p.name for p in cls.PARAMS]  # the declarations, as in fit
+    declared = {p.name: p for p in cls.PARAMS}  # the declarations, as in fit
+    known = list(declared)
     unknown = sorted(set(params) - set(known))
     missing = [name for name in known if name not in params]
+    # a parameter that shapes only training cannot change a fitted model, so a file written
+    # before it existed takes its default; any other missing one would change the forecasts
+    params.update({name: declared[name].default for name in missing
+                   if declared[name].training_only})
+    missing = [name for name in missing if not declared[name].training_only]
     if unknown:
         raise CorruptModelError(f"{where}: unknown field 'params.{unknown[0]}' for "
                                 f"{cls.__name__}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -15,7 +16,13 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, WeightAveraging
+from lightning.pytorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    ModelCheckpoint,
+    TQDMProgressBar,
+    WeightAveraging,
+)
 from torch.utils.data import Dataset
 
 
@@ -211,6 +218,83 @@ def resolve_device(accelerator: str) -> torch.device:
     return torch.device("cpu")
 
 
+def training_output(verbose: bool | None) -> str:
+    """What training prints: "bar" (one tqdm bar), "lines" (one line per epoch) or "none".
+
+    `verbose=None` follows the terminal: a bar when stdout is a TTY, nothing otherwise (a
+    script's output or a log file stays clean). `verbose=True` shows a bar on a TTY and one
+    line per epoch on stderr otherwise; `verbose=False` prints nothing.
+
+    Parameters
+    ----------
+    verbose : bool or None
+        The estimator's `verbose` parameter.
+
+    Returns
+    -------
+    str
+        "bar", "lines" or "none".
+    """
+    tty = bool(getattr(sys.stdout, "isatty", lambda: False)())
+    if verbose is None:
+        return "bar" if tty else "none"
+    if not verbose:
+        return "none"
+    return "bar" if tty else "lines"
+
+
+class OneBar(TQDMProgressBar):
+    """Lightning's progress bar without its nested validation bars: one bar per fit."""
+
+    def init_validation_tqdm(self):
+        bar = super().init_validation_tqdm()
+        bar.disable = True
+        return bar
+
+    def init_sanity_tqdm(self):
+        bar = super().init_sanity_tqdm()
+        bar.disable = True
+        return bar
+
+
+class EpochLines(Callback):
+    """One line per training epoch on stderr (for logs, where a progress bar is noise)."""
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        metrics = " ".join(f"{k}={float(v):.4g}" for k, v in
+                           sorted(trainer.callback_metrics.items()) if k.endswith("loss"))
+        print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} {metrics}".rstrip(),
+              file=sys.stderr, flush=True)
+
+
+def check_accelerator_available(accelerator: str) -> None:
+    """Raise a clear ValueError when `accelerator` asks for a GPU this machine lacks.
+
+    Called when training starts (not at load: a model trained on a GPU still loads and
+    forecasts on a CPU, see `resolve_device`). There is no silent fall-back to the CPU: a run
+    meant for a GPU could take hours there, so the user decides (`accelerator="auto"` takes
+    a GPU when there is one and the CPU otherwise).
+
+    Parameters
+    ----------
+    accelerator : str
+        The estimator's `accelerator`.
+
+    Raises
+    ------
+    ValueError
+        For "gpu" or "cuda" without a CUDA device, or "mps" without Apple's MPS.
+    """
+    name = accelerator.lower() if isinstance(accelerator, str) else accelerator
+    if name in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ValueError(f"accelerator={accelerator!r} asks for a GPU, but no GPU is available "
+                         "on this machine (torch.cuda.is_available() is False); use "
+                         "accelerator='auto' or 'cpu'")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"accelerator={accelerator!r} asks for Apple's MPS GPU, but it is not "
+                         "available on this machine; use accelerator='auto' or 'cpu'")
+
+
 @contextmanager
 def quiet_lightning() -> Iterator[None]:
     """Silence Lightning's chatter that says nothing about the user's model."""
@@ -244,6 +328,7 @@ def fit_module(
     random_state: int | None,
     trainer_kwargs: dict[str, Any] | None,
     keep_start: bool = False,
+    verbose: bool | None = None,
 ) -> dict[str, Any]:
     """Train with Lightning: early stopping and best-weights restore when there is validation.
 
@@ -253,10 +338,14 @@ def fit_module(
 
     Returns a summary: epochs run, best validation loss, last training loss, whether training
     stopped early and, with `keep_start`, the start's validation loss and whether it was kept.
-    Raises ValueError when the loader yields no training batch (the caller's minimum length
-    should prevent that) and TrainingDivergedError when the best validation loss is not
-    finite.
+    `verbose` chooses the output (`training_output`); Lightning's banners, model summary and
+    logger stay off either way, unless `trainer_kwargs` asks for them.
+    Raises ValueError when `accelerator` asks for a GPU that is not there
+    (`check_accelerator_available`), when the loader yields no training batch (the caller's
+    minimum length should prevent that) and TrainingDivergedError when the best validation
+    loss is not finite.
     """
+    check_accelerator_available(accelerator)
     if len(train_loader) == 0:
         raise ValueError("training would run zero steps: the training rows make no training "
                          "window; give a longer series (see the estimator's minimum length)")
@@ -274,6 +363,10 @@ def fit_module(
         num_sanity_val_steps=0,
         enable_checkpointing=val_loader is not None,
     )
+    output = training_output(verbose)
+    kwargs["enable_progress_bar"] = output == "bar"
+    extra_callbacks: list[Callback] = ([OneBar()] if output == "bar" else
+                                       [EpochLines()] if output == "lines" else [])
     if resolve_device(accelerator).type == "cuda":
         kwargs["precision"] = "bf16-mixed"
     kwargs.update(trainer_kwargs or {})
@@ -282,6 +375,10 @@ def fit_module(
     with tempfile.TemporaryDirectory(prefix="txl_ts_") as tmp:
         kwargs.setdefault("default_root_dir", tmp)
         callbacks = list(kwargs.pop("callbacks", []) or [])
+        if output == "bar" and (not kwargs["enable_progress_bar"] or any(
+                isinstance(c, TQDMProgressBar) for c in callbacks)):
+            extra_callbacks = []  # trainer_kwargs switched the bar off, or brings its own
+        callbacks += extra_callbacks
         checkpoint = None
         if val_loader is not None:
             callbacks.append(EarlyStopping(monitor="val_loss", patience=patience, mode="min"))
@@ -297,7 +394,8 @@ def fit_module(
         with quiet_lightning():
             if keep_start and val_loader is not None:
                 start_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
-                start_loss = float(L.Trainer(**{**kwargs, "enable_checkpointing": False})
+                start_loss = float(L.Trainer(**{**kwargs, "enable_checkpointing": False,
+                                                 "enable_progress_bar": False})
                                    .validate(module, val_loader, verbose=False)[0]["val_loss"])
                 start = (start_loss, start_state)
             trainer = L.Trainer(callbacks=callbacks, **kwargs)

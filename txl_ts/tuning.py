@@ -6,8 +6,9 @@
 end of `df` is ever read, so pass only the rows you may tune on (never a test split).
 
 Every epoch's validation loss is reported to Optuna through a Lightning callback so the pruner
-can stop hopeless trials early. Studies live in an Optuna storage: an SQLite file by default,
-so re-running with the same `storage` and `study_name` resumes the study, and several worker
+can stop hopeless trials early. Studies live in memory by default (nothing is written); with
+an Optuna storage (an SQLite file, or `--out-dir DIR` on the command line), re-running with
+the same `storage` and `study_name` resumes the study, and several worker
 processes can share one study through an RDB URL or a `JournalStorage` (see docs/tuning.md).
 
 The command line is `python -m txl_ts tune --dataset ETTh1 --horizon 96 ...` (see `run`).
@@ -22,6 +23,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -335,7 +337,7 @@ def tune(
     horizon: int = 96,
     n_trials: int | None = 50,
     timeout: float | None = None,
-    storage: str | optuna.storages.BaseStorage | None = "sqlite:///txl_study.db",
+    storage: str | optuna.storages.BaseStorage | None = None,
     study_name: str | None = None,
     search_space: SearchSpace | None = None,
     pruner: str | optuna.pruners.BasePruner = "median",
@@ -352,8 +354,8 @@ def tune(
     before it (with the tail as `validation_data` for early stopping and pruning) and scores
     `validation_mse` on the tail. Rows after `df` are never seen: pass only train+validation.
 
-    - `storage`: an Optuna storage URL or object; the default SQLite file in the working
-      directory makes studies resumable; `None` keeps the study in memory. Re-running with the
+    - `storage`: an Optuna storage URL or object (e.g. "sqlite:///study.db") to keep the
+      study; `None` (default) keeps it in memory and writes nothing. Re-running with the
       same `storage` and `study_name` resumes the study and runs `n_trials` more trials.
       `study_name` defaults to one derived from the horizon and the data.
     - `search_space`: `callable(trial) -> dict` of `TXLForecaster` parameters; default
@@ -434,45 +436,45 @@ def tune(
 
 # ---- command line ---------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from .datasets import NAMES
+    """The `tune` sub-command's options (defined in `txl_ts.cli`)."""
+    from .cli import add_tune_arguments
 
-    parser.add_argument("--dataset", required=True, type=_dataset_arg,
-                        help=f"a bundled data set ({', '.join(NAMES)}) or a .csv path (split "
-                        "70/10/20 as in the benchmark); only its train+validation rows are "
-                        "used")
-    parser.add_argument("--horizon", type=int, default=96)
-    parser.add_argument("--n-trials", type=int, default=20)
-    parser.add_argument("--timeout", type=float, default=None, help="seconds for the search")
-    parser.add_argument("--storage", default="sqlite:///txl_study.db",
-                        help="Optuna storage URL (sqlite:///..., postgresql://..., "
-                             "mysql://...); 'memory' for a throw-away study")
-    parser.add_argument("--study-name", default=None,
-                        help="default: <dataset>-h<horizon>")
-    parser.add_argument("--pruner", default="median", choices=("median", "hyperband", "none"))
-    parser.add_argument("--seed", type=int, default=0,
-                        help="sampler and model seed; give each worker its own")
-    parser.add_argument("--max-epochs", type=int, default=None,
-                        help="epochs per trial (default: the model's)")
-    parser.add_argument("--max-train-batches", type=int, default=None,
-                        help="training batches per epoch (Lightning limit_train_batches)")
-    parser.add_argument("--save-model", default=None, metavar="DIR",
-                        help="save the refitted best model into DIR")
+    add_tune_arguments(parser)
 
 
-def _dataset_arg(text: str) -> str:
-    from .benchmark import _datasets_arg
+def study_storage(storage: str | None, out_dir: Path | None) -> tuple[str | None, str]:
+    """The Optuna storage for the `tune` command and a sentence saying where the study lives.
 
-    names = _datasets_arg(text)
-    if len(names) != 1:
-        raise argparse.ArgumentTypeError(f"one data set, got {names}")
-    return names[0]
+    Nothing is written unless asked for: without `--storage` the study is kept in memory, or,
+    with `--out-dir`, in the SQLite file `out_dir/study.db` (a rerun resumes it).
+
+    Parameters
+    ----------
+    storage : str or None
+        `--storage`: an Optuna storage URL, "memory", or None.
+    out_dir : pathlib.Path or None
+        `--out-dir`.
+
+    Returns
+    -------
+    tuple of (str or None, str)
+        The storage URL for `tune` (None: in memory) and the sentence.
+    """
+    if storage is not None and storage != "memory":
+        return storage, f"stored in {storage} (a rerun with the same --study-name resumes it)"
+    if storage is None and out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{(out_dir / 'study.db').resolve()}"
+        return url, f"stored in {url} (a rerun with the same --out-dir resumes it)"
+    return None, ("kept in memory only: nothing is written (pass --storage URL or --out-dir "
+                  "DIR to keep and resume it)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from .benchmark import dataset_label, load_protocol
+    from .benchmark import data_options, dataset_label, load_protocol
 
     optuna.logging.set_verbosity(optuna.logging.INFO)
-    full, split = load_protocol(args.dataset)
+    full, split = load_protocol(args.dataset, **data_options(args))
     # the benchmark's train and validation rows only: the test split never reaches tune
     df = full.iloc[: split.test_start]
     n_fit, n_val = split.train_end, split.test_start - split.train_end
@@ -481,9 +483,11 @@ def run(args: argparse.Namespace) -> int:
         fixed["max_epochs"] = args.max_epochs
     if args.max_train_batches is not None:
         fixed["trainer_kwargs"] = {"limit_train_batches": args.max_train_batches}
+    storage, where = study_storage(args.storage, args.out_dir)
+    print(f"study: {where}", flush=True)
     result = tune(
         df, horizon=args.horizon, n_trials=args.n_trials, timeout=args.timeout,
-        storage=None if args.storage == "memory" else args.storage,
+        storage=storage,
         study_name=args.study_name or f"{dataset_label(args.dataset)}-h{args.horizon}",
         pruner=args.pruner, random_state=args.seed, val_size=n_val, fixed_params=fixed,
         refit=args.save_model is not None,

@@ -23,6 +23,7 @@ from ..params import (
     TIME_COL,
     TRAINER_KWARGS,
     VAL_SIZE,
+    VERBOSE,
     WEIGHT_DECAY,
     WINDOW_STEP,
     Param,
@@ -132,6 +133,7 @@ class DLinearForecaster(LookbackForecaster):
         TIME_COL,
         ACCELERATOR,
         TRAINER_KWARGS,
+        VERBOSE,
     )
 
     def __init__(
@@ -153,6 +155,7 @@ class DLinearForecaster(LookbackForecaster):
         time_col: str | None = None,
         accelerator: str = "auto",
         trainer_kwargs: dict[str, Any] | None = None,
+        verbose: bool | None = None,
     ):
         self.horizon = horizon
         self.lookback = lookback
@@ -171,6 +174,7 @@ class DLinearForecaster(LookbackForecaster):
         self.time_col = time_col
         self.accelerator = accelerator
         self.trainer_kwargs = trainer_kwargs
+        self.verbose = verbose
 
     val_batch_size = 256
 

@@ -23,6 +23,7 @@ from ..params import (
     TIME_COL,
     TRAINER_KWARGS,
     VAL_SIZE,
+    VERBOSE,
     WEIGHT_DECAY,
     WINDOW_STEP,
     Choices,
@@ -137,6 +138,7 @@ class LSTMForecaster(LookbackForecaster):
         TIME_COL,
         ACCELERATOR,
         TRAINER_KWARGS,
+        VERBOSE,
     )
 
     def __init__(
@@ -160,6 +162,7 @@ class LSTMForecaster(LookbackForecaster):
         time_col: str | None = None,
         accelerator: str = "auto",
         trainer_kwargs: dict[str, Any] | None = None,
+        verbose: bool | None = None,
     ):
         self.horizon = horizon
         self.lookback = lookback
@@ -180,6 +183,7 @@ class LSTMForecaster(LookbackForecaster):
         self.time_col = time_col
         self.accelerator = accelerator
         self.trainer_kwargs = trainer_kwargs
+        self.verbose = verbose
 
     # ---- validation -----------------------------------------------------------------------
     def _check_params(self) -> None:

@@ -34,7 +34,6 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -42,9 +41,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import cli, datasets
+from . import cli
 from .backtest import backtest, level_tag
 from .conformal import CalibrationError
+from .protocol import (  # noqa: F401  (the protocol, as the grid and scripts import it)
+    ETT_BORDERS,
+    MASE_LAG,
+    Split,
+    dataset_label,
+    is_file,
+    load_protocol,
+    seasons_of,
+    split_rows,
+)
 
 HORIZONS = (96, 192, 336, 720)
 MODELS = cli.MODELS
@@ -75,113 +84,6 @@ INTERVAL_METRICS = tuple(f"{m}_{level_tag(c)}" for c in COVERAGE
                          for m in ("coverage", "width", "winkler"))
 METRICS = ("mse", "mae", "mse_orig", "mae_orig", "smape", "mase", "fit_seconds",
            "predict_seconds", *INTERVAL_METRICS)
-ETT_BORDERS = (8640, 11520, 14400)  # 12 / 4 / 4 months of hourly rows
-MASE_LAG = 24  # MASE scaled by the training part's in-sample seasonal-naive (24 h) error
-WEEK = pd.Timedelta(days=7)
-
-
-@dataclass(frozen=True)
-class Split:
-    """Row borders: train = [0, train_end), validation = [train_end, test_start),
-    test = [test_start, end)."""
-
-    train_end: int
-    test_start: int
-    end: int
-
-    def as_dict(self) -> dict[str, int]:
-        return {"train_end": self.train_end, "test_start": self.test_start, "end": self.end}
-
-
-is_file, dataset_label = cli.is_file, cli.dataset_label
-
-
-def split_rows(dataset: str, n_rows: int, truncated: bool = False,
-               val_size: float | int | None = None) -> Split:
-    """The protocol's borders for `dataset` with `n_rows` rows (proportional if truncated;
-    70/10/20 for WTH and CSV files; a CSV's validation part is `val_size` rows, or that
-    fraction of all rows, before the test part when given)."""
-    if val_size is not None and is_file(dataset):
-        n_test = int(0.2 * n_rows)
-        n_val = int(val_size) if isinstance(val_size, int) else int(round(val_size * n_rows))
-        if not 0 < n_val < n_rows - n_test:
-            raise ValueError(f"{dataset}: --val-size {val_size} gives {n_val} validation rows; "
-                             f"it must leave training rows before them (the last {n_test} of "
-                             f"{n_rows} rows are the test part)")
-        return Split(n_rows - n_test - n_val, n_rows - n_test, n_rows)
-    if dataset in ("ETTh1", "ETTh2"):
-        if not truncated:
-            if n_rows < ETT_BORDERS[-1]:
-                raise ValueError(f"{dataset} needs {ETT_BORDERS[-1]} rows, has {n_rows}")
-            return Split(*ETT_BORDERS)
-        return Split(int(0.6 * n_rows), int(0.8 * n_rows), n_rows)
-    if dataset == "WTH" or is_file(dataset):
-        n_test = int(0.2 * n_rows)
-        return Split(int(0.7 * n_rows), n_rows - n_test, n_rows)
-    raise ValueError(f"unknown data set {dataset!r}; choose one of {list(datasets.NAMES)}")
-
-
-def load_protocol(dataset: str, features: str = "M", rows: int | None = None, *,
-                  target: str | list[str] | tuple[str, ...] | None = None,
-                  time_col: str | None = None,
-                  val_size: float | int | None = None) -> tuple[pd.DataFrame, Split]:
-    """The frame (columns per `features`) and the split of the protocol.
-
-    `target` (one column or several) keeps only those columns, whatever `features` says;
-    without it "S" keeps a bundled data set's target column, and is an error for a CSV
-    (which column is meant cannot be guessed). `time_col` and `val_size` apply to CSV files
-    (`datasets.read_csv`, `split_rows`). Raises ValueError naming the file and the column.
-    """
-    if features not in ("M", "S"):
-        raise ValueError(f"features must be 'M' or 'S', got {features!r}")
-    if not is_file(dataset) and (time_col is not None or val_size is not None):
-        raise ValueError(f"--time-col and --val-size apply to a CSV file; {dataset} is a "
-                         "bundled data set with a fixed split")
-    df = (datasets.read_csv(dataset, time_col) if is_file(dataset)
-          else datasets.load(dataset))
-    if target is not None:
-        wanted = [target] if isinstance(target, str) else list(target)
-        missing = [c for c in wanted if c not in df.columns]
-        if missing:
-            raise ValueError(f"{dataset}: no column {missing[0]!r} (--target); columns: "
-                             f"{list(df.columns)}")
-        df = df[wanted]
-    elif features == "S" and is_file(dataset):
-        raise ValueError(f"{dataset}: --features S needs --target COLUMN (the column to "
-                         f"forecast); columns: {list(df.columns)}")
-    if is_file(dataset) and df.isna().to_numpy().any():  # every model would reject it later
-        column = df.columns[df.isna().any().to_numpy()][0]
-        row = int(np.flatnonzero(df[column].isna().to_numpy())[0])
-        raise ValueError(f"{dataset}: column {column!r} has a missing value at row {row} (line "
-                         f"{row + 2} of the file, {df.index[row]}); fill or drop it first")
-    if rows is not None:
-        if rows < 200 or rows > len(df):
-            raise ValueError(f"rows must be in [200, {len(df)}], got {rows}")
-        df = df.iloc[:rows]
-    split = split_rows(dataset, len(df), truncated=rows is not None, val_size=val_size)
-    df = df.iloc[: split.end]
-    if features == "S" and target is None:
-        df = df[[datasets.TARGETS[dataset]]]
-    return df, split
-
-
-def seasons_of(df: pd.DataFrame) -> tuple[int | None, int | None]:
-    """The seasonal naive's lag (the frequency's season by `seasonality.season_from_freq`;
-    None when the frequency has none) and the steps in a week for sub-daily data whose step
-    divides a week (None otherwise)."""
-    from .seasonality import season_from_freq
-
-    freq = df.index.freq
-    try:
-        season = season_from_freq(freq)
-    except ValueError:
-        season = None
-    step = pd.Timedelta(freq) if isinstance(freq, pd.offsets.Tick) else None
-    if step is None or step >= pd.Timedelta(days=1) or WEEK % step != pd.Timedelta(0):
-        return season, None
-    return season, int(WEEK / step)
-
-
 def estimator_class(name: str) -> type:
     """The estimator class behind benchmark model `name`, imported now."""
     if name not in ESTIMATORS:

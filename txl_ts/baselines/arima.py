@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import itertools
 import time
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from fractions import Fraction
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -28,11 +25,7 @@ import pandas as pd
 import torch
 from pandas.tseries import offsets
 from scipy.stats import norm
-from statsmodels.tools.sm_exceptions import ModelWarning
-from statsmodels.tsa.statespace import kalman_filter as kf
 from statsmodels.tsa.statespace.sarimax import SARIMAX
-from statsmodels.tsa.stattools import kpss
-from threadpoolctl import threadpool_limits
 
 from ..base import BaseForecaster, Capabilities
 from ..conformal import check_levels
@@ -50,32 +43,18 @@ from ..params import (
     positive_int,
 )
 from ..seasonality import seasonal_periods
+from .state_space import (
+    LEAN_FILTER,
+    fourier,
+    frequencies,
+    kpss_pvalue,
+    propagate,
+    statsmodels_context,
+)
 
 TRENDS = ("n", "c")
 INTERVAL_METHODS = ("conformal", "model")
 KPSS_ALPHA = 0.05
-MAX_HARMONICS = 168  # default cap per period: keeps minute data's weekly period tractable
-
-# The one-pass rolling filter keeps only the predicted state means.
-_LEAN_FILTER = (
-    kf.MEMORY_NO_FORECAST_COV | kf.MEMORY_NO_PREDICTED_COV | kf.MEMORY_NO_FILTERED
-    | kf.MEMORY_NO_GAIN | kf.MEMORY_NO_SMOOTHING | kf.MEMORY_NO_STD_FORECAST
-)
-
-
-@contextmanager
-def _statsmodels_context() -> Iterator[None]:
-    """Single-threaded BLAS and no estimation chatter while statsmodels runs.
-
-    The state-space matrices are tiny, so BLAS threads only add synchronisation (fits ran
-    about 80x slower with two threads on a busy 2-core machine). Warnings about starting
-    values and convergence are silenced; convergence is recorded in `converged_` instead.
-    """
-    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=ModelWarning)
-        warnings.filterwarnings("ignore", module=r"statsmodels(\.|$)")
-        yield
-
 
 @declared
 class ARIMAForecaster(BaseForecaster):
@@ -229,7 +208,7 @@ class ARIMAForecaster(BaseForecaster):
                 x = np.diff(x)
             if len(x) < 10 or np.ptp(x) == 0:
                 return d
-            if _kpss_pvalue(x) >= KPSS_ALPHA:
+            if kpss_pvalue(x) >= KPSS_ALPHA:
                 return d
         return self.max_d
 
@@ -275,19 +254,19 @@ class ARIMAForecaster(BaseForecaster):
 
     def _seasonality(self, first: float, n: int) -> np.ndarray:
         """(n, C) scaled seasonal part (intercept included) at positions first .. first + n - 1."""
-        return _fourier(first + np.arange(n), self.frequencies_) @ self.fourier_coef_.T
+        return fourier(first + np.arange(n), self.frequencies_) @ self.fourier_coef_.T
 
     def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None) -> None:
         started = time.perf_counter()
         self.periods_ = self._resolve_periods(len(train))
-        self.frequencies_ = _frequencies(self.periods_, self.harmonics)
+        self.frequencies_ = frequencies(self.periods_, self.harmonics)
         # Position 0 is the last training row, so that validation_data changes nothing in the
         # seasonal fit. BaseForecaster has set history_index_ to the last fitted row (the last
         # validation row when validation_data is given) before calling _fit_scaled.
         n_valid = 0 if valid is None else len(valid)
         self.origin_ = self.history_index_[-1] - n_valid * self.freq_
         self.end_position_ = float(n_valid)  # the last fitted row
-        design = _fourier(np.arange(1 - len(train), 1.0), self.frequencies_)
+        design = fourier(np.arange(1 - len(train), 1.0), self.frequencies_)
         coef = np.linalg.lstsq(design, train, rcond=None)[0]  # (1 + 2F, C)
         self.fourier_coef_ = np.ascontiguousarray(coef.T)  # (C, 1 + 2F)
         train = train - design @ self.fourier_coef_.T
@@ -295,7 +274,7 @@ class ARIMAForecaster(BaseForecaster):
             valid = valid - self._seasonality(1.0, n_valid)
         self.results_, self.orders_, self.trends_ = {}, {}, {}
         self.params_, self.aic_, self.converged_ = {}, {}, {}
-        with _statsmodels_context():
+        with statsmodels_context():
             for i, col in enumerate(self.columns_):
                 res = self._fit_column(train[:, i], col)
                 self.orders_[col] = tuple(int(v) for v in res.model.order)
@@ -341,7 +320,7 @@ class ARIMAForecaster(BaseForecaster):
         if history is not None:
             history = history - self._seasonality(end - len(history) + 1, len(history))
         out = self._seasonality(end + 1, self.horizon)
-        with _statsmodels_context():
+        with statsmodels_context():
             for i, col in enumerate(self.columns_):
                 res = self.results_[col]
                 if history is not None:
@@ -355,7 +334,7 @@ class ARIMAForecaster(BaseForecaster):
         keeps every row. It costs a filter pass over the whole series, not only the new rows."""
         remainder = scaled - self._seasonality(self.end_position_ + 1, len(scaled))
         results = {}
-        with _statsmodels_context():
+        with statsmodels_context():
             for i, col in enumerate(self.columns_):
                 results[col] = self.results_[col].append(remainder[:, i], refit=False)
         return {"results_": results, "end_position_": self.end_position_ + len(scaled)}
@@ -378,11 +357,11 @@ class ARIMAForecaster(BaseForecaster):
         out = season[ahead]  # (n_cutoffs, H, C)
         for i, col in enumerate(self.columns_):
             model = self.results_[col].model.clone(remainder[:, i])
-            with _statsmodels_context():
+            with statsmodels_context():
                 filtered = model.filter(self.params_[col], return_ssm=True,
-                                        conserve_memory=_LEAN_FILTER)
+                                        conserve_memory=LEAN_FILTER)
             states = filtered.predicted_state[:, cutoffs + 1]  # (k_states, n_cutoffs)
-            out[:, :, i] += _propagate(model, states, self.horizon)
+            out[:, :, i] += propagate(model, states, self.horizon)
         return out
 
     # ---- intervals ------------------------------------------------------------------------
@@ -425,7 +404,7 @@ class ARIMAForecaster(BaseForecaster):
         point = self.predict(history, horizon=steps)
         scaled = None if history is None else self._scale(self._validate_history(history).values)
         se = np.empty((self.horizon, len(self.columns_)))
-        with _statsmodels_context():
+        with statsmodels_context():
             for i, col in enumerate(self.columns_):
                 res = self.results_[col]
                 if scaled is not None:
@@ -474,7 +453,7 @@ class ARIMAForecaster(BaseForecaster):
         self.fit_summary_ = extra["fit_summary"]
         self.params_ = {c: tensors[f"params.{i}"].numpy().copy() for i, c in enumerate(cols)}
         self.results_ = {}
-        with _statsmodels_context():
+        with statsmodels_context():
             for i, col in enumerate(cols):
                 model = self._model(endog[:, i].copy(), self.orders_[col], self.trends_[col])
                 if len(self.params_[col]) != len(model.param_names):
@@ -488,51 +467,3 @@ def _interval_method(method: str) -> str:
     if method not in INTERVAL_METHODS:
         raise ValueError(f"method must be one of {INTERVAL_METHODS}, got {method!r}")
     return method
-
-
-def _frequencies(periods: Sequence[int], harmonics: int | None) -> np.ndarray:
-    """Distinct Fourier frequencies k / period (cycles per step), k = 1..min(harmonics,
-    period // 2) (None: MAX_HARMONICS), over all periods, in increasing order."""
-    found = {Fraction(k, p) for p in periods
-             for k in range(1, min(harmonics or MAX_HARMONICS, p // 2) + 1)}
-    return np.array(sorted(float(f) for f in found), dtype=np.float64)
-
-
-def _fourier(positions: np.ndarray, frequencies: np.ndarray) -> np.ndarray:
-    """(n, 1 + 2F) regressors at `positions`: 1, then cos and sin of 2 pi f t for each f.
-
-    The sine at f = 1/2 is zero at integer steps; least squares gives it no weight.
-    """
-    angles = 2 * np.pi * positions[:, None] * frequencies[None, :]  # (n, F)
-    return np.concatenate([np.ones((len(positions), 1)), np.cos(angles), np.sin(angles)], 1)
-
-
-def _kpss_pvalue(x: np.ndarray) -> float:
-    """KPSS level-stationarity p-value (statsmodels >= 0.15 returns a result object)."""
-    try:
-        return float(kpss(x, regression="c", nlags="auto", result_object=True).pvalue)
-    except TypeError:  # statsmodels 0.14: a plain tuple, no result_object argument
-        return float(kpss(x, regression="c", nlags="auto")[1])
-
-
-def _time_invariant(model: SARIMAX, name: str, ndim: int) -> np.ndarray:
-    """System matrix `name`, checking that a time-varying one is in fact constant."""
-    matrix = np.asarray(model.ssm[name])
-    if matrix.ndim == ndim:
-        return matrix
-    if not np.all(matrix == matrix[..., :1]):
-        raise NotImplementedError(f"rolling forecasts need a time-invariant {name}")
-    return matrix[..., 0]
-
-
-def _propagate(model: SARIMAX, states: np.ndarray, horizon: int) -> np.ndarray:
-    """Forecasts (n, horizon) from one-step predicted states (k_states, n)."""
-    design = _time_invariant(model, "design", 2)  # (1, k)
-    obs_intercept = _time_invariant(model, "obs_intercept", 1)  # (1,)
-    transition = _time_invariant(model, "transition", 2)  # (k, k)
-    state_intercept = _time_invariant(model, "state_intercept", 1)  # (k,)
-    out = np.empty((states.shape[1], horizon))
-    for h in range(horizon):
-        out[:, h] = design[0] @ states + obs_intercept[0]
-        states = transition @ states + state_intercept[:, None]
-    return out

@@ -230,3 +230,21 @@ def test_a_model_loaded_from_format_2_saves_and_loads_again(fitted, name, tmp_pa
     pd.testing.assert_frame_equal(again.predict(), old.predict())
     with pytest.raises(ValueError, match="no conformal calibration"):
         again.predict_interval(0.8)
+
+
+def test_backtest_reports_mse_relative_to_the_seasonal_naive_and_warns(data):
+    models = {"snaive": NaiveForecaster(H, "seasonal", season=24),
+              "last": NaiveForecaster(H, "last"),
+              "poor": DLinearForecaster(H, lookback=24, kernel=5, max_epochs=1, lr=1e-6,
+                                        trainer_kwargs=QUIET)}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = backtest(models, data, H, 300, train_end=240)
+    ratio = result.metrics["mse_vs_snaive"]
+    # the same errors, averaged in another order
+    assert ratio["snaive"] == pytest.approx(1.0, rel=1e3 * np.finfo(float).eps)
+    assert ratio["last"] > 1.5  # a daily cycle of amplitude 4 against noise 0.3
+    assert ratio["poor"] > 1.5  # barely trained
+    messages = [str(w.message) for w in caught if "seasonal naive" in str(w.message)]
+    # the naive rules are references, not fitted models: only the poor fit is flagged
+    assert len(messages) == 1 and messages[0].startswith("model 'poor' has")

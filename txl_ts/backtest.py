@@ -18,6 +18,7 @@ forecasting pass, and scored by their empirical coverage, mean width and interva
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 from .conformal import check_levels
 from .frames.checks import check_positive_int
 from .frames.validate import validate_frame
+from .seasonality import season_from_freq
 
 WINDOWS = ("expanding", "sliding")
 MAX_CHUNK_VALUES = 2**24
@@ -100,7 +102,10 @@ class BacktestResult:
     `metrics`: one row per model with `mse`, `mae` (on values z-scored by `scaler`, fitted on
     the training part), `mse_orig`, `mae_orig` (original units), `smape` (percent, a 0/0 term
     counts 0), `mase` (MAE over the in-sample MAE of the lag-`mase_lag` naive forecast on the
-    training part, per column, then averaged), timings and `n_windows`.
+    training part, per column, then averaged), timings, `n_windows`, and `mse_vs_snaive`:
+    the MSE over that of repeating the frequency's last season on the same windows (NaN when
+    the frequency has no known season or a window has less than one season before it).
+    `backtest` warns about a model above `SNAIVE_WARNING_RATIO` (1.5).
     """
 
     horizon: int
@@ -340,6 +345,9 @@ def backtest(
         {name: _summarise(s, mase_scale, len(cutoffs), levels) for name, s in scores.items()}
     ).T
     metrics.index.name = "model"
+    reference = seasonal_naive_mse(values, cutoffs, horizon, series.freq, scaler.scale_)
+    metrics["mse_vs_snaive"] = metrics["mse"] / reference if reference else np.nan
+    _warn_if_worse_than_snaive(metrics, models)
     return BacktestResult(
         horizon=horizon, columns=list(series.columns), cutoffs=cutoffs,
         cutoff_index=index[cutoffs], n_windows=len(cutoffs), metrics=metrics, scaler=scaler,
@@ -362,6 +370,39 @@ def _check_horizon(name: str, model: Any, horizon: int, columns: list[str]) -> N
     if list(getattr(model, "columns_", columns)) != list(columns):
         raise ValueError(f"model {name!r} forecasts columns {model.columns_}, but df has "
                          f"{columns}")
+
+
+# A fitted model whose MSE is this many times the seasonal naive's on the same windows is
+# almost surely mis-specified for the data (repeating the last season is free).
+SNAIVE_WARNING_RATIO = 1.5
+
+
+def seasonal_naive_mse(values: np.ndarray, cutoffs: np.ndarray, horizon: int,
+                       freq: pd.DateOffset, scale: np.ndarray) -> float | None:
+    """MSE, on values divided by `scale`, of repeating the last season of the frequency at
+    every cutoff; None when the frequency has no known season or a cutoff has less than one
+    season of history."""
+    try:
+        season = season_from_freq(freq)
+    except ValueError:
+        return None
+    if len(cutoffs) == 0 or cutoffs.min() + 1 < season:
+        return None
+    steps = np.arange(horizon) % season - season + 1  # offsets from the cutoff row
+    y_hat = values[cutoffs[:, None] + steps[None, :]]  # (n, H, C)
+    y = values[cutoffs[:, None] + 1 + np.arange(horizon)[None, :]]
+    return float(np.mean(((y - y_hat) / scale) ** 2))
+
+
+def _warn_if_worse_than_snaive(metrics: pd.DataFrame, models: Mapping[str, Any]) -> None:
+    worse = metrics.index[metrics["mse_vs_snaive"] > SNAIVE_WARNING_RATIO]
+    for name in worse:
+        capabilities = getattr(type(models[name]), "capabilities", None)
+        if getattr(capabilities, "reference", False):
+            continue
+        warnings.warn(f"model {name!r} has {metrics.at[name, 'mse_vs_snaive']:.2f}x the MSE of "
+                      "the seasonal naive forecast on the same windows; check its settings "
+                      "for this data", stacklevel=3)
 
 
 def level_tag(coverage: float) -> str:

@@ -45,11 +45,14 @@ class Capabilities:
 
     `update`: streaming `update(new_rows)` without refitting. `fast_rolling`: forecasts from
     many cutoffs in one pass (`_rolling_scaled`), so backtests and calibration cost about one
-    pass over the data rather than one forecast per cutoff.
+    pass over the data rather than one forecast per cutoff. `reference`: a fixed rule rather
+    than a fitted model (the naive forecasts), so `backtest` does not warn when it loses to
+    the seasonal naive.
     """
 
     update: bool = False
     fast_rolling: bool = False
+    reference: bool = False
 
 
 class BaseForecaster(DataPath, Intervals, BaseEstimator):

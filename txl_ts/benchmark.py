@@ -82,7 +82,7 @@ PARAM_GROUP = {name: group for name, (_, cls) in ESTIMATORS.items()
 COVERAGE = (0.8, 0.95)  # conformal interval levels scored for every model
 INTERVAL_METRICS = tuple(f"{m}_{level_tag(c)}" for c in COVERAGE
                          for m in ("coverage", "width", "winkler"))
-METRICS = ("mse", "mae", "mse_orig", "mae_orig", "smape", "mase", "fit_seconds",
+METRICS = ("mse", "mae", "mse_vs_snaive", "mse_orig", "mae_orig", "smape", "mase", "fit_seconds",
            "predict_seconds", *INTERVAL_METRICS)
 def estimator_class(name: str) -> type:
     """The estimator class behind benchmark model `name`, imported now."""
@@ -352,18 +352,20 @@ def markdown_table(report: dict[str, Any]) -> str:
         f"{report.get('n_windows', 'n/a')} windows"
         + (f" (truncated to {report['rows']} rows)" if report.get("truncated") else ""),
         "",
-        "| model | seeds | MSE | MAE | sMAPE % | MASE | fit s | predict s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | seeds | MSE | MAE | MSE / seasonal naive | sMAPE % | MASE | fit s | "
+        "predict s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, entry in report["models"].items():
         if "mean" not in entry:
             err = entry["errors"][0]["error"] if entry["errors"] else "no run"
-            lines.append(f"| {name} | - | failed: {err[:80]} | | | | | |")
+            lines.append(f"| {name} | - | failed: {err[:80]} | | | | | | |")
             continue
         m, s = entry["mean"], entry["std"]
         n = len(entry["runs"])
         lines.append(
             f"| {name} | {n} | {_fmt(m['mse'], s['mse'])} | {_fmt(m['mae'], s['mae'])} | "
+            f"{_fmt(m.get('mse_vs_snaive'), None, 2)} | "
             f"{_fmt(m['smape'], None, 2)} | {_fmt(m['mase'], None, 3)} | "
             f"{_fmt(m['fit_seconds'], None, 1)} | {_fmt(m['predict_seconds'], None, 2)} |"
         )

@@ -29,7 +29,7 @@ class NaiveForecaster(BaseForecaster):
     (`scaler_` is the identity, kept for the shared API), and no bound on their size applies.
     """
 
-    capabilities = Capabilities(update=True, fast_rolling=True)
+    capabilities = Capabilities(update=True, fast_rolling=True, reference=True)
 
     max_abs_scaled = math.inf  # repeating values needs no scale, so no value is absurd
 

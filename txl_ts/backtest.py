@@ -97,15 +97,46 @@ class ModelScores:
 
 @dataclass
 class BacktestResult:
-    """What `backtest` measured.
+    """What `backtest` measured; returned by `backtest`, not built by hand.
 
-    `metrics`: one row per model with `mse`, `mae` (on values z-scored by `scaler`, fitted on
-    the training part), `mse_orig`, `mae_orig` (original units), `smape` (percent, a 0/0 term
-    counts 0), `mase` (MAE over the in-sample MAE of the lag-`mase_lag` naive forecast on the
-    training part, per column, then averaged), timings, `n_windows`, and `mse_vs_snaive`:
-    the MSE over that of repeating the frequency's last season on the same windows (NaN when
-    the frequency has no known season or a window has less than one season before it).
-    `backtest` warns about a model above `SNAIVE_WARNING_RATIO` (1.5).
+    Attributes
+    ----------
+    metrics : DataFrame
+        One row per model: `mse`, `mae` (on values z-scored by `scaler`, fitted on the
+        training part), `mse_orig`, `mae_orig` (original units), `smape` (percent, a 0/0
+        term counts 0), `mase` (MAE over the in-sample MAE of the lag-`mase_lag` naive
+        forecast on the training part, per column, then averaged), `fit_seconds`, `n_fits`,
+        `predict_seconds`, `n_windows`, and `mse_vs_snaive`: the MSE over that of repeating
+        the frequency's last season on the same windows (NaN when the frequency has no known
+        season or a window has less than one season before it; `backtest` warns about a
+        fitted model above `SNAIVE_WARNING_RATIO`, 1.5); with `coverage`, `coverage_<100c>`,
+        `width_<100c>` and `winkler_<100c>` per level c (e.g. `coverage_80`).
+    forecasts : DataFrame
+        Every forecast in long form (a property; needs `keep_forecasts=True`).
+    horizon : int
+        The steps scored after each cutoff.
+    columns : list
+        The target columns.
+    cutoffs : numpy.ndarray
+        The integer row positions of the cutoffs; `cutoff_index` holds their timestamps.
+    n_windows : int
+        The number of windows scored.
+    scaler : sklearn.preprocessing.StandardScaler
+        The scaler of the scaled metrics.
+    mase_lag, mase_scale : int, numpy.ndarray
+        The naive lag of MASE and its per-column in-sample MAE.
+    models : dict
+        The last fitted model of each name.
+    y, predictions : numpy.ndarray, dict of numpy.ndarray
+        Actuals and each model's forecasts, (n_windows, horizon, n_columns) in original
+        units (None and empty without `keep_forecasts`).
+    target_index : DatetimeIndex
+        The timestamps of every row of `df`.
+    coverage : numpy.ndarray or None
+        The interval levels scored, ascending.
+    half_widths, block_half_widths : dict
+        Per model, the interval half widths (L, H, C) of its last fit, and of each refit
+        block with its number of windows.
     """
 
     horizon: int
@@ -128,11 +159,22 @@ class BacktestResult:
 
     @property
     def forecasts(self) -> pd.DataFrame:
-        """Long form: cutoff, timestamp, column, y, y_hat, model (needs keep_forecasts).
+        """Every forecast in long form: cutoff, timestamp, column, y, y_hat, model.
 
         With `coverage=`, also `lower_<100c>` and `upper_<100c>` per level c (for example
         `lower_80`, `upper_80`): each window's conformal interval, from the calibration of the
-        model that made that window's forecast (the one fitted for its refit block)."""
+        model that made that window's forecast (the one fitted for its refit block).
+
+        Returns
+        -------
+        DataFrame
+            One row per model, window, horizon step and column.
+
+        Raises
+        ------
+        ValueError
+            If the backtest ran with `keep_forecasts=False`.
+        """
         if self.y is None:
             raise ValueError("forecasts were not kept; call backtest(..., keep_forecasts=True)")
         n, h, c = self.y.shape
@@ -207,29 +249,87 @@ def backtest(
     coverage: float | list[float] | None = None,
     progress: Callable[[str, float], None] | None = None,
 ) -> BacktestResult:
-    """Rolling-origin backtest of `models` ({name: forecaster}) on the rows `[start, end)`.
+    """Rolling-origin backtest of `models` on the rows `[start, end)` of `df`.
 
-    start: first scored row (the first cutoff is `start - 1`); row position or timestamp.
-    end: scored rows end before this position (default: the end of df); a timestamp is the
-        last scored row, inclusive.
-    stride: rows between consecutive cutoffs.
-    refit: None fits each model once (models already fitted are used as they are); k refits
-        a clone (sklearn.clone) at the first cutoff of every block of k cutoffs.
-    window: "expanding" trains on every row up to the cutoff, "sliding" on the last
-        `train_size` rows.
-    train_end: the training part is the rows before it (default `start`; with a sliding
-        window, its last `train_size` rows). Without refits, unfitted models are fitted on
-        it, with the rows from `train_end` to `start` as `validation_data`; refits use the
-        rows up to each block's first cutoff instead (no `validation_data`). The metric
-        scaler (unless `scaler` is given) and the MASE scale come from the training part.
-    mase_lag: lag of the in-sample naive forecast that scales MASE (1: repeat-last,
-        24: seasonal-naive on hourly data).
-    keep_forecasts: keep every forecast (for `BacktestResult.forecasts`); False keeps only
+    Every stride-th cutoff whose whole horizon lies in the span is scored (none is dropped);
+    each model forecasts them all through its `rolling_forecasts`, seeing only the rows up
+    to each cutoff.
+
+    Parameters
+    ----------
+    models : dict of str to forecaster
+        {name: forecaster}; the names label the rows of `metrics`. Unfitted models are
+        fitted (on a clone) as `train_end` says; fitted ones are used as they are (unless
+        `refit`), so their horizon must be at least `horizon` and their columns those of
+        `df`.
+    df : DataFrame
+        The whole series, training rows included: a regular DatetimeIndex (or `time_col`)
+        and numeric target columns.
+    horizon : int
+        Steps scored after each cutoff. A model with a longer horizon is scored on its first
+        `horizon` steps.
+    start : int or Timestamp
+        The first scored row (the first cutoff is `start - 1`): a row position (negative
+        counts from the end) or a timestamp of `df`.
+    end : int or Timestamp, optional
+        Scored rows end before this row position; a timestamp is the last scored row,
+        inclusive. Default None: the end of `df`.
+    stride : int, default 1
+        Rows between consecutive cutoffs. 1 scores every window; raise it to run long spans
+        faster, on fewer windows.
+    refit : int, optional
+        Default None fits each model once. k refits a clone (sklearn.clone) at the first
+        cutoff of every block of k cutoffs, on the rows known there: slower, and closer to
+        a deployment that retrains on a schedule.
+    window : {"expanding", "sliding"}, default "expanding"
+        "expanding" trains on every row up to the cutoff (or `train_end`), "sliding" on the
+        last `train_size` rows only (for series whose old rows mislead).
+    train_size : int, optional
+        Rows a sliding window trains on; required with `window="sliding"` and refused
+        otherwise.
+    train_end : int or Timestamp, optional
+        The training part is the rows before it; default None is `start`. Without refits,
+        unfitted models are fitted on it, with the rows from `train_end` to `start` as
+        `validation_data`: set it before `start` to keep a validation split of your own
+        (e.g. 70/10/20). Refits use the rows up to each block's first cutoff instead. The
+        metric scaler (unless `scaler` is given) and the MASE scale come from the training
+        part.
+    scaler : sklearn.preprocessing.StandardScaler, optional
+        A fitted scaler for the scaled metrics (`mse`, `mae`, interval widths); default None
+        fits one on the training part. Pass one to compare backtests on one scale.
+    mase_lag : int, default 1
+        Lag of the in-sample naive forecast that scales MASE (1: repeat-last; 24: the
+        seasonal naive on hourly data).
+    time_col : str, optional
+        The column holding the timestamps, for frames without a DatetimeIndex. Default None.
+    keep_forecasts : bool, default True
+        Keep every forecast (for `BacktestResult.forecasts` and the plots); False keeps only
         the metrics, to save memory on long spans.
-    coverage: interval level(s) in (0, 1), e.g. [0.8, 0.95]: score each model's conformal
-        prediction intervals too (see `BacktestResult`).
-    progress: called as `progress(name, seconds)` when a model is done (fits and forecasts),
-        e.g. to print a line per model on a long run.
+    coverage : float or list of float, optional
+        Interval level(s) in (0, 1), e.g. [0.8, 0.95]: score each model's conformal
+        prediction intervals too (coverage, mean width and interval score in `metrics`,
+        bounds in `forecasts`). Default None scores point forecasts only.
+    progress : callable, optional
+        Called as `progress(name, seconds)` when a model is done (fits and forecasts), e.g.
+        to print a line per model on a long run. Default None.
+
+    Returns
+    -------
+    BacktestResult
+        The metrics per model, the cutoffs, and (with `keep_forecasts`) every forecast.
+
+    Raises
+    ------
+    TypeError
+        If `models` is not a non-empty dict, or `start`, `end` or `train_end` is neither a
+        row position nor a timestamp.
+    ValueError
+        If a number is not a positive integer, `window` is unknown, `train_size` is
+        missing or misplaced, the span holds no window, a timestamp is not in `df`, a
+        model's horizon is shorter than `horizon` or its columns differ from `df`'s, or a
+        model has no calibration while `coverage` is given.
+    FloatingPointError
+        If a model produces non-finite forecasts.
     """
     if not isinstance(models, Mapping) or not models:
         raise TypeError("models must be a non-empty dict {name: forecaster}")

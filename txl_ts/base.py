@@ -171,12 +171,43 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
     # ---- public API -----------------------------------------------------------------------
     @with_torch_threads  # one intra-op thread for models this size: see txl_ts.threads
     def fit(self, df: pd.DataFrame, validation_data: pd.DataFrame | None = None):
-        """Fit on `df` (DatetimeIndex or `time_col`).
+        """Fit the model on `df` and calibrate its prediction intervals.
 
-        `validation_data`, if given, must continue `df` in time; it is used only for early
-        stopping (neural models) and as the calibration tail of the conformal intervals.
-        Scaling statistics come from `df` alone. If fitting fails, a previously fitted model is
-        left exactly as it was.
+        Scaling statistics come from the training rows alone. Without `validation_data`, the
+        time-ordered tail of `df` (the model's `val_size`, or the last 20% for models without
+        one) is held out for early stopping and calibration. If fitting fails, a previously
+        fitted model is left exactly as it was.
+
+        Parameters
+        ----------
+        df : DataFrame
+            The training series: a regular DatetimeIndex (or the timestamps in `time_col`),
+            one numeric column per target (or the columns named by `targets`), no missing or
+            infinite values. It must hold at least the model's minimum length (the error
+            names it).
+        validation_data : DataFrame, optional
+            Rows that continue `df` in time (same columns and frequency, starting one step
+            after its last row). Used only for early stopping (neural models) and as the
+            calibration tail of the conformal intervals; `df` is then trained on in full.
+            Default None: the tail of `df` plays that role. Pass it when you keep a
+            validation split of your own, e.g. to reproduce a benchmark protocol.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+
+        Raises
+        ------
+        TypeError
+            If `df` or `validation_data` is not a DataFrame.
+        ValueError
+            If a parameter is invalid (the message names it), the frame is malformed (a gap,
+            a missing value, a non-numeric column; the message names the column and
+            timestamp), too short for the model, `validation_data` does not continue `df`,
+            or an accelerator such as "gpu" is asked for on a machine without one.
+        txl_ts.TrainingDivergedError
+            If training of a neural model produced non-finite losses.
         """
         self._validate_params()  # each parameter against its declared constraints
         self._check_params()
@@ -272,6 +303,8 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
 
         Raises
         ------
+        sklearn.exceptions.NotFittedError
+            Before `fit`.
         ValueError
             If the rows leave a gap, overlap the known timeline, or hold bad values; the
             message names the column and timestamp. The model is then left exactly as it was.
@@ -318,10 +351,34 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
 
     @with_torch_threads
     def rolling_forecasts(self, df: pd.DataFrame, cutoffs: np.ndarray) -> np.ndarray:
-        """Forecasts from every cutoff: rows `df[:c + 1]` are known at integer cutoff `c`.
+        """Forecasts from many cutoffs of one frame, in one pass where the model allows.
 
-        Returns (n_cutoffs, horizon, n_columns) in original units; each forecast equals
-        `predict(history=df[:c + 1])` (up to float32 rounding for the neural models).
+        Each forecast equals `predict(history=df[:c + 1])` for its cutoff `c` (up to float
+        rounding for the neural models), but models with `capabilities.fast_rolling` compute
+        them all in about one pass over `df`. `backtest` and the interval calibration use it.
+
+        Parameters
+        ----------
+        df : DataFrame
+            A frame with the fitted target columns and frequency (a DatetimeIndex or
+            `time_col`); the model's fitted state is not used or changed.
+        cutoffs : array-like of int
+            Row positions in `df`: rows `df[:c + 1]` are known at cutoff `c`. Each must leave
+            the model's minimum history before it; an empty array gives an empty result.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n_cutoffs, horizon, n_columns), in the data's units, in the order of
+            `cutoffs`.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before `fit`.
+        ValueError
+            If `df` is malformed or does not match the fitted columns or frequency, or a
+            cutoff is not an integer position inside `df` with enough history before it.
         """
         self._check_fitted()
         series = self._validate_history(df, name="df")

@@ -29,7 +29,27 @@ def path(name: str) -> Path:
 
 
 def load(name: str) -> pd.DataFrame:
-    """Load a bundled data set as a float DataFrame indexed by its hourly timestamps."""
+    """Load a bundled data set as a float DataFrame indexed by its hourly timestamps.
+
+    Parameters
+    ----------
+    name : {"ETTh1", "ETTh2", "WTH"}
+        ETTh1 and ETTh2: hourly electricity transformer load, 7 columns (target "OT").
+        WTH: hourly weather, 12 columns (target "WetBulbCelsius"). `TARGETS` maps each name
+        to its target column.
+
+    Returns
+    -------
+    DataFrame
+        float64 columns, an hourly DatetimeIndex named "date" (frequency "h").
+
+    Raises
+    ------
+    ValueError
+        If `name` is not a bundled data set.
+    FileNotFoundError
+        If its CSV is neither in the installed package nor in the checkout's `datasets/`.
+    """
     frame = pd.read_csv(path(name))
     stamps = pd.to_datetime(frame.pop("date"), format="mixed")
     frame.index = pd.DatetimeIndex(stamps, name="date", freq="h")
@@ -37,13 +57,33 @@ def load(name: str) -> pd.DataFrame:
 
 
 def read_csv(file: str | Path, time_col: str | None = None) -> pd.DataFrame:
-    """A CSV of timestamps and numeric columns as a float DataFrame with a regular
+    """Read a CSV of timestamps and numeric columns as a float DataFrame with a regular
     DatetimeIndex: the benchmark's way to run the protocol on the user's own data.
 
-    The timestamps are `time_col`, else a column named "date", else the first column (UTC
-    when their offsets change, as across daylight saving); their frequency is inferred, so
-    the rows must be evenly spaced. Raises ValueError naming the file and the problem: a
-    missing time column, the first uneven step, a non-numeric column.
+    Parameters
+    ----------
+    file : str or Path
+        The CSV: a header row, one time column and numeric value columns, evenly spaced
+        rows in time order, no missing values.
+    time_col : str, optional
+        The column holding the timestamps. Default None: a column named "date", else the
+        first column. Timestamps whose UTC offsets change (daylight saving) are converted to
+        UTC.
+
+    Returns
+    -------
+    DataFrame
+        float64 columns (every column but the time column), indexed by a DatetimeIndex
+        with the inferred frequency.
+
+    Raises
+    ------
+    FileNotFoundError
+        If `file` does not exist.
+    ValueError
+        If the file is not a readable CSV, the time column is missing or holds a value that
+        is not a timestamp, the rows are fewer than 3 or not evenly spaced, or a value
+        column is not numeric; the message names the file, the column and the row.
     """
     file = Path(file)
     try:

@@ -340,12 +340,51 @@ class TXLForecaster(BaseForecaster):
         return {"state_": state}
 
     def get_state(self) -> TXLState:
-        """The current streaming state (immutable; safe to keep and restore later)."""
+        """The current streaming state, to restore later with `set_state`.
+
+        The state is immutable: later calls to `update` build new states and never change
+        this one, so it is safe to keep (e.g. to try updates and roll them back).
+
+        Returns
+        -------
+        TXLState
+            The memory, the rows the stream keeps, and the last known timestamp.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before `fit`.
+        """
         self._check_fitted()
         return TXLState(self.state_, self.history_index_[-1])
 
     def set_state(self, state: TXLState) -> TXLForecaster:
-        """Restore a state from `get_state` of this model (or of one with the same weights)."""
+        """Restore a streaming state returned by `get_state`.
+
+        The next `predict()` forecasts from that state's last timestamp, and the next
+        `update` must continue from there. The weights and calibration do not change.
+
+        Parameters
+        ----------
+        state : TXLState
+            From `get_state` of this model, or of a model with the same parameters, weights
+            and columns (e.g. a copy loaded from the same saved directory).
+
+        Returns
+        -------
+        TXLForecaster
+            self.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before `fit`.
+        TypeError
+            If `state` is not a `TXLState`.
+        ValueError
+            If its tensors do not fit this model's layers, columns or sizes, or its timestamp
+            is not in the model's time zone; the model is then left as it was.
+        """
         self._check_fitted()
         if not isinstance(state, TXLState):
             raise TypeError(f"expected a TXLState from get_state(), got {type(state).__name__}")
@@ -409,7 +448,18 @@ class TXLForecaster(BaseForecaster):
             raise bad(f"n_rows={stream.n_rows!r}")
 
     def reset_state(self) -> TXLForecaster:
-        """Return to the state right after `fit`, forgetting every `update`."""
+        """Return to the state right after `fit` (or `load`), forgetting every `update`.
+
+        Returns
+        -------
+        TXLForecaster
+            self.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before `fit`.
+        """
         self._check_fitted()
         self._commit({"state_": self.fitted_state_,
                       "history_index_": pd.DatetimeIndex([self.fitted_timestamp_])})

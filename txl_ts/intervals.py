@@ -56,11 +56,39 @@ class Intervals:
                          horizon: int | None = None) -> pd.DataFrame:
         """Conformal prediction intervals around `predict(history)`.
 
-        Returns a frame indexed like `predict()` with MultiIndex columns (column, coverage,
-        "lower"/"upper"), coverages ascending. Intervals are symmetric about the point
-        forecast (half width: the conformal quantile of the calibration tail's absolute
-        residuals at that horizon step and column), so they contain the point forecast and
-        nest as the coverage grows. `history` and `horizon` are as for `predict`.
+        Intervals are symmetric about the point forecast (half width: the conformal quantile
+        of the calibration tail's absolute residuals at that horizon step and column), so
+        they contain the point forecast and nest as the coverage grows. Coverage is marginal
+        over forecast windows and holds when future errors look like the calibration tail's.
+
+        Parameters
+        ----------
+        coverage : float or list of float, default 0.9
+            Level(s) in (0, 1): the share of future values each interval should contain.
+            Levels between the calibrated ones need enough calibration windows; a level the
+            tail is too short for raises an error naming the levels available (shorten it,
+            or fit with a longer validation tail).
+        history : DataFrame, optional
+            As for `predict`: forecast after this frame instead of after the fitted data and
+            every `update` since (the default).
+        horizon : int, optional
+            As for `predict`: the number of steps, at most the fitted horizon (the default).
+
+        Returns
+        -------
+        DataFrame
+            Indexed like `predict()`, with MultiIndex columns (column, coverage,
+            "lower"/"upper"), coverages ascending, in the data's units.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before `fit`.
+        ValueError
+            If a level is outside (0, 1) or needs more calibration windows than the model
+            has, the model has no calibration (fitted with `val_size=0` and no
+            `validation_data`, or saved by a version without intervals), or `history` or
+            `horizon` is invalid as for `predict`.
         """
         model = self._snapshot()
         model._check_calibrated()
@@ -77,11 +105,35 @@ class Intervals:
         """Quantile forecasts: `predict(history)` plus conformal quantiles of the calibration
         tail's signed residuals, per horizon step and column.
 
-        Returns a frame indexed like `predict()` with MultiIndex columns (column, alpha),
-        alphas ascending; the quantiles are non-decreasing in alpha. They are not the bounds
-        of `predict_interval` (whose intervals are symmetric): a biased model gets skewed
-        quantiles, and its median need not equal the point forecast. `history` and `horizon`
-        are as for `predict`.
+        The quantiles are non-decreasing in alpha. They are not the bounds of
+        `predict_interval` (whose intervals are symmetric): a biased model gets skewed
+        quantiles, and its median need not equal the point forecast.
+
+        Parameters
+        ----------
+        alpha : float or list of float, default (0.1, 0.5, 0.9)
+            Quantile level(s) in (0, 1). Extreme levels (e.g. 0.01) need more calibration
+            windows than a short validation tail gives; the error names the levels available.
+        history : DataFrame, optional
+            As for `predict`: forecast after this frame instead of after the fitted data and
+            every `update` since (the default).
+        horizon : int, optional
+            As for `predict`: the number of steps, at most the fitted horizon (the default).
+
+        Returns
+        -------
+        DataFrame
+            Indexed like `predict()`, with MultiIndex columns (column, alpha), alphas
+            ascending, in the data's units.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before `fit`.
+        ValueError
+            If a level is outside (0, 1) or needs more calibration windows than the model
+            has, the model has no calibration, or `history` or `horizon` is invalid as for
+            `predict`.
         """
         model = self._snapshot()
         model._check_calibrated()

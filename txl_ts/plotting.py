@@ -44,6 +44,16 @@ def date_axis(ax: Axes) -> None:
     ----------
     ax : matplotlib.axes.Axes
         An axes whose x values are timestamps.
+
+    Returns
+    -------
+    None
+        The axes is changed in place.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed.
     """
     import matplotlib.dates as mdates
 

@@ -295,8 +295,32 @@ class ARIMAForecaster(BaseForecaster):
     # ---- forecasting ----------------------------------------------------------------------
     def predict(self, history: pd.DataFrame | None = None, *,
                 horizon: int | None = None) -> pd.DataFrame:
-        """Forecast after the fitted data, or after `history` (whose timestamps place the
-        seasonal terms); see `BaseForecaster.predict` for the parameters."""
+        """Forecast the steps after the fitted data, or after `history`.
+
+        Parameters
+        ----------
+        history : DataFrame, optional
+            A frame with the fitted target columns and frequency (a DatetimeIndex or
+            `time_col`); its timestamps place the seasonal terms, and the Kalman filter runs
+            over it with the fitted parameters. By default the forecast follows the fitted
+            data and every `update` since.
+        horizon : int, optional
+            How many steps to return: at most the fitted horizon (the default), as the first
+            `horizon` steps of the full forecast.
+
+        Returns
+        -------
+        DataFrame
+            One row per future timestamp, one column per target, in the data's units.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before `fit`.
+        ValueError
+            If `history` is malformed (the message names the column or timestamp), or
+            `horizon` exceeds the fitted horizon.
+        """
         model = self._snapshot()
         model._check_fitted()
         steps = model._n_steps(horizon)
@@ -369,10 +393,45 @@ class ARIMAForecaster(BaseForecaster):
                          history: pd.DataFrame | None = None,
                          method: str = "conformal", *,
                          horizon: int | None = None) -> pd.DataFrame:
-        """Prediction intervals; `method="conformal"` (default) as for every forecaster, or
-        `"model"`: the Gaussian intervals of the state-space model (statsmodels'
-        `get_forecast`: mean -+ z * standard error, as its `conf_int()`), which assume the
-        model and its estimated parameters are correct."""
+        """Prediction intervals around `predict(history)`, conformal or from the model.
+
+        Parameters
+        ----------
+        coverage : float or list of float, default 0.9
+            Level(s) in (0, 1): the share of future values each interval should contain.
+        history : DataFrame, optional
+            A frame with the fitted target columns and frequency (a DatetimeIndex or
+            `time_col`); its timestamps place the seasonal terms, and the Kalman filter runs
+            over it with the fitted parameters. By default the forecast follows the fitted
+            data and every `update` since.
+        horizon : int, optional
+            How many steps to return: at most the fitted horizon (the default), as the first
+            `horizon` steps of the full forecast.
+        method : {"conformal", "model"}, default "conformal"
+            "conformal": split-conformal, calibrated on the last 20% of the fit data (or on
+            `validation_data`), as for every forecaster; its residuals are in-sample for
+            ARIMA, whose parameters come from all of `df`. "model": the Gaussian forecast
+            distribution of the state-space model (statsmodels' `get_forecast`, mean plus or
+            minus z times its standard error, as its `conf_int()`), which assumes the model
+            and its estimated parameters are correct. Use "model" when the calibration tail
+            is too short for the levels you need, or to compare the two.
+
+        Returns
+        -------
+        DataFrame
+            Indexed like `predict()`, with MultiIndex columns (column, coverage,
+            "lower"/"upper"), coverages ascending, in the data's units. Both methods give
+            intervals symmetric about the point forecast.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before `fit`.
+        ValueError
+            If `method` is unknown, a level is outside (0, 1) (or, for "conformal", needs
+            more calibration windows than the model has), or `history` or `horizon` is
+            invalid as for `predict`.
+        """
         if _interval_method(method) == "conformal":
             return super().predict_interval(coverage, history, horizon=horizon)
         levels = check_levels(coverage, "coverage")
@@ -385,8 +444,45 @@ class ARIMAForecaster(BaseForecaster):
                           history: pd.DataFrame | None = None,
                           method: str = "conformal", *,
                           horizon: int | None = None) -> pd.DataFrame:
-        """Quantile forecasts; `method="model"` uses the state-space model's Gaussian
-        forecast distribution (the point forecast and `get_forecast`'s standard error)."""
+        """Quantile forecasts after the fitted data or after `history`.
+
+        Parameters
+        ----------
+        alpha : float or list of float, default (0.1, 0.5, 0.9)
+            Quantile level(s) in (0, 1).
+        history : DataFrame, optional
+            A frame with the fitted target columns and frequency (a DatetimeIndex or
+            `time_col`); its timestamps place the seasonal terms, and the Kalman filter runs
+            over it with the fitted parameters. By default the forecast follows the fitted
+            data and every `update` since.
+        horizon : int, optional
+            How many steps to return: at most the fitted horizon (the default), as the first
+            `horizon` steps of the full forecast.
+        method : {"conformal", "model"}, default "conformal"
+            "conformal": split-conformal, calibrated on the last 20% of the fit data (or on
+            `validation_data`), as for every forecaster; its residuals are in-sample for
+            ARIMA, whose parameters come from all of `df`. "model": the Gaussian forecast
+            distribution of the state-space model (statsmodels' `get_forecast`, mean plus or
+            minus z times its standard error, as its `conf_int()`), which assumes the model
+            and its estimated parameters are correct. Use "model" when the calibration tail
+            is too short for the levels you need, or to compare the two.
+
+        Returns
+        -------
+        DataFrame
+            Indexed like `predict()`, with MultiIndex columns (column, alpha), alphas
+            ascending, in the data's units. With "model" the 0.5 quantile is the point
+            forecast; with "conformal" it is shifted by the median residual.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before `fit`.
+        ValueError
+            If `method` is unknown, a level is outside (0, 1) (or, for "conformal", needs
+            more calibration windows than the model has), or `history` or `horizon` is
+            invalid as for `predict`.
+        """
         if _interval_method(method) == "conformal":
             return super().predict_quantiles(alpha, history, horizon=horizon)
         levels = check_levels(alpha, "alpha")

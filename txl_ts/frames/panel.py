@@ -63,10 +63,41 @@ def validate_long(
 ) -> Panel:
     """Validate a long frame and split it into a `Panel`, one series per id.
 
-    Every error names the series and, where there is one, the timestamp: a duplicated
-    `(id, time)` pair, a missing value, a series too short for the model, a series whose
-    frequency differs from the others'. Rows need not be sorted by id; within a series they
-    must be in time order. The caller's frame is never modified.
+    Rows need not be sorted by id; within a series they must be in time order. The caller's
+    frame is never modified.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The long frame: one row per series and timestamp.
+    id_col : label
+        The column naming each row's series. Series keep the order their ids first appear.
+    time_col : label
+        The column holding the timestamps.
+    targets : sequence of labels, optional
+        The value columns. Default None: every column but `id_col` and `time_col` (which
+        must then all be numeric). Pass it to leave other columns out.
+    min_length : int, default 1
+        The fewest rows each series must have (a model's minimum fit length).
+    min_length_reason : str, default ""
+        Why `min_length` is needed, quoted in the error of a short series.
+    name : str, default "df"
+        What the frame is called in error messages.
+
+    Returns
+    -------
+    Panel
+        The series, their ids, the shared columns and frequency.
+
+    Raises
+    ------
+    TypeError
+        If `df` is not a DataFrame.
+    ValueError
+        Naming the series and, where there is one, the timestamp: a missing id, time or
+        target column, an empty frame, a missing id, a duplicated `(id, time)` pair, a
+        missing value, a series too short, a series whose frequency differs from the
+        others', or only one-row series (no frequency to infer).
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
@@ -110,9 +141,28 @@ def validate_long(
 
 
 def fit_scalers(panel: Panel, train_rows: Sequence[int] | None = None) -> list[StandardScaler]:
-    """One StandardScaler per series, fitted on its first `train_rows[i]` rows (all of them
-    by default): train-only statistics per series and column, so series of very different
-    scales are each standardised by their own."""
+    """One StandardScaler per series: train-only statistics per series and column, so series
+    of very different scales are each standardised by their own.
+
+    Parameters
+    ----------
+    panel : Panel
+        The series, from `validate_long` or `Panel.of`.
+    train_rows : sequence of int, optional
+        Per series, how many of its leading rows are training rows (the scaler sees only
+        those). Default None: all rows. Pass it when the tail of each series is held out.
+
+    Returns
+    -------
+    list of sklearn.preprocessing.StandardScaler
+        One fitted scaler per series, in the panel's order.
+
+    Raises
+    ------
+    ValueError
+        If `train_rows` has not one entry per series, or an entry is outside
+        [1, rows of its series].
+    """
     n = panel.lengths if train_rows is None else np.asarray(train_rows, dtype=np.int64)
     if len(n) != panel.n_series:
         raise ValueError(f"train_rows has {len(n)} entries for {panel.n_series} series")

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import RESULTS, machine, set_threads, write_json
-from txl_ts.backtest import backtest, level_tag
+from txl_ts.backtest import backtest
 from txl_ts.benchmark import MASE_LAG, load_protocol, make_model
+from txl_ts.metrics import level_tag
 
 NAME = "interval_coverage"
 COVERAGE = (0.8, 0.95)

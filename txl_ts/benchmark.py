@@ -42,8 +42,9 @@ import numpy as np
 import pandas as pd
 
 from . import cli
-from .backtest import backtest, level_tag
+from .backtest import backtest
 from .conformal import CalibrationError
+from .metrics import level_tag
 from .protocol import (  # noqa: F401  (the protocol, as the grid and scripts import it)
     ETT_BORDERS,
     MASE_LAG,

@@ -22,9 +22,9 @@ from .training import (
     resolve_device,
     validation_rows,
 )
-from .txl import Memory, Stream, StreamState, TokenGrid, TXLConfig, TXLModule, TXLNet
+from .txl import Stream, StreamState, TokenGrid, TXLConfig, TXLModule, TXLNet
 from .txl.hyperparams import TXL_PARAMS
-from .txl.memory import forecasts_at
+from .txl.memory import check_stream_state, forecasts_at
 from .txl.module import Chunks, fit_linear_path
 
 
@@ -399,53 +399,8 @@ class TXLForecaster(BaseForecaster):
 
     def _check_stream_state(self, stream: object, name: str) -> None:
         """Raise ValueError unless `stream` fits this model's layers, columns and sizes."""
-        c, d = len(self.columns_), self.d_model
-        dtype = self.net_.head.weight.dtype
-
-        def bad(what: str) -> ValueError:
-            return ValueError(f"{name} does not match this model's layers, columns ({c}), "
-                              f"d_model or sizes: {what}")
-
-        if not isinstance(stream, StreamState) or not isinstance(stream.memory, Memory):
-            raise bad(f"expected a StreamState, got {type(stream).__name__}")
-        mem = stream.memory
-        tensors = [*mem.mems, *mem.prefix, *(mem.kv or ()), stream.buffer, stream.last_head]
-        wrong = {str(t.dtype) for t in tensors if isinstance(t, torch.Tensor) and t.dtype != dtype}
-        if wrong:
-            raise bad(f"tensors of dtype {', '.join(sorted(wrong))}, expected the network's "
-                      f"{dtype}")
-        if len(mem.mems) != self.n_layers or len(mem.prefix) != self.n_layers:
-            raise bad(f"{len(mem.mems)} memory layers, expected n_layers={self.n_layers}")
-        for group, limit in ((mem.mems, self.mem_len + 1), (mem.prefix, self.segment_len)):
-            for t in group:
-                if (not isinstance(t, torch.Tensor) or t.ndim != 3 or t.shape[0] != c
-                        or t.shape[1] >= limit or t.shape[2] != d
-                        or t.shape[1] != group[0].shape[1] or not t.is_floating_point()
-                        or not bool(torch.isfinite(t).all())):
-                    raise bad(f"memory tensor of shape {tuple(getattr(t, 'shape', ()))}, "
-                              f"expected ({c}, < {limit}, {d}) finite floats")
-        if mem.kv is not None:  # the one-token step's cached keys/values of the context
-            width = mem.mems[0].shape[1] + mem.prefix[0].shape[1]
-            if not isinstance(mem.kv, tuple) or len(mem.kv) != self.n_layers or any(
-                    not isinstance(t, torch.Tensor) or tuple(t.shape) != (c, width, 2 * d)
-                    or not bool(torch.isfinite(t).all()) for t in mem.kv):
-                raise bad(f"cached keys/values, expected {self.n_layers} x ({c}, {width}, "
-                          f"{2 * d}) finite values")
-        buf, last = stream.buffer, stream.last_head
-        width = 0 if stream.n_rows == 0 else self.grid_.context
-        if (not isinstance(buf, torch.Tensor) or buf.ndim != 2 or buf.shape[0] != c
-                or buf.shape[1] != width or not bool(torch.isfinite(buf).all())):
-            raise bad(f"buffer of shape {tuple(getattr(buf, 'shape', ()))}, expected "
-                      f"({c}, {width}) finite values (the last rows the stream keeps)")
-        f_len = self.grid_.forecast_len
-        if last is not None and (
-                not isinstance(last, torch.Tensor) or tuple(last.shape) != (c, f_len)
-                or not bool(torch.isfinite(last).all())):
-            raise bad(f"last head output of shape {tuple(getattr(last, 'shape', ()))}, "
-                      f"expected ({c}, {f_len}) finite values")
-        if not (isinstance(stream.n_rows, int) and stream.n_rows >= 0
-                and (last is None) == (stream.n_rows < self.patch_len_)):
-            raise bad(f"n_rows={stream.n_rows!r}")
+        check_stream_state(stream, name, self.net_.config, self.grid_,
+                           self.net_.head.weight.dtype)
 
     def reset_state(self) -> TXLForecaster:
         """Return to the state right after `fit` (or `load`), forgetting every `update`.

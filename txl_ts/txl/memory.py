@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from .config import TXLConfig
 from .grid import TokenGrid
 from .net import TXLNet
 
@@ -221,3 +222,56 @@ def forecasts_at(net: TXLNet, grid: TokenGrid, heads: torch.Tensor, padded: torc
         look = padded.unfold(-1, grid.context, 1)[:, o].transpose(0, 1)  # (n, C, N)
         out.append(net.forecast(look, residual))
     return torch.cat(out) if out else padded.new_zeros(0, padded.shape[0], grid.horizon)
+
+
+def check_stream_state(stream: object, name: str, config: TXLConfig, grid: TokenGrid,
+                       dtype: torch.dtype) -> None:
+    """Raise ValueError unless `stream` is a state of a network of `config` on `grid` whose
+    tensors are `dtype`: its layers, channels, sizes and values (a state kept from
+    `get_state` of another model, or built by hand, is checked before it is used)."""
+    c, d = config.n_channels, config.d_model
+
+    def bad(what: str) -> ValueError:
+        return ValueError(f"{name} does not match this model's layers, columns ({c}), "
+                          f"d_model or sizes: {what}")
+
+    if not isinstance(stream, StreamState) or not isinstance(stream.memory, Memory):
+        raise bad(f"expected a StreamState, got {type(stream).__name__}")
+    mem = stream.memory
+    tensors = [*mem.mems, *mem.prefix, *(mem.kv or ()), stream.buffer, stream.last_head]
+    wrong = {str(t.dtype) for t in tensors if isinstance(t, torch.Tensor) and t.dtype != dtype}
+    if wrong:
+        raise bad(f"tensors of dtype {', '.join(sorted(wrong))}, expected the network's "
+                  f"{dtype}")
+    if len(mem.mems) != config.n_layers or len(mem.prefix) != config.n_layers:
+        raise bad(f"{len(mem.mems)} memory layers, expected n_layers={config.n_layers}")
+    for group, limit in ((mem.mems, config.mem_len + 1), (mem.prefix, config.segment_len)):
+        for t in group:
+            if (not isinstance(t, torch.Tensor) or t.ndim != 3 or t.shape[0] != c
+                    or t.shape[1] >= limit or t.shape[2] != d
+                    or t.shape[1] != group[0].shape[1] or not t.is_floating_point()
+                    or not bool(torch.isfinite(t).all())):
+                raise bad(f"memory tensor of shape {tuple(getattr(t, 'shape', ()))}, "
+                          f"expected ({c}, < {limit}, {d}) finite floats")
+    if mem.kv is not None:  # the one-token step's cached keys/values of the context
+        width = mem.mems[0].shape[1] + mem.prefix[0].shape[1]
+        if not isinstance(mem.kv, tuple) or len(mem.kv) != config.n_layers or any(
+                not isinstance(t, torch.Tensor) or tuple(t.shape) != (c, width, 2 * d)
+                or not bool(torch.isfinite(t).all()) for t in mem.kv):
+            raise bad(f"cached keys/values, expected {config.n_layers} x ({c}, {width}, "
+                      f"{2 * d}) finite values")
+    buf, last = stream.buffer, stream.last_head
+    width = 0 if stream.n_rows == 0 else grid.context
+    if (not isinstance(buf, torch.Tensor) or buf.ndim != 2 or buf.shape[0] != c
+            or buf.shape[1] != width or not bool(torch.isfinite(buf).all())):
+        raise bad(f"buffer of shape {tuple(getattr(buf, 'shape', ()))}, expected "
+                  f"({c}, {width}) finite values (the last rows the stream keeps)")
+    f_len = grid.forecast_len
+    if last is not None and (
+            not isinstance(last, torch.Tensor) or tuple(last.shape) != (c, f_len)
+            or not bool(torch.isfinite(last).all())):
+        raise bad(f"last head output of shape {tuple(getattr(last, 'shape', ()))}, "
+                  f"expected ({c}, {f_len}) finite values")
+    if not (isinstance(stream.n_rows, int) and stream.n_rows >= 0
+            and (last is None) == (stream.n_rows < config.patch_len)):
+        raise bad(f"n_rows={stream.n_rows!r}")

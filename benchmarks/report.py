@@ -197,7 +197,7 @@ def _one_token(d: dict) -> list[str]:
         "",
         f"Largest difference between the two paths: head outputs {r['max_abs_diff_heads']:.1e} "
         f"(normalised units; small because the head starts at zero and trained one epoch: "
-        "`tests/test_model.py` checks the step against the general path with random weights "
+        "`tests/txl/test_model.py` checks the step against the general path with random weights "
         f"to 1e-6), forecasts {r['max_abs_diff_forecasts']:.1e} (original units). "
         "Keys/values are not cached on the first step after `fit`, `load`, `reset_state` or a "
         "multi-token update.",

@@ -1,5 +1,5 @@
 """Write small saved models and their forecasts, for the test that files written by an earlier
-version of txl_ts still load (tests/test_saved_files.py).
+version of txl_ts still load (tests/test_persistence.py).
 
     python -m experiments.make_saved_fixtures tests/data/saved_0.1.0
 

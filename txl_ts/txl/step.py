@@ -13,7 +13,7 @@ ops, on weights folded once per weight version (`fold`):
 - the one query sees every key, at distances K-1, ..., 0: the order of the relative
   encodings, so there is no mask and no relative shift.
 
-The numbers equal `forward`'s up to float rounding (tests/test_model.py).
+The numbers equal `forward`'s up to float rounding (tests/txl/test_model.py).
 """
 
 from __future__ import annotations

@@ -104,6 +104,11 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
     def _forecast_scaled(self, history: np.ndarray | None) -> np.ndarray:
         """(H, C) scaled forecast after `history` (T, C) scaled, or after the fitted data."""
         raise NotImplementedError
+    def _forecast_history(self, series: Series) -> np.ndarray:
+        """(H, C) scaled forecast after a validated history; models whose forecast depends on
+        the history's timestamps (ARIMA's seasonal terms) override it."""
+        return self._forecast_scaled(self._scale(series.values))
+
     def _advance(self, scaled: np.ndarray, series: Series) -> dict[str, Any]:
         """The fitted attributes after absorbing `scaled` (T, C), rows that continue the
         known timeline (`series` holds their timestamps). Builds new objects and leaves the
@@ -278,8 +283,7 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
                                     cached=True)
         else:
             series = model._validate_history(history)
-            scaled = model._scale(series.values)
-            frame = model._to_frame(model._forecast_scaled(scaled), series.index[-1])
+            frame = model._to_frame(model._forecast_history(series), series.index[-1])
         return frame if steps == model.horizon else frame.iloc[:steps]
 
     @with_torch_threads

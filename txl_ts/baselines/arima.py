@@ -290,46 +290,11 @@ class ARIMAForecaster(ModelIntervals, BaseForecaster):
         }
 
     # ---- forecasting ----------------------------------------------------------------------
-    def predict(self, history: pd.DataFrame | None = None, *,
-                horizon: int | None = None) -> pd.DataFrame:
-        """Forecast the steps after the fitted data, or after `history`.
-
-        Parameters
-        ----------
-        history : DataFrame, optional
-            A frame with the fitted target columns and frequency (a DatetimeIndex or
-            `time_col`); its timestamps place the seasonal terms, and the Kalman filter runs
-            over it with the fitted parameters. By default the forecast follows the fitted
-            data and every `update` since.
-        horizon : int, optional
-            How many steps to return: at most the fitted horizon (the default), as the first
-            `horizon` steps of the full forecast.
-
-        Returns
-        -------
-        DataFrame
-            One row per future timestamp, one column per target, in the data's units.
-
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            Before `fit`.
-        ValueError
-            If `history` is malformed (the message names the column or timestamp), or
-            `horizon` exceeds the fitted horizon.
-        """
-        model = self._snapshot()
-        model._check_fitted()
-        steps = model._n_steps(horizon)
-        if history is None:
-            scaled = model._forecast_scaled(None, model.end_position_)
-            frame = model._to_frame(scaled, model.history_index_[-1])
-        else:
-            series = model._validate_history(history)
-            scaled = model._forecast_scaled(model._scale(series.values),
-                                            model._position(series.index[-1]))
-            frame = model._to_frame(scaled, series.index[-1])
-        return frame if steps == model.horizon else frame.iloc[:steps]
+    def _forecast_history(self, series: Series) -> np.ndarray:
+        """After another history, its timestamps place the seasonal terms, and the Kalman
+        filter runs over it with the fitted parameters."""
+        return self._forecast_scaled(self._scale(series.values),
+                                     self._position(series.index[-1]))
 
     def _forecast_scaled(self, history: np.ndarray | None, end: float | None = None) -> np.ndarray:
         """(H, C) scaled forecast after `history` (T, C), whose last row is at position `end`

@@ -152,6 +152,19 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
             raise ValueError(f"parameters changed since fit: {', '.join(changed)}; the fitted "
                              "model was built for the old values: refit, or set them back")
 
+    def set_params(self, **params: Any):
+        # sklearn assigns the parameters one by one and raises at the first unknown name, so a
+        # call with a typo would leave a fitted model half changed: check every name first
+        current = self.get_params(deep=False)
+        for key in params:
+            name, nested, _ = key.partition("__")
+            if name not in current:
+                return super().set_params(**{key: params[key]})  # sklearn's error, nothing set
+            if nested and not hasattr(current[name], "set_params"):
+                raise ValueError(f"invalid parameter {key!r} for {type(self).__name__}: "
+                                 f"{name!r} has no sub-parameters; set {name}=... instead")
+        return super().set_params(**params)
+
     # ---- transactions ---------------------------------------------------------------------
     def _fitted_attributes(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}

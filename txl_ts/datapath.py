@@ -125,6 +125,13 @@ class DataPath:
     def _fit_scaler(self, train: np.ndarray) -> None:
         self.scaler_ = StandardScaler().fit(train)
 
+    def _constant_columns(self) -> np.ndarray:
+        """Mask of the columns constant in the training data. StandardScaler gives them
+        scale_ 1 (and var_ 0), so a model's scaled output for them passes through in raw units;
+        a model with nothing learnt about such a column repeats its last value instead."""
+        scaler = self.scaler_
+        return (scaler.scale_ == 1.0) & (np.sqrt(scaler.var_) != 1.0)
+
     def _scaling(self) -> Scaling:
         cached = getattr(self, "_scaling_cache", None)
         if (cached is None or cached.scaler is not self.scaler_

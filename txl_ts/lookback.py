@@ -137,6 +137,12 @@ class LookbackForecaster(BaseForecaster):
             x = torch.as_tensor(np.ascontiguousarray(windows[i : i + step]),
                                 dtype=torch.float32, device=device)
             out[i : i + step] = self._forward(x).float().cpu().transpose(1, 2).numpy()
+        # a column constant in the training data taught the network nothing, and its unit
+        # scale passes the network's output through in raw units (a constant 0.007 came back
+        # as 0.007 +- 0.5): repeat its last value
+        flat = self._constant_columns()
+        if flat.any():
+            out[:, :, flat] = windows[:, flat, -1][:, None, :]
         return out
 
     def _forecast_scaled(self, history: np.ndarray | None) -> np.ndarray:

@@ -8,6 +8,7 @@ field.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -119,9 +120,14 @@ def save_model(model: Any, path: str | Path) -> Path:
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.saving-"))
     tmp.chmod(0o755)  # mkdtemp's 0700 would make the saved model private
     try:
-        (tmp / "config.json").write_text(text)
         (tmp / "calibration.json").write_text(calibration)
         save_file(tensors, str(tmp / "weights.safetensors"))
+        config[CHECKSUMS] = {
+            "config.json": _config_digest(json.loads(text), type(model)),
+            **{name: _sha256((tmp / name).read_bytes())
+               for name in ("calibration.json", "weights.safetensors")},
+        }
+        (tmp / "config.json").write_text(json.dumps(config, indent=2, default=_json_default))
         _install_model_dir(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -141,6 +147,7 @@ def load_model(cls: type, path: str | Path):
     config_file, weights_file = path / "config.json", path / "weights.safetensors"
     config = _read_json(config_file)
     model = _model_from_config(cls, config, config_file)
+    checksums = _read_checksums(config, config_file)
     if not weights_file.is_file():
         raise MissingModelFileError(f"{weights_file}: file is missing")
     try:
@@ -176,7 +183,60 @@ def load_model(cls: type, path: str | Path):
         calibration = _read_calibration(path / "calibration.json", model)
         if calibration is not None:
             model.calibration_ = calibration
+    # last, so that a field that is plainly wrong is named by the checks above; what passes
+    # them may still be a flipped digit in a weight or a scaler mean, which only a digest sees
+    if checksums is not None:
+        _verify_checksums(checksums, path, config, cls)
     return model
+
+
+# config.json of format 3 lists a SHA-256 per file: a flipped bit in a weight, a scaler mean
+# or a calibration table would otherwise load and forecast wrong numbers without a word.
+# Files written before the field existed have none and load unchecked.
+CHECKSUMS = "checksums"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _config_digest(config: dict[str, Any], cls: type) -> str:
+    """The digest of config.json's content (not its layout): the parsed JSON without the
+    checksums and without the parameters that only shape training, which a user may edit
+    (e.g. the accelerator) without changing the fitted model."""
+    content = {k: v for k, v in config.items() if k != CHECKSUMS}
+    training_only = {p.name for p in cls.PARAMS if p.training_only}
+    if isinstance(content.get("params"), dict):
+        content["params"] = {k: v for k, v in content["params"].items()
+                             if k not in training_only}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return _sha256(text.encode())
+
+
+def _read_checksums(config: dict[str, Any], file: Path) -> dict[str, str] | None:
+    # a file marked as an older format is read as one (tests and users downgrade files that
+    # way); those formats had no checksums
+    if CHECKSUMS not in config or config["format_version"] < 3:
+        return None
+    checksums = config[CHECKSUMS]
+    if not isinstance(checksums, dict) or set(checksums) != set(MODEL_FILES) or not all(
+            isinstance(v, str) and len(v) == 64 for v in checksums.values()):
+        raise CorruptModelError(f"{file}: field '{CHECKSUMS}' must map each of {MODEL_FILES} "
+                                "to a SHA-256 hex digest")
+    return checksums
+
+
+def _verify_checksums(checksums: dict[str, str], path: Path, config: dict[str, Any],
+                      cls: type) -> None:
+    for name in MODEL_FILES:
+        file = path / name
+        actual = (_config_digest(config, cls) if name == "config.json"
+                  else _sha256(file.read_bytes()))
+        if actual != checksums[name]:
+            raise CorruptModelError(
+                f"{file}: content does not match its SHA-256 in config.json (the file is "
+                "damaged; if you edited a file on purpose, delete the field "
+                f"'{CHECKSUMS}' from config.json to load it unchecked)")
 
 
 def _read_calibration(file: Path, model: Any) -> Calibration | None:

@@ -303,6 +303,7 @@ class ARIMAForecaster(ModelIntervals, BaseForecaster):
             if history is not None:
                 raise ValueError("a history needs its end position for the seasonal terms")
             end = self.end_position_
+        last = None if history is None else history[-1]
         if history is not None:
             history = history - self._seasonality(end - len(history) + 1, len(history))
         out = self._seasonality(end + 1, self.horizon)
@@ -312,6 +313,14 @@ class ARIMAForecaster(ModelIntervals, BaseForecaster):
                 if history is not None:
                     res = res.apply(history[:, i], refit=False)
                 out[:, i] += res.forecast(self.horizon)
+        # a column constant in training: the fit on zeros is the optimiser's residue in raw
+        # units (-5e-6 for a series of 1e-300); repeat its last value
+        flat = self._constant_columns()
+        if flat.any():
+            if last is None:  # the filter's data is the remainder after the seasonal terms
+                last = self._seasonality(end, 1)[0] + np.array(
+                    [np.asarray(self.results_[c].model.endog).ravel()[-1] for c in self.columns_])
+            out[:, flat] = last[flat]
         return out
 
     def _advance(self, scaled: np.ndarray, series: Series) -> dict[str, Any]:
@@ -348,6 +357,8 @@ class ARIMAForecaster(ModelIntervals, BaseForecaster):
                                         conserve_memory=LEAN_FILTER)
             states = filtered.predicted_state[:, cutoffs + 1]  # (k_states, n_cutoffs)
             out[:, :, i] += propagate(model, states, self.horizon)
+        flat = self._constant_columns()  # as in _forecast_scaled
+        out[:, :, flat] = scaled[cutoffs][:, None, flat]
         return out
 
     # ---- persistence ----------------------------------------------------------------------
@@ -379,10 +390,23 @@ class ARIMAForecaster(ModelIntervals, BaseForecaster):
         if endog.ndim != 2 or endog.shape[1] != len(cols) or not np.isfinite(endog).all():
             raise ValueError(f"tensor 'endog' has shape {tuple(endog.shape)}, expected "
                              f"(rows, {len(cols)} columns) of finite values")
-        self.periods_ = [int(p) for p in extra["periods"]]
-        self.frequencies_ = np.asarray(extra["frequencies"], dtype=np.float64)
-        self.origin_ = pd.Timestamp(extra["origin"])
-        self.end_position_ = float(extra["end_position"])
+        # int() / float() / pd.Timestamp() would take true for 1 and a number for a time, and
+        # load a model that forecasts from the wrong seasonal position: check the JSON types
+        self.periods_ = [int(p) for p in _json_numbers(extra["periods"], "periods", int)]
+        self.frequencies_ = np.asarray(_json_numbers(extra["frequencies"], "frequencies"),
+                                       dtype=np.float64)
+        if not isinstance(extra["origin"], str):
+            raise ValueError(f"field 'origin' must be an ISO timestamp, got {extra['origin']!r}")
+        self.origin_ = self._parse_timestamp(extra["origin"])
+        self.end_position_ = float(_json_numbers([extra["end_position"]], "end_position")[0])
+        if self._position(self.history_index_[-1]) != self.end_position_:  # the seasonal phase
+            raise ValueError(f"fields 'origin' {extra['origin']!r} and 'end_position' "
+                             f"{self.end_position_!r} do not place the last timestamp "
+                             f"{self.history_index_[-1]} where save() did")
+        for order in _json_list(extra["orders"], "orders"):
+            _json_numbers(order, "orders", int)
+        if not all(isinstance(t, str) for t in _json_list(extra["trends"], "trends")):
+            raise ValueError(f"field 'trends' must list strings, got {extra['trends']!r}")
         self.fourier_coef_ = tensors["fourier_coef"].numpy().copy()
         self.orders_ = {c: tuple(o) for c, o in zip(cols, extra["orders"], strict=True)}
         self.trends_ = dict(zip(cols, extra["trends"], strict=True))
@@ -399,3 +423,19 @@ class ARIMAForecaster(ModelIntervals, BaseForecaster):
                         f"tensor 'params.{i}' has {len(self.params_[col])} values, but the "
                         f"stored order of column {col!r} has {len(model.param_names)}")
                 self.results_[col] = model.filter(self.params_[col], cov_type="none")
+
+
+def _json_list(value: Any, field: str) -> list:
+    if not isinstance(value, list):
+        raise ValueError(f"field '{field}' must be a list, got {value!r}")
+    return value
+
+
+def _json_numbers(value: Any, field: str, kind: type = float) -> list:
+    """`value`, a JSON list of finite numbers (integers where `kind` is int; never bools)."""
+    kinds = (int,) if kind is int else (int, float)
+    if not all(isinstance(v, kinds) and not isinstance(v, bool) and np.isfinite(v)
+               for v in _json_list(value, field)):
+        raise ValueError(f"field '{field}' must list {'integers' if kind is int else 'numbers'}"
+                         f", got {value!r}")
+    return value

@@ -98,7 +98,9 @@ def _as_label_list(targets: object, df: pd.DataFrame) -> list[Hashable]:
 def _select_targets(
     df: pd.DataFrame, targets: Sequence[Hashable] | None, time_col: Hashable | None, name: str
 ) -> list[Hashable]:
-    candidates = [c for c in df.columns if c != time_col]
+    # `is None` first: with no time_col, a column labelled None must not pass for it (and be
+    # dropped from the targets without a word); check_label below rejects it by name
+    candidates = [c for c in df.columns if time_col is None or c != time_col]
     if targets is None:
         numeric = [c for c in candidates if _is_target_dtype(df[c])]
         if not numeric:
@@ -116,8 +118,17 @@ def _select_targets(
         chosen = _as_label_list(targets, df)
         if not chosen:
             raise ValueError("targets must name at least one column")
+        for c in chosen:  # set() below would fail with a bare "unhashable type"
+            try:
+                hash(c)
+            except TypeError:
+                raise TypeError(f"targets must be a list of column labels; {c!r} of type "
+                                f"{type(c).__name__} is not a label") from None
         if len(set(chosen)) != len(chosen):
             raise ValueError(f"targets {chosen} name a column more than once")
+        if time_col is not None and time_col in chosen:  # it is in the frame, as the time
+            raise ValueError(f"{name}: column {time_col!r} is the time_col, so it cannot also "
+                             "be a target")
         missing = [c for c in chosen if c not in candidates]
         if missing:
             raise ValueError(f"{name}: target columns {missing} are not in the frame")
@@ -161,7 +172,7 @@ def validate_frame(
     stamps = _timestamps(df, time_col, name)
     if expected_columns is not None:
         expected = list(expected_columns)
-        present = [c for c in df.columns if c != time_col]
+        present = [c for c in df.columns if time_col is None or c != time_col]
         missing = [c for c in expected if c not in present]
         extra = [] if extra_columns_ok else [c for c in present if c not in expected]
         if missing or extra:
@@ -179,6 +190,8 @@ def validate_frame(
     # nullable dtypes: pd.NA becomes NaN, which check_values then locates
     values = df.iloc[:, positions].to_numpy(dtype=np.float64, copy=True, na_value=np.nan)
     check_values(values, columns, stamps, name)
+    if len(stamps) == 1 and expected_freq is not None:
+        infer_freq = False  # one row has no step to check; the fitted frequency continues it
     freq = _frequency(stamps, name) if infer_freq else expected_freq
     if infer_freq and expected_freq is not None and freq != expected_freq:
         raise ValueError(

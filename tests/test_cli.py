@@ -85,6 +85,7 @@ TINY_TUNE = ["--horizon", "12", "--n-trials", "1", "--max-epochs", "1",
              "--max-train-batches", "2"]
 
 
+@pytest.mark.slow
 def test_tune_without_storage_writes_nothing(tmp_path):
     data = _csv(tmp_path / "site.csv")
     cwd = tmp_path / "work"
@@ -122,6 +123,7 @@ def _malformed(tmp_path: Path) -> dict[str, Path]:
     return files
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["benchmark", "tune"])
 def test_malformed_csvs_exit_with_one_clear_message(tmp_path, command):
     files = _malformed(tmp_path)

@@ -41,6 +41,7 @@ def _run(extra: str) -> list[str]:
     return (done.stdout + done.stderr).replace("\r", "\n").splitlines()
 
 
+@pytest.mark.slow
 def test_default_fit_in_a_script_is_quiet():
     lines = [line for line in _run("") if line.strip()]
     assert len(lines) < 30, "\n".join(lines[:40])

@@ -266,3 +266,15 @@ def test_malformed_csv_in_the_grid_with_workers_is_one_line_error(tmp_path):
     done = _cli("benchmark", "--dataset", f"{csv},ETTh1", "--rows", "400", "--horizon", "12",
                 "--models", "naive,snaive", "--jobs", "2", "--out-dir", str(tmp_path / "g"))
     _one_error(done, "bad.csv", "'a'", "oops")
+
+
+def test_grid_reruns_a_one_cell_report_without_moving_it_aside(tmp_path):
+    """A report of `benchmark --out` (no grid_config) is well-formed, only not the grid's."""
+    out = tmp_path / "grid"
+    out.mkdir()
+    (out / "ETTh1_M_12_naive.json").write_text(json.dumps(
+        {"models": {"naive": {"seeds": [None], "runs": [], "errors": []}}}))
+    result = run_grid(["ETTh1"], [12], ["naive"], seeds=1, out_dir=out,
+                      settings=Settings(rows=400), log=lambda msg: None)
+    assert result.n_tasks == 1 and result.written == ["ETTh1_M_12_naive"]
+    assert not list(out.glob("*.malformed-*"))

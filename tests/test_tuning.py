@@ -376,3 +376,11 @@ def test_tune_cli_errors_are_one_line(tmp_path, case):
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, done.stderr[-2000:]
     assert ("foo://x" if case == "bad storage" else "site.csv") in errors[0]
+
+
+def test_tune_out_dir_that_is_a_file_is_an_error(tmp_path, capsys):
+    path = tmp_path / "study"
+    path.write_text("not a folder")
+    assert main(["tune", "--dataset", "ETTh1", "--n-trials", "1", "--out-dir", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"error: --out-dir {path} is an existing file" in err and "Traceback" not in err

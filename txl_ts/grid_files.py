@@ -36,12 +36,14 @@ def fingerprint(df: pd.DataFrame) -> str:
 
 
 def _report_problem(obj: Any, model: str) -> str | None:
-    """What makes `obj` no cell report of `model` written by the grid (None: nothing)."""
+    """What makes `obj` no report of the cell of `model` (None: nothing). A report without
+    `grid_config` (one of `benchmark --out`) is well-formed: it is rerun, not moved aside."""
     if not isinstance(obj, dict):
         return f"a JSON {type(obj).__name__}, not an object"
-    for key in ("models", "grid_config"):
-        if not isinstance(obj.get(key), dict):
-            return f"no {key!r} object"
+    if not isinstance(obj.get("models"), dict):
+        return "no 'models' object"
+    if not isinstance(obj.get("grid_config", {}), dict):
+        return "a 'grid_config' that is not an object"
     entry = obj["models"].get(model)
     if not isinstance(entry, dict):
         return f"no entry for the model {model!r}"

@@ -168,6 +168,15 @@ def run_task(task: Task, settings: Settings) -> dict[str, Any]:
     })
 
 
+def _cell_fingerprint(done: list[dict[str, Any]], dataset: str, settings: Settings) -> str:
+    """The data the seeds were computed on: "mixed" (never current, so the cell reruns)
+    when the file changed between them; today's when no seed recorded one."""
+    seen = {p["data_fingerprint"] for p in done if p.get("data_fingerprint") is not None}
+    if len(seen) > 1:
+        return "mixed"
+    return seen.pop() if seen else data_fingerprint(dataset, settings)
+
+
 def cell_report(cell_tasks: list[Task], parts: dict[int | None, dict[str, Any]],
                 settings: Settings) -> dict[str, Any]:
     """The report of one cell from its seeds' results (`run_benchmark`'s format).
@@ -208,7 +217,7 @@ def cell_report(cell_tasks: list[Task], parts: dict[int | None, dict[str, Any]],
     mark_capped(report, settings.rows)
     report.update(
         grid_config=settings.config(first.model),
-        data_fingerprint=data_fingerprint(first.dataset, settings),
+        data_fingerprint=_cell_fingerprint(done, first.dataset, settings),
         started_utc=min(p["started_utc"] for p in done),
         finished_utc=max(p["finished_utc"] for p in done),
         runtime_seconds=sum(p["seconds"] for p in done),

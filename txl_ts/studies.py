@@ -132,11 +132,18 @@ def fail_stale(study: optuna.Study) -> None:
         optuna.storages.fail_stale_trials(study)
 
 
+class TrialInterrupted(BaseException):
+    """Raised by `tune`'s objective when Ctrl-C or SIGTERM stops a fit. A BaseException
+    that Optuna lets through unlogged (it would print the fit's traceback for a
+    KeyboardInterrupt); `failing_on_interrupt` marks the trial FAIL and raises
+    KeyboardInterrupt in its place."""
+
+
 @contextmanager
 def failing_on_interrupt(study: optuna.Study) -> Iterator[Callable[[optuna.trial.Trial], None]]:
     """Around `study.optimize`: yields `started(trial)`, which the objective calls first. On
-    Ctrl-C (KeyboardInterrupt) or an exit (Lightning turns a Ctrl-C during a fit into
-    `sys.exit(1)`), the trials started here that are still RUNNING are marked FAIL, with
+    Ctrl-C (KeyboardInterrupt, or `TrialInterrupted` from the objective) or an exit, the
+    trials started here that are still RUNNING are marked FAIL, with
     "interrupted" in their "error" user attribute, before the exception goes on; otherwise
     they would stay RUNNING in the storage for good. Lightning leaves SIGINT ignored after
     such an exit; its handler is restored."""
@@ -145,16 +152,39 @@ def failing_on_interrupt(study: optuna.Study) -> Iterator[Callable[[optuna.trial
     handler = signal.getsignal(signal.SIGINT) if in_main else None
     try:
         yield started.append
-    except (KeyboardInterrupt, SystemExit) as err:
+    except (KeyboardInterrupt, SystemExit, TrialInterrupted) as err:
         running = optuna.trial.TrialState.RUNNING
         for trial in started:
-            if study._storage.get_trial(trial._trial_id).state == running:
-                trial.set_user_attr("error", f"interrupted ({type(err).__name__})")
+            stored = study._storage.get_trial(trial._trial_id)
+            if stored.state == running:
+                if "error" not in stored.user_attrs:
+                    trial.set_user_attr("error", f"interrupted ({type(err).__name__})")
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        if isinstance(err, TrialInterrupted):
+            raise KeyboardInterrupt(*err.args) from err
         raise
     finally:
         if in_main and handler is not None:
             signal.signal(signal.SIGINT, handler)
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within: SIGTERM (`kill`, a batch system's stop) raises KeyboardInterrupt, so that the
+    running trial is marked FAIL as on Ctrl-C. For the command line only: a library must not
+    take over a process's signals. Does nothing outside the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def make_pruner(pruner: str | optuna.pruners.BasePruner) -> optuna.pruners.BasePruner:

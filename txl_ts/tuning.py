@@ -49,6 +49,7 @@ from .search_space import (  # noqa: F401 - re-exported: txl_ts.tuning's public 
     optuna_name,
 )
 from .studies import (  # noqa: F401 - study_storage re-exported for the command line
+    TrialInterrupted,
     check_study,
     describe,
     fail_stale,
@@ -56,6 +57,7 @@ from .studies import (  # noqa: F401 - study_storage re-exported for the command
     jsonable,
     make_pruner,
     open_storage,
+    sigterm_as_interrupt,
     study_storage,
 )
 from .training import TrainingDivergedError
@@ -337,10 +339,9 @@ def tune(
                 raise
             except (KeyboardInterrupt, SystemExit) as err:
                 # Lightning answers a Ctrl-C during a fit with sys.exit(1), which Optuna
-                # would let through with the trial still RUNNING; as KeyboardInterrupt,
-                # Optuna marks the trial FAIL before passing it on.
+                # lets through with the trial still RUNNING; failing_on_interrupt fails it.
                 trial.set_user_attr("error", f"interrupted ({type(err).__name__})")
-                raise KeyboardInterrupt from err
+                raise TrialInterrupted(type(err).__name__) from err
             trial.set_user_attr("epochs", model.fit_summary_["epochs"])
             trial.set_user_attr("best_val_loss", model.fit_summary_["best_val_loss"])
             return score
@@ -413,13 +414,14 @@ def run(args: argparse.Namespace) -> int:
         fixed["trainer_kwargs"] = {"limit_train_batches": args.max_train_batches}
     storage, where = study_storage(args.storage, args.out_dir)
     print(f"study: {where}", flush=True)
-    result = tune(
-        df, horizon=args.horizon, n_trials=args.n_trials, timeout=args.timeout,
-        storage=storage,
-        study_name=args.study_name or f"{dataset_label(args.dataset)}-h{args.horizon}",
-        pruner=args.pruner, random_state=args.seed, val_size=n_val, fixed_params=fixed,
-        refit=args.save_model is not None,
-    )
+    with sigterm_as_interrupt():
+        result = tune(
+            df, horizon=args.horizon, n_trials=args.n_trials, timeout=args.timeout,
+            storage=storage,
+            study_name=args.study_name or f"{dataset_label(args.dataset)}-h{args.horizon}",
+            pruner=args.pruner, random_state=args.seed, val_size=n_val, fixed_params=fixed,
+            refit=args.save_model is not None,
+        )
     states = pd.Series([t.state.name for t in result.study.trials]).value_counts()
     print(f"study {result.study.study_name!r}: {len(result.study.trials)} trials "
           f"({', '.join(f'{n} {s.lower()}' for s, n in states.items())})")

@@ -43,6 +43,7 @@ from .search_space import (  # noqa: F401 - re-exported: txl_ts.tuning's public 
     SEARCH,
     DataSpace,
     SearchSpace,
+    _draw_order,
     data_space,
     default_search_space,
     first_trial,

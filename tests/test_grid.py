@@ -8,6 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from txl_ts.__main__ import main
@@ -167,3 +169,112 @@ def test_benchmark_never_imports_optuna(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "tune exit 2" in done.stdout
     assert "needs the package 'optuna'" in done.stderr
+
+
+def _csv(path: Path, bump: float = 0.0) -> Path:
+    """An hourly CSV of 400 rows; `bump` changes one value."""
+    t = np.arange(400)
+    df = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=400, freq="h"),
+                       "a": np.sin(2 * np.pi * t / 24), "b": np.cos(2 * np.pi * t / 24)})
+    df.loc[100, "a"] += bump
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_grid_reruns_cells_whose_data_changed(tmp_path):
+    csv, out, logged = _csv(tmp_path / "site.csv"), tmp_path / "grid", []
+
+    def run():
+        logged.clear()
+        return run_grid([str(csv)], [12], ["naive", "snaive"], seeds=1, out_dir=out,
+                        log=logged.append)
+
+    assert run().n_tasks == 2
+    cell = json.loads((out / "site_M_12_naive.json").read_text())
+    part = json.loads((out / ".parts" / "site_M_12_naive_seed-.json").read_text())
+    assert cell["data_fingerprint"] == part["data_fingerprint"]
+    assert run().skipped == ["site_M_12_naive", "site_M_12_snaive"]
+    _csv(csv, bump=1.0)  # the same file name, other data
+    result = run()
+    assert result.n_tasks == 2 and result.written == ["site_M_12_naive", "site_M_12_snaive"]
+    assert "site_M_12_naive: data changed since the cell was written; rerunning" in logged
+    assert json.loads((out / "site_M_12_naive.json").read_text())["data_fingerprint"] != \
+        cell["data_fingerprint"]
+    # results written before fingerprints existed carry none: accepted when all else matches
+    for path in (out / "site_M_12_naive.json", out / ".parts" / "site_M_12_naive_seed-.json"):
+        data = json.loads(path.read_text())
+        del data["data_fingerprint"]
+        path.write_text(json.dumps(data))
+    assert run().n_tasks == 0 and not any("changed" in line for line in logged)
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '{"models": {}, "grid_config": {}}',
+                                     '{"models": {"naive": [1]}, "grid_config": {}}',
+                                     '{"dataset": "ETT'])
+def test_grid_moves_a_malformed_cell_report_aside_and_reruns_it(tmp_path, content):
+    out, logged = tmp_path / "grid", []
+
+    def run():
+        return run_grid(["ETTh1"], [12], ["naive"], seeds=1, out_dir=out,
+                        settings=Settings(rows=400), log=logged.append)
+
+    assert run().written == ["ETTh1_M_12_naive"]
+    good = json.loads((out / "ETTh1_M_12_naive.json").read_text())
+    (out / "ETTh1_M_12_naive.json").write_text(content)
+    (out / ".parts" / "ETTh1_M_12_naive_seed-.json").write_text(content)
+    result = run()
+    assert result.n_tasks == 1 and result.written == ["ETTh1_M_12_naive"]
+    rerun = json.loads((out / "ETTh1_M_12_naive.json").read_text())["models"]["naive"]
+    assert rerun["runs"][0]["mse"] == good["models"]["naive"]["runs"][0]["mse"]
+    for folder in (out, out / ".parts"):
+        aside = list(folder.glob("ETTh1_M_12_naive*.malformed-*"))
+        assert len(aside) == 1 and aside[0].read_text() == content
+    warnings = [line for line in logged if line.startswith("warning:")]
+    assert len(warnings) == 2 and all("malformed" in line for line in warnings)
+
+
+def _cli(*argv: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "txl_ts", *argv], capture_output=True,
+                          text=True, env=env, timeout=300)
+
+
+def _one_error(done: subprocess.CompletedProcess, *phrases: str) -> None:
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr + done.stdout
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, done.stderr[-2000:]
+    for phrase in phrases:
+        assert phrase in errors[0]
+
+
+def test_out_dir_that_is_a_file_is_one_line_error(tmp_path):
+    path = tmp_path / "results"
+    path.write_text("not a folder")
+    done = _cli("benchmark", "--dataset", "ETTh1", "--rows", "400", "--horizon", "12",
+                "--models", "naive", "--out-dir", str(path))
+    _one_error(done, str(path), "not a directory")
+    assert path.read_text() == "not a folder"
+
+
+@pytest.mark.slow
+def test_malformed_csv_in_the_grid_with_workers_is_one_line_error(tmp_path):
+    csv = _csv(tmp_path / "bad.csv")
+    lines = csv.read_text().splitlines()
+    lines[51] = lines[51].split(",")[0] + ",oops,0.5"
+    csv.write_text("\n".join(lines) + "\n")
+    done = _cli("benchmark", "--dataset", f"{csv},ETTh1", "--rows", "400", "--horizon", "12",
+                "--models", "naive,snaive", "--jobs", "2", "--out-dir", str(tmp_path / "g"))
+    _one_error(done, "bad.csv", "'a'", "oops")
+
+
+def test_grid_reruns_a_one_cell_report_without_moving_it_aside(tmp_path):
+    """A report of `benchmark --out` (no grid_config) is well-formed, only not the grid's."""
+    out = tmp_path / "grid"
+    out.mkdir()
+    (out / "ETTh1_M_12_naive.json").write_text(json.dumps(
+        {"models": {"naive": {"seeds": [None], "runs": [], "errors": []}}}))
+    result = run_grid(["ETTh1"], [12], ["naive"], seeds=1, out_dir=out,
+                      settings=Settings(rows=400), log=lambda msg: None)
+    assert result.n_tasks == 1 and result.written == ["ETTh1_M_12_naive"]
+    assert not list(out.glob("*.malformed-*"))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -246,3 +248,139 @@ def test_default_space_on_daily_data_and_short_series():
     first = tuning.first_trial(fixed, fixed.search_space({"patch_len": 14, "lookback": 28}))
     # horizon 7 is at most two patches of 14: the default stride is half of the fixed patch
     assert "patch_len" not in first and "lookback" not in first and first["stride_ratio"] == 0.5
+
+
+# ---- studies tune cannot continue, bad storages and arguments, interrupted workers --------
+QUICK = dict(horizon=8, val_size=0.3, pruner="none", refit=False,
+             fixed_params={**TINY, "max_epochs": 1},
+             search_space=lambda t: {"lr": t.suggest_float("lr", 1e-4, 1e-2, log=True)})
+
+
+class Broken(TXLForecaster):
+    """A model whose fit raises what the test sets in `Broken.error`, before any training."""
+
+    error: BaseException = RuntimeError("no fit in this test")
+
+    def fit(self, df, validation_data=None):
+        raise Broken.error
+
+
+def test_study_of_another_program_is_refused(tmp_path):
+    url = f"sqlite:///{tmp_path / 'other.db'}"
+    other = optuna.create_study(storage=url, study_name="theirs")
+    other.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    with pytest.raises(ValueError, match="'theirs'.*other.db.*not created by txl_ts tune"):
+        tune(series(300), n_trials=1, storage=url, study_name="theirs", **QUICK)
+    assert len(optuna.load_study(study_name="theirs", storage=url).trials) == 2
+
+
+def test_maximise_study_is_refused(tmp_path):
+    url = f"sqlite:///{tmp_path / 'max.db'}"
+    optuna.create_study(storage=url, study_name="up", direction="maximize")
+    with pytest.raises(ValueError, match="'up'.*maximize.*minimises"):
+        tune(series(300), n_trials=1, storage=url, study_name="up", **QUICK)
+    assert not optuna.load_study(study_name="up", storage=url).trials
+
+
+@pytest.mark.parametrize("url, shown, problem", [
+    ("foo://x", "foo://x", "unknown database dialect 'foo'"),
+    ("postgresql://u:secret@127.0.0.1:1/db", "postgresql://u:***@127.0.0.1:1/db", ""),
+    ("sqlite:///{tmp}/no/such/dir/s.db", "sqlite:///{tmp}/no/such/dir/s.db",
+     "unable to open database file"),
+])
+def test_bad_storage_is_a_clear_error(tmp_path, url, shown, problem):
+    url, shown = url.format(tmp=tmp_path), shown.format(tmp=tmp_path)
+    with pytest.raises(ValueError, match="cannot open the Optuna storage") as info:
+        tune(series(300), n_trials=1, storage=url, **QUICK)
+    message = str(info.value)
+    assert shown in message and problem in message and "secret" not in message
+    assert "\n" not in message
+    assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("n_trials, error", [(-1, ValueError), (0, ValueError),
+                                             (0.5, TypeError), ("3", TypeError),
+                                             (True, TypeError)])
+def test_bad_n_trials_is_rejected(n_trials, error):
+    with pytest.raises(error, match="n_trials"):
+        tune(series(300), n_trials=n_trials, **QUICK)
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "0.5", "three"])
+def test_cli_rejects_bad_n_trials(value, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["tune", "--dataset", "ETTh1", "--n-trials", value])
+    assert stop.value.code == 2 and "--n-trials" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt(), SystemExit(1)])
+def test_interrupted_trial_is_failed_not_left_running(tmp_path, monkeypatch, interrupt):
+    """Ctrl-C during a fit (which Lightning turns into sys.exit(1)) leaves no RUNNING trial."""
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    monkeypatch.setattr(tuning, "TXLForecaster", Broken)
+    monkeypatch.setattr(Broken, "error", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        tune(series(300), n_trials=3, storage=url, study_name="s", **QUICK)
+    trials = optuna.load_study(study_name="s", storage=url).trials
+    assert [t.state for t in trials] == [State.FAIL]
+    assert trials[0].user_attrs["error"].startswith("interrupted")
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
+def test_trial_of_a_killed_worker_is_failed_by_the_next_run(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    monkeypatch.setattr(tuning, "TXLForecaster", Broken)
+    kw = dict(storage=url, study_name="s", heartbeat_interval=1, grace_period=3, **QUICK)
+    with pytest.warns(RuntimeWarning, match="no trial"):
+        tune(series(300), n_trials=1, **kw)
+    # a worker that started a trial, beat once and was killed (SIGKILL: no Python cleanup)
+    storage = optuna.storages.RDBStorage(url, heartbeat_interval=1, grace_period=3)
+    zombie = optuna.load_study(study_name="s", storage=storage).ask()
+    storage.record_heartbeat(zombie._trial_id)
+    assert storage.get_trial(zombie._trial_id).state == State.RUNNING
+    time.sleep(4.5)  # past the grace period without a heartbeat
+    with pytest.warns(RuntimeWarning, match="no trial"):
+        result = tune(series(300), n_trials=1, **kw)
+    states = {t.number: t.state for t in result.study.trials}
+    assert states[zombie.number] == State.FAIL
+    assert State.RUNNING not in states.values()
+
+
+def _cli(*argv: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "txl_ts", *argv], capture_output=True,
+                          text=True, env=env, timeout=300)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["text", "no time column", "bad date", "bad storage"])
+def test_tune_cli_errors_are_one_line(tmp_path, case):
+    csv = tmp_path / "site.csv"
+    frame = series(400).rename_axis("date")
+    if case == "text":
+        frame = frame.astype(object)
+        frame.iloc[50, 0] = "oops"
+    frame.to_csv(csv, index=case != "no time column")
+    if case == "bad date":
+        lines = csv.read_text().splitlines()
+        lines[51] = "notadate," + lines[51].split(",", 1)[1]
+        csv.write_text("\n".join(lines) + "\n")
+    argv = ["tune", "--dataset", str(csv), "--horizon", "8", "--n-trials", "1",
+            "--max-epochs", "1"]
+    if case == "bad storage":
+        argv += ["--storage", "foo://x"]
+    done = _cli(*argv)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr + done.stdout
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, done.stderr[-2000:]
+    assert ("foo://x" if case == "bad storage" else "site.csv") in errors[0]
+
+
+def test_tune_out_dir_that_is_a_file_is_an_error(tmp_path, capsys):
+    path = tmp_path / "study"
+    path.write_text("not a folder")
+    assert main(["tune", "--dataset", "ETTh1", "--n-trials", "1", "--out-dir", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"error: --out-dir {path} is an existing file" in err and "Traceback" not in err

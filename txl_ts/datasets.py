@@ -91,10 +91,16 @@ def read_csv(file: str | Path, time_col: str | None = None) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise ValueError(f"{file}: not a readable CSV file ({' '.join(str(err).split())})"
                          ) from None
+    guessed = time_col is None
     if time_col is None:
         time_col = "date" if "date" in frame.columns else str(frame.columns[0])
     if time_col not in frame.columns:
         raise ValueError(f"{file}: no time column {time_col!r}; columns: {list(frame.columns)}")
+    if guessed and pd.api.types.is_numeric_dtype(frame[time_col]):
+        # numbers would parse as nanoseconds since 1970 and fail later, less clearly
+        raise ValueError(f"{file}: no time column: no column 'date', and the first column "
+                         f"{time_col!r} holds numbers, not timestamps; columns: "
+                         f"{list(frame.columns)} (name it with time_col / --time-col)")
     raw = frame.pop(time_col)
     try:
         try:

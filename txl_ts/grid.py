@@ -13,18 +13,27 @@ cells and seeds are skipped; failed, missing or unreadable ones run again (`--fo
 everything). A cell or seed finished under other settings (`--rows`, `--max-epochs`, the
 model's parameters) does not count as finished, nor does one whose model had other
 constructor parameters than the model would have now (a default changed since it ran).
+
+Every cell report and seed file records `data_fingerprint`, a hash of the frame the cell
+fits and scores (values, index and columns after `--rows`, `--features` and `--target`). A
+result whose fingerprint differs from the data's today is stale and runs again, with a line
+saying so. Results written before fingerprints existed carry none and are accepted when
+everything else matches (the committed `results/` were computed on the bundled data, which
+has not changed). A cell or seed file that is not JSON or not of the grid's shape is moved
+aside to `NAME.malformed-<UTC time>` with a warning and runs again.
+
+The tasks themselves (settings, one task in a worker, a cell's report) live in
+`txl_ts.grid_tasks` and the grid's files (their shape, reading them, fingerprints) in
+`txl_ts.grid_files`; this module schedules them and resumes.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
-import json
-import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -42,105 +51,34 @@ from .benchmark import (
     check_counts,
     check_data,
     data_options,
-    dataset_label,
-    group_params,
-    load_protocol,
     machine_info,
     make_model,
-    mark_capped,
-    model_entry,
     model_params_from,
-    report_header,
-    run_one,
     write_json_atomic,
+)
+from .grid_files import (  # noqa: F401 - fingerprint re-exported
+    _data_changed,
+    _output_dir,
+    _part_problem,
+    _read_json,
+    _report_problem,
+    fingerprint,
+)
+from .grid_tasks import (  # noqa: F401 - re-exported: txl_ts.grid's public names
+    Settings,
+    Task,
+    _data_fingerprint,
+    _init_worker,
+    _protocol,
+    cell_report,
+    data_fingerprint,
+    run_task,
 )
 
 PARTS = ".parts"
 
 
-@dataclass(frozen=True)
-class Settings:
-    """What every task of one grid shares."""
-
-    features: str = "M"
-    rows: int | None = None
-    max_epochs: int | None = None
-    txl_params: dict[str, Any] = field(default_factory=dict)
-    model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    accelerator: str = "auto"
-    data: tuple[tuple[str, Any], ...] = ()  # load_protocol's CSV options (target, ...)
-
-    def config(self, model: str) -> dict[str, Any]:
-        """The settings that a finished result of `model` must match to be reused."""
-        params = group_params(model, self.txl_params, self.model_params)
-        config = {"features": self.features, "rows": self.rows, "params": params,
-                  "max_epochs": self.max_epochs if model in STOCHASTIC else None}
-        if self.data:  # absent otherwise, so cells written before these options still match
-            config["data"] = dict(self.data)
-        return _json_safe(config)
-
-
-@dataclass(frozen=True)
-class Task:
-    dataset: str
-    horizon: int
-    model: str
-    seed: int | None
-
-    def cell(self, features: str) -> str:
-        return f"{dataset_label(self.dataset)}_{features}_{self.horizon}_{self.model}"
-
-
-# ---------------------------------------------------------------- worker side
-
-
-def _init_worker(accelerator: str, jobs: int) -> None:
-    """Torch threads per worker by the library's rule (`txl_ts.threads.worker_threads`: one
-    per worker on a CPU, unless the user chose). Ctrl-C is the main process's job, which
-    cancels the pending tasks and stops the workers."""
-    import torch
-
-    from .threads import worker_threads
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    n = worker_threads(accelerator, jobs)
-    if n is not None:
-        torch.set_num_threads(n)
-
-
-@functools.lru_cache(maxsize=4)
-def _protocol(dataset: str, features: str, rows: int | None,
-              data: tuple[tuple[str, Any], ...] = ()):
-    return load_protocol(dataset, features, rows, **dict(data))
-
-
-def run_task(task: Task, settings: Settings) -> dict[str, Any]:
-    """Fit and score one (data set, horizon, model, seed); a failure is returned, not raised."""
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    began = time.perf_counter()
-    df, split = _protocol(task.dataset, settings.features, settings.rows, settings.data)
-    row, error, params = run_one(
-        task.model, df, split, task.horizon, task.seed, max_epochs=settings.max_epochs,
-        txl_params=settings.txl_params, accelerator=settings.accelerator,
-        model_params=settings.model_params)
-    return _json_safe({
-        "task": asdict(task), "config": settings.config(task.model), "row": row,
-        "error": error, "params": params, "machine": machine_info(), "started_utc": started,
-        "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "seconds": time.perf_counter() - began,
-    })
-
-
 # ---------------------------------------------------------------- main side
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    """The parsed file, or None when it is missing or unreadable (then it is rerun)."""
-    try:
-        obj = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return obj if isinstance(obj, dict) else None
 
 
 def _expected_params(task: Task, settings: Settings) -> dict[str, Any] | None:
@@ -183,38 +121,6 @@ def _part_ok(part: dict[str, Any] | None, config: dict[str, Any],
             and (expected is None or _without_seed(part.get("params")) == expected))
 
 
-def cell_report(cell_tasks: list[Task], parts: dict[int | None, dict[str, Any]],
-                settings: Settings) -> dict[str, Any]:
-    """The report of one cell from its seeds' results (`run_benchmark`'s format)."""
-    first = cell_tasks[0]
-    df, split = _protocol(first.dataset, settings.features, settings.rows, settings.data)
-    done = [parts[t.seed] for t in cell_tasks]
-    report = report_header(first.dataset, first.horizon, settings.features, df, split,
-                           settings.rows, settings.max_epochs, settings.txl_params,
-                           settings.model_params, machine=done[0]["machine"])
-    runs, errors, params = [], [], None
-    for part in done:
-        params = part["params"] or params
-        if part["row"] is None:
-            errors.append({"seed": part["task"]["seed"], "error": part["error"]})
-            continue
-        machine = part["machine"]
-        runs.append({**part["row"], "machine": machine.get("gpu") or machine.get("cpu")})
-    report["models"][first.model] = model_entry([t.seed for t in cell_tasks], runs, errors,
-                                                params)
-    if runs:
-        report["n_windows"] = runs[0]["n_windows"]
-    mark_capped(report, settings.rows)
-    report.update(
-        grid_config=settings.config(first.model),
-        started_utc=min(p["started_utc"] for p in done),
-        finished_utc=max(p["finished_utc"] for p in done),
-        runtime_seconds=sum(p["seconds"] for p in done),
-        load_average_1m_end=os.getloadavg()[0],
-    )
-    return _json_safe(report)
-
-
 @dataclass
 class GridResult:
     """Cell names by outcome; `interrupted` when Ctrl-C stopped the grid."""
@@ -232,33 +138,84 @@ def run_grid(datasets: list[str], horizons: list[int], models: list[str], *, see
              log: Callable[[str], None] | None = None) -> GridResult:
     """Run every unfinished (data set, horizon, model, seed) task in `jobs` processes.
 
-    With `jobs=1` the tasks run in this process (no thread settings are changed).
+    A cell is finished, and skipped, when its report in `out_dir` matches today's settings,
+    model parameters and data fingerprint (see the module's docstring); a finished seed of an
+    unfinished cell is reused from `out_dir/.parts`. A cell whose data changed is rerun with a
+    line in `log`; a malformed file is moved aside with a warning and rerun.
+
+    Parameters
+    ----------
+    datasets : list of str
+        Bundled data set names or CSV paths.
+    horizons : list of int
+        Forecast horizons.
+    models : list of str
+        Model names of `txl_ts.benchmark.MODELS`.
+    seeds : int
+        Seeds 0..seeds-1 for each stochastic model (one task each); the deterministic
+        models run once whatever it is.
+    out_dir : pathlib.Path or str
+        The grid's folder, created if missing; reuse it to resume.
+    jobs : int, default 1
+        Worker processes. 1 runs the tasks in this process (no thread settings are
+        changed); more spawn workers with one torch thread each on a CPU.
+    force : bool, default False
+        Rerun every cell, even finished ones (their files are overwritten).
+    settings : Settings or None, default None
+        What every task shares (features, rows, epochs cap, model parameters, accelerator,
+        CSV options); None: `Settings()`, the full protocol.
+    log : callable or None, default None
+        Receives one line per finished task, stale cell and malformed file; None writes
+        them to stderr above the progress bar.
+
+    Returns
+    -------
+    GridResult
+        The cells written, failed and skipped, the number of tasks run, and whether Ctrl-C
+        interrupted the grid (every task finished before it is saved; rerun to resume).
+
+    Raises
+    ------
+    ValueError
+        When `out_dir` is an existing file or cannot be created, or a data set cannot be
+        loaded (the message names the file and the column).
     """
     settings = settings or Settings()
     log = log or (lambda msg: tqdm.write(msg, file=sys.stderr))
-    out_dir = Path(out_dir)
+    out_dir = _output_dir(out_dir)
+    # a CSV may have changed since an earlier grid of this process read it
+    _protocol.cache_clear()
+    _data_fingerprint.cache_clear()
     result = GridResult()
     cells: dict[str, list[Task]] = {}
     parts: dict[str, dict[int | None, dict[str, Any]]] = {}
     todo: list[Task] = []
     for dataset in datasets:
+        data = data_fingerprint(dataset, settings)
         for horizon in horizons:
             for model in models:
                 seed_list = list(range(seeds)) if model in STOCHASTIC else [None]
                 tasks = [Task(dataset, horizon, model, s) for s in seed_list]
                 cell, config = tasks[0].cell(settings.features), settings.config(model)
                 expected = _expected_params(tasks[0], settings)
-                if not force and _cell_finished(_read_json(out_dir / f"{cell}.json"), model,
-                                                seed_list, config, expected):
+                report = None if force else _read_json(out_dir / f"{cell}.json",
+                                                       _report_problem, model, log)
+                changed = _data_changed(report, data)
+                if not changed and _cell_finished(report, model, seed_list, config, expected):
                     result.skipped.append(cell)
                     continue
                 cells[cell], parts[cell] = tasks, {}
                 for task in tasks:
-                    part = None if force else _read_json(_part_path(out_dir, cell, task.seed))
+                    part = None if force else _read_json(_part_path(out_dir, cell, task.seed),
+                                                         _part_problem, model, log)
+                    if _data_changed(part, data):
+                        changed, part = True, None
                     if _part_ok(part, config, expected):
                         parts[cell][task.seed] = part
                     else:
                         todo.append(task)
+                if changed:
+                    log(f"{cell}: data changed since the cell was written; rerunning")
     result.n_tasks = len(todo)
     log(f"grid: {len(cells) + len(result.skipped)} cells, {len(result.skipped)} finished "
         f"already (skipped), {len(todo)} tasks to run with {min(jobs, len(todo) or 1)} "
@@ -348,8 +305,18 @@ def run_grid(datasets: list[str], horizons: list[int], models: list[str], *, see
 
 
 def run_grid_cli(args: argparse.Namespace) -> int:
-    """`python -m txl_ts benchmark ... --out-dir DIR`: 0 when every cell succeeded, 1 when a
-    cell failed, 130 when interrupted."""
+    """`python -m txl_ts benchmark ... --out-dir DIR`: run the grid and print its summary.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed `benchmark` options (`txl_ts.cli.add_benchmark_arguments`).
+
+    Returns
+    -------
+    int
+        0 when every cell succeeded, 1 when a cell failed, 130 when interrupted.
+    """
     settings = Settings(features=args.features, rows=args.rows, max_epochs=args.max_epochs,
                         txl_params=dict(args.txl_param), model_params=model_params_from(args),
                         accelerator=args.accelerator,
@@ -367,14 +334,38 @@ def run_grid_cli(args: argparse.Namespace) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `python -m txl_ts benchmark` (`txl_ts.benchmark.add_arguments`)."""
+    """Add the options of `python -m txl_ts benchmark` (`txl_ts.benchmark.add_arguments`).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The sub-command's parser.
+    """
     benchmark.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    """`python -m txl_ts benchmark`: the grid with `--out-dir`, otherwise one cell
-    (`txl_ts.benchmark.run`). The command starts here, above both, so that the one-cell
-    module never imports the grid."""
+    """`python -m txl_ts benchmark`: the grid with `--out-dir`, otherwise one cell.
+
+    The command starts here, above both, so that the one-cell module (`txl_ts.benchmark`)
+    never imports the grid. Every data set is loaded first, so a bad CSV fails before any
+    model runs.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed `benchmark` options.
+
+    Returns
+    -------
+    int
+        The exit status (see `run_grid_cli` and `txl_ts.benchmark.run`).
+
+    Raises
+    ------
+    ValueError
+        On a bad data set, `--target` or `--out-dir` (one line on the command line).
+    """
     if args.out_dir is None:
         return benchmark.run(args)
     check_counts(args)

@@ -4,8 +4,6 @@ A small parser of our own, not numpydoc's: a section is a title line followed by
 dashes, and a parameter entry is a line at the docstring's own indentation that starts with
 its name (or several names separated by ", ") followed by " :".
 
-Not covered here: `txl_ts.grid` and `txl_ts.tuning` (another engineer is rewriting their
-docstrings); the integrator adds their public functions to `FUNCTIONS` once that lands.
 """
 
 from __future__ import annotations
@@ -17,6 +15,8 @@ import pytest
 
 from txl_ts import TXLForecaster, plotting
 from txl_ts.backtest import backtest
+from txl_ts.grid import run_grid
+from txl_ts.tuning import tune
 from txl_ts.baselines import (
     ARIMAForecaster,
     DLinearForecaster,
@@ -29,7 +29,7 @@ ESTIMATORS = [TXLForecaster, LSTMForecaster, DLinearForecaster, ARIMAForecaster,
 METHODS = ["fit", "predict", "predict_interval", "predict_quantiles", "update", "save", "load",
            "rolling_forecasts"]
 TXL_METHODS = ["get_state", "set_state", "reset_state"]
-FUNCTIONS = [backtest, plotting.plot_forecast, plotting.plot_backtest_errors,
+FUNCTIONS = [backtest, tune, run_grid, plotting.plot_forecast, plotting.plot_backtest_errors,
              plotting.plot_backtest_window, plotting.date_axis]
 
 _ENTRY = re.compile(r"^([A-Za-z_]\w*(?:, [A-Za-z_]\w*)*) :")

@@ -2,10 +2,17 @@
 
 A model implements a few hooks on prepared arrays (values already validated and scaled):
 
-- `_fit_scaled(train, valid)`: fit on (T, C) training rows and an optional validation tail;
-- `_forecast_scaled(history)`: the (H, C) forecast after a history, or after the fitted data;
-- optionally `_rolling_scaled(scaled, series, cutoffs)`: forecasts from many cutoffs at once,
-  faster than one `_forecast_scaled` per cutoff;
+- `_fit_scaled(train, valid, x_train, x_valid)`: fit on (T, C) training rows and an optional
+  validation tail, with their (T, K) covariates;
+- `_forecast_scaled(history, x_history, x_future)`: the (H, C) forecast after a history, or
+  after the fitted data, given the (H, K) covariates of the horizon;
+- optionally `_rolling_scaled(scaled, series, cutoffs, x)`: forecasts from many cutoffs at
+  once, faster than one `_forecast_scaled` per cutoff;
+
+Covariates (`txl_ts.frames.roles`) come as one scaled matrix `x[t, k]`: the past covariates
+first (`roles_.n_past` columns, NaN after the forecast origin: a model must not read them
+there), then the future-known ones (user columns, calendar, holidays). K is 0 without
+covariates.
 
 and declares what it can do in `capabilities`. The base owns the rest of the data path,
 
@@ -31,6 +38,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .datapath import DataPath
 from .frames.checks import check_cutoffs, check_outliers
+from .frames.stamps import future_index
 from .frames.validate import Series
 from .intervals import Intervals
 from .persistence import load_model, save_model
@@ -98,32 +106,57 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
 
         return validation_rows(getattr(self, "val_size", CALIBRATION_SIZE), n_rows)
 
-    def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None) -> None:
+    def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None,
+                    x_train: np.ndarray, x_valid: np.ndarray | None) -> None:
+        """Fit on `train` (T, C) and `valid` (V, C) scaled targets, with their covariates
+        `x_train` (T, K) and `x_valid` (V, K)."""
         raise NotImplementedError
 
-    def _forecast_scaled(self, history: np.ndarray | None) -> np.ndarray:
-        """(H, C) scaled forecast after `history` (T, C) scaled, or after the fitted data."""
+    def _forecast_scaled(self, history: np.ndarray | None, x_history: np.ndarray | None,
+                         x_future: np.ndarray) -> np.ndarray:
+        """(H, C) scaled forecast after `history` (T, C) scaled with covariates `x_history`
+        (T, K), or after the fitted data (both None); `x_future` (H, K) holds the covariates
+        of the horizon (NaN in the past-covariate columns)."""
         raise NotImplementedError
-    def _forecast_history(self, series: Series) -> np.ndarray:
+
+    def _forecast_history(self, series: Series, x_history: np.ndarray,
+                          x_future: np.ndarray) -> np.ndarray:
         """(H, C) scaled forecast after a validated history; models whose forecast depends on
         the history's timestamps (ARIMA's seasonal terms) override it."""
-        return self._forecast_scaled(self._scale(series.values))
+        return self._forecast_scaled(self._scale(series.values), x_history, x_future)
 
-    def _advance(self, scaled: np.ndarray, series: Series) -> dict[str, Any]:
-        """The fitted attributes after absorbing `scaled` (T, C), rows that continue the
-        known timeline (`series` holds their timestamps). Builds new objects and leaves the
-        current ones untouched: `update` commits the result in one step."""
+    def _advance(self, scaled: np.ndarray, series: Series, x: np.ndarray) -> dict[str, Any]:
+        """The fitted attributes after absorbing `scaled` (T, C) with covariates `x` (T, K),
+        rows that continue the known timeline (`series` holds their timestamps). Builds new
+        objects and leaves the current ones untouched: `update` commits the result in one
+        step."""
         raise NotImplementedError(f"{type(self).__name__} cannot update")
 
     def _rolling_scaled(self, scaled: np.ndarray, series: Series,
-                        cutoffs: np.ndarray) -> np.ndarray:
+                        cutoffs: np.ndarray, x: np.ndarray) -> np.ndarray:
         """(n, H, C) scaled forecasts from integer `cutoffs` of `scaled` (T, C): rows
-        `scaled[:c + 1]` are known at cutoff `c`. Override with something faster than one
+        `scaled[:c + 1]` are known at cutoff `c`. `x` (T + H, K) holds the covariates of every
+        row and of the H rows after the last; only its future-known columns may be read after
+        a cutoff (`_horizon_covariates`). Override with something faster than one
         `_forecast_scaled` per cutoff (and declare `fast_rolling`)."""
         out = np.empty((len(cutoffs), self.horizon, scaled.shape[1]))
         for i, c in enumerate(cutoffs):
-            out[i] = self._forecast_scaled(scaled[: c + 1])
+            out[i] = self._forecast_scaled(scaled[: c + 1], x[: c + 1],
+                                           self._horizon_covariates(x, c))
         return out
+
+    def _probe_covariates(self) -> np.ndarray:
+        """(H, K) covariates at their training means (past ones NaN): a stand-in horizon for
+        checking that a loaded model forecasts at all."""
+        probe = np.zeros((self.horizon, self._roles().n_covariates))
+        probe[:, : self._roles().n_past] = np.nan
+        return probe
+
+    def _horizon_covariates(self, x: np.ndarray, cutoff: int) -> np.ndarray:
+        """(H, K) covariates of the horizon after `cutoff`: the past covariates masked."""
+        future = x[cutoff + 1 : cutoff + 1 + self.horizon].copy()
+        future[:, : self._roles().n_past] = np.nan
+        return future
 
     # ---- fitted-state guard ---------------------------------------------------------------
     # parameters that shape only training, or where the network runs: they may change between
@@ -245,13 +278,16 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
             check_outliers(series.values, series.columns, series.index, "df",
                            self.max_abs_scaled)
         self._fit_scaler(series.values)
-        valid = None
+        self._fit_covariate_scaler(series.x)
+        x_train = self._scale_covariates(series.x, series.index, "df")
+        valid = x_valid = None
         if validation_data is not None:
             valid = self._validate_continuation(validation_data, "validation_data")
+            x_valid = self._scale_covariates(valid.x, valid.index, "validation_data")
         train_scaled = self._scale(series.values)
         valid_scaled = None if valid is None else self._scale(valid.values)
         self.history_index_ = (series if valid is None else valid).index[-1:]
-        self._fit_scaled(train_scaled, valid_scaled)
+        self._fit_scaled(train_scaled, valid_scaled, x_train, x_valid)
         summary = getattr(self, "fit_summary_", None)
         if isinstance(summary, dict) and "best_val_loss" in summary:
             full = train_scaled if valid_scaled is None else np.concatenate(
@@ -261,6 +297,7 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
 
     @with_torch_threads
     def predict(self, history: pd.DataFrame | None = None, *,
+                future: pd.DataFrame | None = None,
                 horizon: int | None = None) -> pd.DataFrame:
         """Forecast the steps after the fitted data, or after `history`.
 
@@ -269,7 +306,15 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
         history : DataFrame, optional
             A frame with the fitted target columns and frequency (a DatetimeIndex or
             `time_col`); the forecast starts one step after its last row. By default the
-            forecast follows the fitted data and every `update` since.
+            forecast follows the fitted data and every `update` since. With covariates it
+            holds their columns too (past and future ones, for the history's rows).
+        future : DataFrame, optional
+            The future covariates' values over the horizon, for a model fitted with
+            `future_covariates`: a DatetimeIndex (or `time_col`) covering at least the
+            `horizon` timestamps after the history's last one (rows at other timestamps are
+            ignored), and those columns, without missing values. Calendar and holiday
+            features are computed, never read from it. Ignored by models without
+            future covariates.
         horizon : int, optional
             How many steps to return: at most the horizon the model was fitted with (the
             default). The model forecasts its whole horizon at once, so a shorter one is its
@@ -285,18 +330,24 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
         sklearn.exceptions.NotFittedError
             Before `fit`.
         ValueError
-            If `history` is malformed (the message names the column or timestamp), or
-            `horizon` exceeds the fitted horizon.
+            If `history` is malformed (the message names the column or timestamp),
+            `horizon` exceeds the fitted horizon, or `future` is needed and missing, or
+            lacks a column, a timestamp or a value (the message names it).
         """
         model = self._snapshot()
         model._check_fitted()
         steps = model._n_steps(horizon)
         if history is None:
-            frame = model._to_frame(model._forecast_scaled(None), model.history_index_[-1],
+            last = model.history_index_[-1]
+            x_future = model._future_covariates(future, last)
+            frame = model._to_frame(model._forecast_scaled(None, None, x_future), last,
                                     cached=True)
         else:
             series = model._validate_history(history)
-            frame = model._to_frame(model._forecast_history(series), series.index[-1])
+            x_future = model._future_covariates(future, series.index[-1])
+            x_history = model._scale_covariates(series.x, series.index, "history")
+            frame = model._to_frame(model._forecast_history(series, x_history, x_future),
+                                    series.index[-1])
         return frame if steps == model.horizon else frame.iloc[:steps]
 
     @with_torch_threads
@@ -337,7 +388,8 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
         model = self._snapshot()
         model._check_fitted()
         series = model._validate_continuation(new_df, "new_df")
-        fitted = model._advance(model._scale(series.values), series)
+        fitted = model._advance(model._scale(series.values), series,
+                                model._scale_covariates(series.x, series.index, "new_df"))
         fitted["history_index_"] = series.index[-1:]
         self._commit(fitted)
         return self
@@ -402,8 +454,27 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
         cutoffs = check_cutoffs(cutoffs, len(series.values), self._min_history_length()[0])
         if not len(cutoffs):
             return np.empty((0, self.horizon, len(self.columns_)))
+        return self._rolling_series(series, cutoffs)
+
+    def _rolling_series(self, series: Series, cutoffs: np.ndarray) -> np.ndarray:
+        """`rolling_forecasts` on a validated series (targets and covariates)."""
+        roles = self._roles()
+        n = len(series.values)
+        if roles.future and int(cutoffs.max()) + self.horizon > n - 1:
+            raise ValueError(
+                f"the future covariates {list(roles.future)} are known in df only up to "
+                f"{series.index[-1]}: a cutoff at row {int(cutoffs.max())} needs "
+                f"{self.horizon} rows after it; pass horizon more rows, or earlier cutoffs")
+        x = self._scale_covariates(series.x, series.index, "df")
+        if roles.n_covariates:  # the H rows after the last: derived values, the rest unknown
+            stamps = future_index(series.index[-1], self.freq_, self.horizon)
+            after = np.full((self.horizon, roles.n_covariates), np.nan)
+            after[:, roles.n_past + len(roles.future):] = roles.derived(stamps)
+            x = np.concatenate([x, self._scale_covariates(after)])
+        else:
+            x = np.empty((n + self.horizon, 0))
         scaled = self._scale(series.values)
-        return self._unscale_rolling(self._rolling_scaled(scaled, series, cutoffs))
+        return self._unscale_rolling(self._rolling_scaled(scaled, series, cutoffs, x))
 
     # ---- persistence ----------------------------------------------------------------------
     def _tensors_to_save(self) -> dict[str, torch.Tensor]:

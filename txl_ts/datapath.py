@@ -6,12 +6,21 @@ arrays back to frames. `BaseForecaster` mixes it in; the frame-level work lives 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 from sklearn.preprocessing import StandardScaler
 
 from .frames.checks import MAX_ABS_SCALED, check_scaled
+from .frames.roles import (
+    Roles,
+    as_labels,
+    check_not_targets,
+    covariate_values,
+    future_values,
+    resolve_roles,
+)
 from .frames.scaling import Scaling
 from .frames.stamps import FutureStamps, fast_continuation, future_index
 from .frames.validate import Series, validate_frame
@@ -28,24 +37,54 @@ class DataPath:
     max_abs_scaled: float = MAX_ABS_SCALED
 
     def _validate_fit_frame(self, df: object, name: str = "df") -> Series:
+        """The fit frame's targets and covariates; sets `roles_` (they need the frequency)."""
         min_len, why = self._min_fit_length()
-        return validate_frame(
+        past = as_labels(self.past_covariates, "past_covariates")
+        future = as_labels(self.future_covariates, "future_covariates")
+        if self.targets is not None and isinstance(df, pd.DataFrame):
+            targets = self.targets
+            wanted = (list(targets) if isinstance(targets, list) or (
+                isinstance(targets, tuple) and targets not in df.columns) else [targets])
+            check_not_targets(Roles(past, future), wanted)
+        series = validate_frame(
             df, time_col=self.time_col, targets=self.targets, min_length=min_len,
-            min_length_reason=why, name=name,
+            min_length_reason=why, name=name, exclude=(*past, *future),
         )
+        self.roles_ = resolve_roles(self.past_covariates, self.future_covariates,
+                                    self.calendar, self.holidays, series.freq)
+        return self._with_covariates(series, df, name)
+
+    def _roles(self) -> Roles:
+        """The fitted roles (a model loaded from a file of an earlier version has none)."""
+        return getattr(self, "roles_", None) or Roles()
+
+    def _with_covariates(self, series: Series, df: object, name: str) -> Series:
+        """`series` with the raw covariates of the rows of `df` (K = 0 without roles)."""
+        roles = self._roles()
+        if not roles.n_covariates:
+            return replace(series, x=np.empty((len(series.index), 0)))
+        return replace(series, x=covariate_values(df, roles, series.index, name))
 
     def _validate_history(self, history: object, name: str = "history") -> Series:
         """A frame with the fitted target columns (others are ignored when the model was fitted
-        with explicit `targets`), frequency and time-zone awareness, and sane values."""
+        with explicit `targets` or covariates), the covariate columns, frequency and time-zone
+        awareness, and sane values."""
         min_len, why = self._min_history_length()
+        roles = self._roles()
+        if (isinstance(history, pd.DataFrame) and roles.future and name == "history"
+                and not any(c in history.columns for c in self.columns_)):
+            raise ValueError(
+                f"history has none of the target columns {self.columns_}; to pass the future "
+                "covariates, use predict(future=X) (or predict(history=..., future=X))")
         series = validate_frame(
             history, time_col=self.time_col, expected_columns=self.columns_,
-            extra_columns_ok=self.targets is not None,
+            extra_columns_ok=self.targets is not None or bool(roles.frame_columns),
             expected_freq=self.freq_, min_length=min_len, min_length_reason=why, name=name,
+            exclude=roles.frame_columns,
         )
         series = self._in_fitted_zone(series, name)
         self._check_known_values(series, name)
-        return series
+        return self._with_covariates(series, history, name)
 
     def _validate_continuation(self, df: object, name: str) -> Series:
         """A frame that continues the known timeline: it starts one step after the last known
@@ -59,12 +98,15 @@ class DataPath:
         """
         last = self.history_index_[-1]
         n = len(df) if isinstance(df, pd.DataFrame) and self.time_col is None else 0
+        if self._roles().n_covariates:
+            n = 0  # the fast path knows the targets only
+
         expected = self._future().values(last, n) if n else None
         if expected is not None:
             values = fast_continuation(df, self.columns_, *expected, last.tz)
             if values is not None and self._within_bound(values):
                 return Series(values=values, index=df.index, columns=self.columns_,
-                              freq=self.freq_)
+                              freq=self.freq_, x=np.empty((len(values), 0)))
         return self._strict_continuation(df, name)
 
     def _within_bound(self, values: np.ndarray) -> bool:
@@ -76,10 +118,12 @@ class DataPath:
 
     def _strict_continuation(self, df: object, name: str) -> Series:
         """`_validate_continuation` with every check done by pandas (any frame, any size)."""
+        roles = self._roles()
         series = validate_frame(
             df, time_col=self.time_col, expected_columns=self.columns_,
-            extra_columns_ok=self.targets is not None, min_length=1, name=name,
-            expected_freq=self.freq_, infer_freq=False,
+            extra_columns_ok=self.targets is not None or bool(roles.frame_columns),
+            min_length=1, name=name, expected_freq=self.freq_, infer_freq=False,
+            exclude=roles.frame_columns,
         )
         series = self._in_fitted_zone(series, name)
         last = self.history_index_[-1]
@@ -94,7 +138,7 @@ class DataPath:
                 f"({'overlap' if series.index[i] < expected[i] else 'gap'})"
             )
         self._check_known_values(series, name)
-        return series
+        return self._with_covariates(series, df, name)
 
     def _in_fitted_zone(self, series: Series, name: str) -> Series:
         """`series` with its timestamps in the fitted time zone: aware timestamps of another
@@ -103,8 +147,7 @@ class DataPath:
         tz = self.history_index_.tz
         if tz is None or str(series.index.tz) == str(tz):
             return series
-        return Series(values=series.values, index=series.index.tz_convert(tz),
-                      columns=series.columns, freq=series.freq)
+        return replace(series, index=series.index.tz_convert(tz))
 
     def _check_tz(self, series: Series, name: str) -> None:
         fitted_tz = self.history_index_.tz
@@ -124,6 +167,33 @@ class DataPath:
 
     def _fit_scaler(self, train: np.ndarray) -> None:
         self.scaler_ = StandardScaler().fit(train)
+
+    def _fit_covariate_scaler(self, x_train: np.ndarray) -> None:
+        """Train-only statistics of the covariates (None without covariates)."""
+        self.covariate_scaler_ = StandardScaler().fit(x_train) if x_train.shape[1] else None
+
+    def _scale_covariates(self, x: np.ndarray, index: pd.DatetimeIndex | None = None,
+                          name: str = "df") -> np.ndarray:
+        """(T, K) raw covariates -> scaled; NaN (a past covariate after the origin) stays NaN.
+        With `index`, values beyond `max_abs_scaled` are refused as for the targets."""
+        scaler = getattr(self, "covariate_scaler_", None)
+        if scaler is None or not x.shape[1]:
+            return np.empty((len(x), 0))
+        scaled = (x - scaler.mean_) / scaler.scale_
+        if index is not None and math.isfinite(self.max_abs_scaled):
+            known = np.where(np.isnan(x), 0.0, scaled)
+            check_scaled(known, x, self._roles().names, index, name, self.max_abs_scaled)
+        return scaled
+
+    def _future_covariates(self, future: object, last: pd.Timestamp) -> np.ndarray:
+        """(H, K) scaled covariates of the `horizon` steps after `last`: past covariates NaN,
+        future ones from the frame `future` (ValueError naming what is missing)."""
+        roles = self._roles()
+        if not roles.n_covariates:
+            return np.empty((self.horizon, 0))
+        stamps = future_index(last, self.freq_, self.horizon)
+        raw = future_values(future, roles, self.time_col, stamps)
+        return self._scale_covariates(raw, stamps, "future")
 
     def _constant_columns(self) -> np.ndarray:
         """Mask of the columns constant in the training data. StandardScaler gives them

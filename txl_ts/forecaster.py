@@ -109,6 +109,10 @@ class TXLForecaster(BaseForecaster):
         val_size: float | int = 0.2,
         random_state: int | None = 0,
         targets: list[str] | None = None,
+        past_covariates: list[str] | None = None,
+        future_covariates: list[str] | None = None,
+        calendar: str | list[str] | None = None,
+        holidays: str | tuple[str, str] | None = None,
         time_col: str | None = None,
         accelerator: str = "auto",
         trainer_kwargs: dict[str, Any] | None = None,
@@ -140,6 +144,10 @@ class TXLForecaster(BaseForecaster):
         self.val_size = val_size
         self.random_state = random_state
         self.targets = targets
+        self.past_covariates = past_covariates
+        self.future_covariates = future_covariates
+        self.calendar = calendar
+        self.holidays = holidays
         self.time_col = time_col
         self.accelerator = accelerator
         self.trainer_kwargs = trainer_kwargs
@@ -237,7 +245,8 @@ class TXLForecaster(BaseForecaster):
         config = self.net_.config
         return Stream(self.net_, self.grid_, config.segment_len, config.mem_len)
 
-    def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None) -> None:
+    def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None,
+                    x_train: np.ndarray, x_valid: np.ndarray | None) -> None:
         started = time.perf_counter()
         self._resolve(self.freq_)
         grid = self.grid_
@@ -309,14 +318,16 @@ class TXLForecaster(BaseForecaster):
                              "rows of history are needed")
         return self._stream().forecast(state).T.double().cpu().numpy()  # (H, C)
 
-    def _forecast_scaled(self, history: np.ndarray | None) -> np.ndarray:
+    def _forecast_scaled(self, history: np.ndarray | None,
+                         x_history: np.ndarray | None = None,
+                         x_future: np.ndarray | None = None) -> np.ndarray:
         if history is None:
             return self._read_forecast(self.state_)
         stream = self._stream()
         return self._read_forecast(stream.feed(stream.start(history.shape[1]), history)[1])
 
     def _rolling_scaled(self, scaled: np.ndarray, series: Series,
-                        cutoffs: np.ndarray) -> np.ndarray:
+                        cutoffs: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Forecasts from every integer cutoff `c` (rows `df[:c + 1]` known), in one pass.
 
         The memory advances once over `df`; each cutoff reads its newest complete token and
@@ -333,7 +344,7 @@ class TXLForecaster(BaseForecaster):
         return out.transpose(1, 2).double().cpu().numpy()  # (n, H, C)
 
     # ---- streaming ------------------------------------------------------------------------
-    def _advance(self, scaled: np.ndarray, series: Series) -> dict[str, Any]:
+    def _advance(self, scaled: np.ndarray, series: Series, x: np.ndarray) -> dict[str, Any]:
         """O(new rows): complete patches advance the memory; the last `lookback` rows are
         kept for the linear path and the next tokens."""
         _, state = self._stream().feed(self.state_, scaled)

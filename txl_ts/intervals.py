@@ -7,11 +7,13 @@ the residuals per horizon step and column (`txl_ts.conformal`).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
 from .conformal import Calibration, check_levels
-from .frames.output import column_index, interval_frame, quantile_frame
+from .frames.output import interval_frame, quantile_frame
 from .frames.validate import Series
 
 CALIBRATION_CHUNK_VALUES = 2**24  # forecast values per rolling_forecasts call at calibration
@@ -25,27 +27,24 @@ class Intervals:
         """Conformal tables from the residuals of every stride-1 origin of the calibration
         tail whose whole horizon is known, in one `rolling_forecasts` pass."""
         if valid is None:
-            values, index = series.values, series.index
-            tail_start = len(values) - self._n_val(len(values))
+            full = series
+            tail_start = len(series.values) - self._n_val(len(series.values))
         else:
-            values = np.concatenate([series.values, valid.values])
-            index = series.index.append(valid.index)
+            full = replace(series, values=np.concatenate([series.values, valid.values]),
+                           index=series.index.append(valid.index),
+                           x=np.concatenate([series.x, valid.x]))
             tail_start = len(series.values)
+        values = full.values
         n, h = len(values), self.horizon
         first = max(tail_start - 1, self._min_history_length()[0] - 1)
         cutoffs = np.arange(first, n - h, dtype=np.int64)  # c + h <= n - 1: targets known
         residuals = np.empty((len(cutoffs), h, values.shape[1]))  # y - y_hat
         if len(cutoffs):
-            frame = pd.DataFrame(values, index=index, columns=column_index(self.columns_))
-            if self.time_col is not None:
-                frame.index.name = None
-                frame.insert(0, self.time_col, index)
-                frame.index = pd.RangeIndex(n)
             # chunks of cutoffs bound the memory of long horizons with many columns
             chunk = max(1, CALIBRATION_CHUNK_VALUES // (h * values.shape[1]))
             for lo in range(0, len(cutoffs), chunk):
                 part = cutoffs[lo : lo + chunk]
-                forecasts = self.rolling_forecasts(frame, part)[:, :h]  # (n, H, C)
+                forecasts = self._rolling_series(full, part)[:, :h]  # (n, H, C)
                 rows = part[:, None] + 1 + np.arange(h)[None, :]
                 np.subtract(values[rows], forecasts, out=residuals[lo : lo + len(part)])
         self.calibration_ = Calibration.from_residuals(residuals, n - tail_start, h,
@@ -53,6 +52,7 @@ class Intervals:
 
     def predict_interval(self, coverage: float | list[float] = 0.9,
                          history: pd.DataFrame | None = None, *,
+                         future: pd.DataFrame | None = None,
                          horizon: int | None = None) -> pd.DataFrame:
         """Conformal prediction intervals around `predict(history)`.
 
@@ -71,6 +71,9 @@ class Intervals:
         history : DataFrame, optional
             As for `predict`: forecast after this frame instead of after the fitted data and
             every `update` since (the default).
+        future : DataFrame, optional
+            As for `predict`: the future covariates over the horizon, for a model fitted
+            with `future_covariates`.
         horizon : int, optional
             As for `predict`: the number of steps, at most the fitted horizon (the default).
 
@@ -95,12 +98,13 @@ class Intervals:
         levels = check_levels(coverage, "coverage")
         steps = model._n_steps(horizon)
         half = model.calibration_.half_widths(levels)[:, :steps]  # (L, h, C)
-        point = model.predict(history, horizon=steps)
+        point = model.predict(history, future=future, horizon=steps)
         return interval_frame(model.columns_, point.index, levels, point.to_numpy() - half,
                               point.to_numpy() + half)
 
     def predict_quantiles(self, alpha: float | list[float] = (0.1, 0.5, 0.9),
                           history: pd.DataFrame | None = None, *,
+                          future: pd.DataFrame | None = None,
                           horizon: int | None = None) -> pd.DataFrame:
         """Quantile forecasts: `predict(history)` plus conformal quantiles of the calibration
         tail's signed residuals, per horizon step and column.
@@ -117,6 +121,9 @@ class Intervals:
         history : DataFrame, optional
             As for `predict`: forecast after this frame instead of after the fitted data and
             every `update` since (the default).
+        future : DataFrame, optional
+            As for `predict`: the future covariates over the horizon, for a model fitted
+            with `future_covariates`.
         horizon : int, optional
             As for `predict`: the number of steps, at most the fitted horizon (the default).
 
@@ -140,7 +147,7 @@ class Intervals:
         levels = check_levels(alpha, "alpha")
         steps = model._n_steps(horizon)
         offsets = model.calibration_.offsets(levels)[:, :steps]  # (L, h, C)
-        point = model.predict(history, horizon=steps)
+        point = model.predict(history, future=future, horizon=steps)
         return quantile_frame(model.columns_, point.index, levels, point.to_numpy() + offsets)
 
     def _check_calibrated(self) -> None:

@@ -84,7 +84,8 @@ class LookbackForecaster(BaseForecaster):
     def _min_history_length(self) -> tuple[int, str]:
         return self.lookback_, f"lookback={self.lookback_} rows"
 
-    def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None) -> None:
+    def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None,
+                    x_train: np.ndarray, x_valid: np.ndarray | None) -> None:
         started = time.perf_counter()
         if valid is None:
             full, val_start = train, len(train) - self._n_val(len(train))
@@ -145,17 +146,19 @@ class LookbackForecaster(BaseForecaster):
             out[:, :, flat] = windows[:, flat, -1][:, None, :]
         return out
 
-    def _forecast_scaled(self, history: np.ndarray | None) -> np.ndarray:
+    def _forecast_scaled(self, history: np.ndarray | None,
+                         x_history: np.ndarray | None = None,
+                         x_future: np.ndarray | None = None) -> np.ndarray:
         window = self.last_window_ if history is None else history[-self.lookback_:]
         return self._forecast_windows(window.T[None])[0]
 
-    def _advance(self, scaled: np.ndarray, series: Series) -> dict[str, Any]:
+    def _advance(self, scaled: np.ndarray, series: Series, x: np.ndarray) -> dict[str, Any]:
         """The forecast reads only the last `lookback_` rows: keep those."""
         window = np.concatenate([self.last_window_, scaled])[-self.lookback_:]
         return {"last_window_": window}
 
     def _rolling_scaled(self, scaled: np.ndarray, series: Series,
-                        cutoffs: np.ndarray) -> np.ndarray:
+                        cutoffs: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Forecasts from every cutoff, batched: the lookback windows of all cutoffs go through
         the network in large batches without gradients; each result equals
         `predict(history=df[:c + 1])` up to float32 rounding."""

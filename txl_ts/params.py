@@ -204,6 +204,31 @@ TARGETS = Param(
     "and refuses frames with other columns. Pass it when the frame holds columns that are "
     "not to be forecast (they are then ignored). Checked against the frame at fit.",
     type_doc="label, list of labels or None")
+PAST_COVARIATES = Param(
+    "past_covariates", None, "no_validation",
+    "Columns observed only up to the forecast origin (e.g. measured temperature, other "
+    "meters): the model reads their history but never needs or sees their future. Frames "
+    "passed to fit, update and predict(history=...) must hold them.",
+    type_doc="label, list of labels or None")
+FUTURE_COVARIATES = Param(
+    "future_covariates", None, "no_validation",
+    "Columns known ahead (a temperature forecast, a working-day flag, a price): the model "
+    "reads their history and their values over the horizon, which predict takes as "
+    "future=<DataFrame>. Not forecast.",
+    type_doc="label, list of labels or None")
+CALENDAR = Param(
+    "calendar", None, [Choices("auto"), list, tuple, None],
+    "Covariates derived from the timestamps, known ahead by construction: \"auto\" takes "
+    "those the frequency resolves (time of day, day of week, day of year for sub-daily data; "
+    "month for monthly data), encoded as sine and cosine; or a list among \"time_of_day\", "
+    "\"day_of_week\", \"day_of_year\", \"month\", \"weekend\". None uses none.",
+    type_doc='"auto", list of str or None')
+HOLIDAYS = Param(
+    "holidays", None, [str, list, tuple, None],
+    "Public holidays as a known-ahead 0/1 covariate, from the `holidays` package: a country "
+    "code (\"US\") or a (country, subdivision) pair ((\"AU\", \"VIC\")). None uses none.",
+    type_doc="str, (str, str) or None")
+COVARIATES = (PAST_COVARIATES, FUTURE_COVARIATES, CALENDAR, HOLIDAYS)
 TIME_COL = Param(
     "time_col", None, "no_validation",
     "Column that holds the timestamps; None reads them from the DatetimeIndex. Pass it for "

@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
 
 from .conformal import Calibration
+from .frames.roles import resolve_roles
 from .frames.scaling import scaler_from_json, scaler_to_json
 
 # 2: typed column labels, the time zone's name. 3: the conformal calibration in
@@ -39,6 +40,10 @@ class CorruptModelError(ValueError):
 
 class MissingModelFileError(CorruptModelError, FileNotFoundError):
     """The directory, or one of its two files, does not exist (a ValueError as well)."""
+
+
+COVARIATE_ROLES = ("past_covariates", "future_covariates")
+COVARIATE_PARAMS = (*COVARIATE_ROLES, "calendar", "holidays")
 
 
 def label_to_json(label: Hashable) -> Any:
@@ -96,6 +101,9 @@ def save_model(model: Any, path: str | Path) -> Path:
     params = _storable_params(model.get_params(deep=False))
     params["targets"] = _targets_to_json(model.targets)
     params["time_col"] = None if model.time_col is None else label_to_json(model.time_col)
+    for role in COVARIATE_ROLES:
+        params[role] = _targets_to_json(getattr(model, role))
+    covariate_scaler = getattr(model, "covariate_scaler_", None)
     config = {
         "format_version": FORMAT_VERSION,
         "class": type(model).__name__,
@@ -106,6 +114,8 @@ def save_model(model: Any, path: str | Path) -> Path:
             "last_timestamp": model.history_index_[-1].isoformat(),
             "timezone": tz_name(model.history_index_.tz),
             "scaler": scaler_to_json(model.scaler_),
+            "covariate_scaler": (None if covariate_scaler is None
+                                 else scaler_to_json(covariate_scaler)),
         },
         "extra": model._extra_state(),
     }
@@ -165,7 +175,7 @@ def load_model(cls: type, path: str | Path):
         raise CorruptModelError(f"{config_file}: field 'extra.fit_summary' must be an object")
     try:
         model._restore(tensors, extra)
-        forecast = model._forecast_scaled(None)
+        forecast = model._forecast_scaled(None, None, model._probe_covariates())
         if np.shape(forecast) != (model.horizon, len(model.columns_)):
             raise ValueError(f"restored forecast has shape {np.shape(forecast)}, expected "
                              f"{(model.horizon, len(model.columns_))}")
@@ -377,6 +387,11 @@ def _model_from_config(cls: type, config: dict[str, Any], file: Path):
             params["targets"] = label_from_json(params["targets"])
         if params.get("time_col") is not None:
             params["time_col"] = label_from_json(params["time_col"])
+        for role in COVARIATE_ROLES:
+            if isinstance(params.get(role), list):
+                params[role] = [label_from_json(t) for t in params[role]]
+            elif params.get(role) is not None:
+                params[role] = label_from_json(params[role])
     except ValueError as err:
         raise CorruptModelError(f"{where}: field 'params.targets/time_col': {err}") from err
     declared = {p.name: p for p in cls.PARAMS}  # the declarations, as in fit
@@ -385,9 +400,11 @@ def _model_from_config(cls: type, config: dict[str, Any], file: Path):
     missing = [name for name in known if name not in params]
     # a parameter that shapes only training cannot change a fitted model, so a file written
     # before it existed takes its default; any other missing one would change the forecasts
-    params.update({name: declared[name].default for name in missing
-                   if declared[name].training_only})
-    missing = [name for name in missing if not declared[name].training_only]
+    # so does a covariate role: files written before covariates existed had none
+    defaults = [name for name in missing
+                if declared[name].training_only or name in COVARIATE_PARAMS]
+    params.update({name: declared[name].default for name in defaults})
+    missing = [name for name in missing if name not in defaults]
     if unknown:
         raise CorruptModelError(f"{where}: unknown field 'params.{unknown[0]}' for "
                                 f"{cls.__name__}")
@@ -459,8 +476,40 @@ def _model_from_config(cls: type, config: dict[str, Any], file: Path):
     model.freq_ = freq
     model.history_index_ = pd.DatetimeIndex([stamp])
     model.scaler_ = scaler_from_json(scaler_state)
+    try:
+        model.roles_ = resolve_roles(model.past_covariates, model.future_covariates,
+                                     model.calendar, model.holidays, freq)
+    except (ValueError, TypeError) as err:
+        raise CorruptModelError(f"{where}: field 'params' has invalid covariate roles: {err}"
+                                ) from err
+    model.covariate_scaler_ = _covariate_scaler(fitted, model.roles_.n_covariates, where)
     model.fit_params_ = model._prediction_params()
     return model
+
+
+def _covariate_scaler(fitted: dict[str, Any], n_covariates: int, where: str) -> Any:
+    """The covariates' scaler of `fitted` (None without covariates), checked."""
+    state = fitted.get("covariate_scaler")
+    if state is None:
+        if n_covariates:
+            raise CorruptModelError(f"{where}: field 'fitted.covariate_scaler' is missing, but "
+                                    f"the parameters declare {n_covariates} covariate columns")
+        return None
+    if not isinstance(state, dict) or not n_covariates:
+        raise CorruptModelError(f"{where}: field 'fitted.covariate_scaler' must be an object "
+                                "for a model with covariates, and null without")
+    for key in ("mean", "scale", "var"):
+        raw = _get(state, key, list, where, f"fitted.covariate_scaler.{key}")
+        if len(raw) != n_covariates or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool)
+                and np.isfinite(v) for v in raw):
+            raise CorruptModelError(f"{where}: field 'fitted.covariate_scaler.{key}' must hold "
+                                    f"{n_covariates} finite numbers")
+    if min(state["scale"]) <= 0:
+        raise CorruptModelError(f"{where}: field 'fitted.covariate_scaler.scale' must be "
+                                "positive")
+    _get(state, "n_samples_seen", int, where, "fitted.covariate_scaler.n_samples_seen")
+    return scaler_from_json(state)
 
 
 def _targets_to_json(targets: Any) -> Any:

@@ -30,6 +30,7 @@ from ..base import BaseForecaster, Capabilities
 from ..frames.checks import check_non_negative_int, check_positive_int
 from ..frames.validate import Series
 from ..params import (
+    COVARIATES,
     HORIZON,
     TARGETS,
     TIME_COL,
@@ -110,6 +111,7 @@ class ARIMAForecaster(ModelIntervals, BaseForecaster):
               "Iteration limit of the L-BFGS likelihood optimisation; raise it when "
               "converged_ reports columns that did not converge."),
         TARGETS,
+        *COVARIATES,
         TIME_COL,
     )
 
@@ -129,6 +131,10 @@ class ARIMAForecaster(ModelIntervals, BaseForecaster):
         trend: str | None = None,
         maxiter: int = 50,
         targets: list[str] | None = None,
+        past_covariates: list[str] | None = None,
+        future_covariates: list[str] | None = None,
+        calendar: str | list[str] | None = None,
+        holidays: str | tuple[str, str] | None = None,
         time_col: str | None = None,
     ):
         self.horizon = horizon
@@ -143,6 +149,10 @@ class ARIMAForecaster(ModelIntervals, BaseForecaster):
         self.trend = trend
         self.maxiter = maxiter
         self.targets = targets
+        self.past_covariates = past_covariates
+        self.future_covariates = future_covariates
+        self.calendar = calendar
+        self.holidays = holidays
         self.time_col = time_col
 
     # ---- validation -----------------------------------------------------------------------
@@ -253,7 +263,8 @@ class ARIMAForecaster(ModelIntervals, BaseForecaster):
         """(n, C) scaled seasonal part (intercept included) at positions first .. first + n - 1."""
         return fourier(first + np.arange(n), self.frequencies_) @ self.fourier_coef_.T
 
-    def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None) -> None:
+    def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None,
+                    x_train: np.ndarray, x_valid: np.ndarray | None) -> None:
         started = time.perf_counter()
         self.periods_ = self._resolve_periods(len(train))
         self.frequencies_ = frequencies(self.periods_, self.harmonics)
@@ -290,13 +301,17 @@ class ARIMAForecaster(ModelIntervals, BaseForecaster):
         }
 
     # ---- forecasting ----------------------------------------------------------------------
-    def _forecast_history(self, series: Series) -> np.ndarray:
+    def _forecast_history(self, series: Series, x_history: np.ndarray,
+                          x_future: np.ndarray) -> np.ndarray:
         """After another history, its timestamps place the seasonal terms, and the Kalman
         filter runs over it with the fitted parameters."""
-        return self._forecast_scaled(self._scale(series.values),
-                                     self._position(series.index[-1]))
+        return self._forecast_scaled(self._scale(series.values), x_history, x_future,
+                                     end=self._position(series.index[-1]))
 
-    def _forecast_scaled(self, history: np.ndarray | None, end: float | None = None) -> np.ndarray:
+    def _forecast_scaled(self, history: np.ndarray | None,
+                         x_history: np.ndarray | None = None,
+                         x_future: np.ndarray | None = None,
+                         end: float | None = None) -> np.ndarray:
         """(H, C) scaled forecast after `history` (T, C), whose last row is at position `end`
         (None: the fitted data)."""
         if end is None:
@@ -323,7 +338,7 @@ class ARIMAForecaster(ModelIntervals, BaseForecaster):
             out[:, flat] = last[flat]
         return out
 
-    def _advance(self, scaled: np.ndarray, series: Series) -> dict[str, Any]:
+    def _advance(self, scaled: np.ndarray, series: Series, x: np.ndarray) -> dict[str, Any]:
         """statsmodels' `append` with the fitted parameters (no refit): the Kalman filter
         over all rows so far, as `predict(history=...)` runs it, so saving the updated model
         keeps every row. It costs a filter pass over the whole series, not only the new rows."""
@@ -335,7 +350,7 @@ class ARIMAForecaster(ModelIntervals, BaseForecaster):
         return {"results_": results, "end_position_": self.end_position_ + len(scaled)}
 
     def _rolling_scaled(self, scaled: np.ndarray, series: Series,
-                        cutoffs: np.ndarray) -> np.ndarray:
+                        cutoffs: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Forecasts from every integer cutoff `c` (rows `df[:c + 1]` known), in one filter pass.
 
         Per column, the Kalman filter runs once over `df` with the fitted parameters; the

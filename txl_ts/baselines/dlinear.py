@@ -13,6 +13,7 @@ from ..lookback import LookbackForecaster
 from ..params import (
     ACCELERATOR,
     BATCH_SIZE,
+    COVARIATES,
     HORIZON,
     LOOKBACK,
     LR,
@@ -130,6 +131,7 @@ class DLinearForecaster(LookbackForecaster):
         VAL_SIZE,
         RANDOM_STATE,
         TARGETS,
+        *COVARIATES,
         TIME_COL,
         ACCELERATOR,
         TRAINER_KWARGS,
@@ -152,6 +154,10 @@ class DLinearForecaster(LookbackForecaster):
         val_size: float | int = 0.2,
         random_state: int | None = 0,
         targets: list[str] | None = None,
+        past_covariates: list[str] | None = None,
+        future_covariates: list[str] | None = None,
+        calendar: str | list[str] | None = None,
+        holidays: str | tuple[str, str] | None = None,
         time_col: str | None = None,
         accelerator: str = "auto",
         trainer_kwargs: dict[str, Any] | None = None,
@@ -171,6 +177,10 @@ class DLinearForecaster(LookbackForecaster):
         self.val_size = val_size
         self.random_state = random_state
         self.targets = targets
+        self.past_covariates = past_covariates
+        self.future_covariates = future_covariates
+        self.calendar = calendar
+        self.holidays = holidays
         self.time_col = time_col
         self.accelerator = accelerator
         self.trainer_kwargs = trainer_kwargs

@@ -12,7 +12,7 @@ import torch
 from ..base import BaseForecaster, Capabilities
 from ..frames.scaling import identity_scaler
 from ..frames.validate import Series
-from ..params import HORIZON, TARGETS, TIME_COL, Choices, Param, declared, positive_int
+from ..params import COVARIATES, HORIZON, TARGETS, TIME_COL, Choices, Param, declared, positive_int
 from ..seasonality import season_from_freq
 
 METHODS = ("last", "seasonal")
@@ -43,6 +43,7 @@ class NaiveForecaster(BaseForecaster):
               "it from the frequency (24 hourly, 7 daily; season_from_freq). Set it for another "
               "cycle, e.g. 168 to repeat last week of hourly data."),
         TARGETS,
+        *COVARIATES,
         TIME_COL,
     )
 
@@ -52,12 +53,20 @@ class NaiveForecaster(BaseForecaster):
         method: str = "last",
         season: int | None = None,
         targets: list[str] | None = None,
+        past_covariates: list[str] | None = None,
+        future_covariates: list[str] | None = None,
+        calendar: str | list[str] | None = None,
+        holidays: str | tuple[str, str] | None = None,
         time_col: str | None = None,
     ):
         self.horizon = horizon
         self.method = method
         self.season = season
         self.targets = targets
+        self.past_covariates = past_covariates
+        self.future_covariates = future_covariates
+        self.calendar = calendar
+        self.holidays = holidays
         self.time_col = time_col
 
     def _resolve_season(self, freq: pd.DateOffset) -> int:
@@ -76,7 +85,8 @@ class NaiveForecaster(BaseForecaster):
     def _fit_scaler(self, train: np.ndarray) -> None:
         self.scaler_ = identity_scaler(train.shape[1], len(train))
 
-    def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None) -> None:
+    def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None,
+                    x_train: np.ndarray, x_valid: np.ndarray | None) -> None:
         self.season_ = self._resolve_season(self.freq_)
         known = train if valid is None else np.concatenate([train, valid])
         if len(known) < self.season_:
@@ -88,16 +98,18 @@ class NaiveForecaster(BaseForecaster):
         """Row offsets (relative to the newest known row) that each horizon step repeats."""
         return np.arange(self.horizon) % self.season_ - self.season_ + 1
 
-    def _forecast_scaled(self, history: np.ndarray | None) -> np.ndarray:
+    def _forecast_scaled(self, history: np.ndarray | None,
+                         x_history: np.ndarray | None = None,
+                         x_future: np.ndarray | None = None) -> np.ndarray:
         known = self.last_ if history is None else history
         return known[len(known) - 1 + self._steps()]
 
-    def _advance(self, scaled: np.ndarray, series: Series) -> dict[str, Any]:
+    def _advance(self, scaled: np.ndarray, series: Series, x: np.ndarray) -> dict[str, Any]:
         """The forecast repeats the last season: keep it."""
         return {"last_": np.concatenate([self.last_, scaled])[-self.season_:]}
 
     def _rolling_scaled(self, scaled: np.ndarray, series: Series,
-                        cutoffs: np.ndarray) -> np.ndarray:
+                        cutoffs: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Forecasts from every cutoff, by indexing (the scaling is the identity)."""
         return scaled[cutoffs[:, None] + self._steps()[None, :]]
 

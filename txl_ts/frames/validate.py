@@ -23,6 +23,8 @@ class Series:
     index: pd.DatetimeIndex
     columns: list[Hashable]  # the frame's own labels (str, int, tuple for a MultiIndex, ...)
     freq: pd.DateOffset
+    # (T, K) covariates (`txl_ts.frames.roles`), raw; None before the data path adds them
+    x: np.ndarray | None = None
 
 
 def _timestamps(df: pd.DataFrame, time_col: str | None, name: str) -> pd.DatetimeIndex:
@@ -96,11 +98,13 @@ def _as_label_list(targets: object, df: pd.DataFrame) -> list[Hashable]:
 
 
 def _select_targets(
-    df: pd.DataFrame, targets: Sequence[Hashable] | None, time_col: Hashable | None, name: str
+    df: pd.DataFrame, targets: Sequence[Hashable] | None, time_col: Hashable | None, name: str,
+    exclude: Sequence[Hashable] = (),
 ) -> list[Hashable]:
     # `is None` first: with no time_col, a column labelled None must not pass for it (and be
     # dropped from the targets without a word); check_label below rejects it by name
-    candidates = [c for c in df.columns if time_col is None or c != time_col]
+    candidates = [c for c in df.columns if (time_col is None or c != time_col)
+                  and c not in exclude]
     if targets is None:
         numeric = [c for c in candidates if _is_target_dtype(df[c])]
         if not numeric:
@@ -153,13 +157,15 @@ def validate_frame(
     min_length_reason: str = "",
     name: str = "df",
     infer_freq: bool = True,
+    exclude: Sequence[Hashable] = (),
 ) -> Series:
     """Validate a user frame and return a private float64 copy of its target values.
 
     `expected_columns` (from a fitted model) must match the frame's targets exactly, or, with
     `extra_columns_ok` (the model was fitted with explicit targets), be among its columns;
     `expected_freq` must match the inferred frequency; with `infer_freq=False` it is taken as
-    given (the caller checks the timestamps itself).
+    given (the caller checks the timestamps itself). Columns in `exclude` (covariates) are
+    never taken as targets.
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
@@ -172,7 +178,8 @@ def validate_frame(
     stamps = _timestamps(df, time_col, name)
     if expected_columns is not None:
         expected = list(expected_columns)
-        present = [c for c in df.columns if time_col is None or c != time_col]
+        present = [c for c in df.columns if (time_col is None or c != time_col)
+                   and c not in exclude]
         missing = [c for c in expected if c not in present]
         extra = [] if extra_columns_ok else [c for c in present if c not in expected]
         if missing or extra:
@@ -182,7 +189,7 @@ def validate_frame(
             )
         columns = _select_targets(df, expected, time_col, name)
     else:
-        columns = _select_targets(df, targets, time_col, name)
+        columns = _select_targets(df, targets, time_col, name, exclude)
     if len(df) < min_length:
         why = f" ({min_length_reason})" if min_length_reason else ""
         raise ValueError(f"{name} has {len(df)} rows; at least {min_length} are needed{why}")

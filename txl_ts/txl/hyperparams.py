@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..params import (
     ACCELERATOR,
     BATCH_SIZE,
+    COVARIATES,
     DROPOUT,
     HORIZON,
     LOOKBACK,
@@ -115,6 +116,7 @@ TXL_PARAMS = (
     VAL_SIZE,
     RANDOM_STATE,
     TARGETS,
+    *COVARIATES,
     TIME_COL,
     ACCELERATOR,
     TRAINER_KWARGS,

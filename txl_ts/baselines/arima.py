@@ -8,6 +8,11 @@ forecast of the remainder plus the terms at the future timestamps, and `rolling_
 stays one Kalman-filter pass. This handles long and several seasons (336 steps for a week of
 half-hours) that a SARIMAX seasonal part cannot: its state would have hundreds of dimensions.
 
+Covariates make it an ARIMAX: the known-ahead ones (`future_covariates`, `calendar`,
+`holidays`) join the Fourier terms in the least-squares fit, and enter each column's ARIMA as
+statsmodels' `exog` (regression with ARIMA errors), so a forecast reads their values over the
+horizon (`predict(future=X)`).
+
 Parameters are estimated once, in `fit`. Forecasting after other data (`predict(history=...)`,
 `rolling_forecasts`) runs the Kalman filter with those fixed parameters over the new data; it
 never re-estimates.
@@ -22,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 from pandas.tseries import offsets
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 
@@ -42,8 +46,10 @@ from ..params import (
 )
 from ..seasonality import seasonal_periods
 from .arima_intervals import ModelIntervals
+from .arima_persistence import ARIMAPersistence
 from .state_space import (
     LEAN_FILTER,
+    exog_coefficients,
     fourier,
     frequencies,
     kpss_pvalue,
@@ -55,13 +61,24 @@ TRENDS = ("n", "c")
 KPSS_ALPHA = 0.05
 
 @declared
-class ARIMAForecaster(ModelIntervals, BaseForecaster):
-    """Seasonal ARIMA baseline: Fourier seasonality plus an independent statsmodels `SARIMAX`
-    per column, on scaled data.
+class ARIMAForecaster(ModelIntervals, ARIMAPersistence, BaseForecaster):
+    """Seasonal ARIMA(X) baseline: Fourier seasonality plus an independent statsmodels
+    `SARIMAX` per column, on scaled data, with known-ahead covariates as regressors.
+
+    Covariates. The known-ahead ones (future covariates, calendar features, holidays; scaled
+    by their training statistics) are regressed out jointly with the Fourier terms by least
+    squares, and the remainder's ARIMA takes them as `exog`: a regression with ARIMA errors
+    whose coefficients are estimated by maximum likelihood with the ARIMA parameters, as a
+    correction to the least-squares ones. A forecast reads the covariates over the horizon
+    (`predict(future=X)`). Past covariates are accepted and ignored: a direct ARIMAX forecast
+    needs a regressor's value at every step of the horizon, which a past covariate does not
+    have (declare a covariate whose future is known, or forecast by you, as a future one).
 
     Fitted attributes: `periods_` (the seasonal periods used; [] without seasonality),
     `frequencies_` (cycles per step of the Fourier terms), `fourier_coef_` (n_columns,
-    1 + 2 * n_frequencies: intercept, then cos / sin weights), `orders_` (column -> (p, d, q)),
+    1 + 2 * n_frequencies: intercept, then cos / sin weights), `exog_coef_` (n_columns,
+    n_known: the least-squares weights of the known-ahead covariates; no columns without
+    them; the ARIMA's own exog coefficients are in `params_`), `orders_` (column -> (p, d, q)),
     `trends_`, `params_` (column -> estimated parameters), `aic_`, `converged_` (column ->
     whether the optimiser converged; non-convergence is recorded here instead of warning),
     `fit_summary_`, and the statsmodels results in `results_` (filtered on the remainder of
@@ -198,8 +215,10 @@ class ARIMAForecaster(ModelIntervals, BaseForecaster):
         return max(2, k_diff + 1), f"one row after the {k_diff} differenced start-up rows"
 
     # ---- fitting --------------------------------------------------------------------------
-    def _model(self, endog: np.ndarray, order: tuple[int, int, int], trend: str) -> SARIMAX:
-        return SARIMAX(endog, order=order, seasonal_order=self._seasonal(), trend=trend)
+    def _model(self, endog: np.ndarray, order: tuple[int, int, int], trend: str,
+               exog: np.ndarray | None = None) -> SARIMAX:
+        return SARIMAX(endog, exog=exog, order=order, seasonal_order=self._seasonal(),
+                       trend=trend)
 
     def _trend_for(self, d: int) -> str:
         if self.trend is not None:
@@ -219,18 +238,18 @@ class ARIMAForecaster(ModelIntervals, BaseForecaster):
                 return d
         return self.max_d
 
-    def _estimate(self, x: np.ndarray, order: tuple[int, int, int]):
-        model = self._model(x, order, self._trend_for(order[1]))
+    def _estimate(self, x: np.ndarray, order: tuple[int, int, int], exog: np.ndarray | None):
+        model = self._model(x, order, self._trend_for(order[1]), exog)
         return model.fit(disp=False, maxiter=self.maxiter, cov_type="none")
 
-    def _fit_column(self, x: np.ndarray, name: str):
+    def _fit_column(self, x: np.ndarray, name: str, exog: np.ndarray | None):
         if self.order is not None:
-            return self._estimate(x, tuple(int(v) for v in self.order))
+            return self._estimate(x, tuple(int(v) for v in self.order), exog)
         d = self._select_d(x)
         best, errors = None, []
         for p, q in itertools.product(range(self.max_p + 1), range(self.max_q + 1)):
             try:
-                res = self._estimate(x, (p, d, q))
+                res = self._estimate(x, (p, d, q), exog)
             except (np.linalg.LinAlgError, ValueError) as err:
                 errors.append(f"({p}, {d}, {q}): {err}")
                 continue
@@ -263,6 +282,28 @@ class ARIMAForecaster(ModelIntervals, BaseForecaster):
         """(n, C) scaled seasonal part (intercept included) at positions first .. first + n - 1."""
         return fourier(first + np.arange(n), self.frequencies_) @ self.fourier_coef_.T
 
+    def _known(self, x: np.ndarray | None) -> np.ndarray | None:
+        """The future-known covariates (T, K_f) of `x` (T, K): statsmodels' `exog`, or None
+        without any. The past covariates (the first `roles_.n_past` columns) are dropped: a
+        direct forecast would need their values over the horizon."""
+        if x is None:
+            return None
+        known = x[:, self._roles().n_past :]
+        return known if known.shape[1] else None
+
+    def _regression(self, first: float, n: int, exog: np.ndarray | None) -> np.ndarray:
+        """(n, C) scaled least-squares part at positions first .. first + n - 1: the seasonal
+        terms, plus the covariates `exog` (n, K_f) times their least-squares weights."""
+        out = self._seasonality(first, n)
+        if exog is not None:
+            out += exog @ self.exog_coef_.T
+        return out
+
+    def _filtered_exog(self) -> np.ndarray | None:
+        """(T, K_f) covariates of the rows the stored results were filtered over, or None."""
+        exog = self.results_[self.columns_[0]].model.exog
+        return None if exog is None else np.asarray(exog, dtype=np.float64)
+
     def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None,
                     x_train: np.ndarray, x_valid: np.ndarray | None) -> None:
         started = time.perf_counter()
@@ -274,29 +315,38 @@ class ARIMAForecaster(ModelIntervals, BaseForecaster):
         n_valid = 0 if valid is None else len(valid)
         self.origin_ = self.history_index_[-1] - n_valid * self.freq_
         self.end_position_ = float(n_valid)  # the last fitted row
-        design = fourier(np.arange(1 - len(train), 1.0), self.frequencies_)
-        coef = np.linalg.lstsq(design, train, rcond=None)[0]  # (1 + 2F, C)
-        self.fourier_coef_ = np.ascontiguousarray(coef.T)  # (C, 1 + 2F)
+        design = fourier(np.arange(1 - len(train), 1.0), self.frequencies_)  # (T, 1 + 2F)
+        exog, exog_valid = self._known(x_train), self._known(x_valid)
+        # the covariates join the seasonal terms in one least-squares fit, so that a
+        # covariate with a daily cycle of its own (temperature) does not bend the seasonal
+        # profile; the ARIMA with exog then re-estimates their weights with ARIMA errors
+        joint = design if exog is None else np.concatenate([design, exog], axis=1)
+        coef = np.linalg.lstsq(joint, train, rcond=None)[0]  # (1 + 2F + K_f, C)
+        self.fourier_coef_ = np.ascontiguousarray(coef[: design.shape[1]].T)  # (C, 1 + 2F)
+        self.exog_coef_ = np.ascontiguousarray(coef[design.shape[1] :].T)  # (C, K_f)
         train = train - design @ self.fourier_coef_.T
+        if exog is not None:
+            train = train - exog @ self.exog_coef_.T
         if valid is not None:
-            valid = valid - self._seasonality(1.0, n_valid)
+            valid = valid - self._regression(1.0, n_valid, exog_valid)
         self.results_, self.orders_, self.trends_ = {}, {}, {}
         self.params_, self.aic_, self.converged_ = {}, {}, {}
         with statsmodels_context():
             for i, col in enumerate(self.columns_):
-                res = self._fit_column(train[:, i], col)
+                res = self._fit_column(train[:, i], col, exog)
                 self.orders_[col] = tuple(int(v) for v in res.model.order)
                 self.trends_[col] = res.model.trend or "n"
                 self.params_[col] = np.asarray(res.params, dtype=np.float64)
                 self.aic_[col] = float(res.aic)
                 self.converged_[col] = bool(res.mle_retvals.get("converged", False))
                 if valid is not None:
-                    res = res.append(valid[:, i], refit=False)
+                    res = res.append(valid[:, i], exog=exog_valid, refit=False)
                 self.results_[col] = res
         self.fit_summary_ = {
             "fit_seconds": time.perf_counter() - started, "n_train_rows": len(train),
             "periods": self.periods_, "n_fourier_terms": 2 * len(self.frequencies_),
             "n_val_rows": 0 if valid is None else len(valid),
+            "n_exog": 0 if exog is None else exog.shape[1],
             "all_converged": all(self.converged_.values()),
         }
 
@@ -313,28 +363,32 @@ class ARIMAForecaster(ModelIntervals, BaseForecaster):
                          x_future: np.ndarray | None = None,
                          end: float | None = None) -> np.ndarray:
         """(H, C) scaled forecast after `history` (T, C), whose last row is at position `end`
-        (None: the fitted data)."""
+        (None: the fitted data), with covariates `x_history` (T, K) and `x_future` (H, K)."""
         if end is None:
             if history is not None:
                 raise ValueError("a history needs its end position for the seasonal terms")
             end = self.end_position_
         last = None if history is None else history[-1]
+        exog_future = self._known(x_future)
+        exog = None if history is None else self._known(x_history)
         if history is not None:
-            history = history - self._seasonality(end - len(history) + 1, len(history))
-        out = self._seasonality(end + 1, self.horizon)
+            history = history - self._regression(end - len(history) + 1, len(history), exog)
+        out = self._regression(end + 1, self.horizon, exog_future)
         with statsmodels_context():
             for i, col in enumerate(self.columns_):
                 res = self.results_[col]
                 if history is not None:
-                    res = res.apply(history[:, i], refit=False)
-                out[:, i] += res.forecast(self.horizon)
+                    res = res.apply(history[:, i], exog=exog, refit=False)
+                out[:, i] += res.forecast(self.horizon, exog=exog_future)
         # a column constant in training: the fit on zeros is the optimiser's residue in raw
         # units (-5e-6 for a series of 1e-300); repeat its last value
         flat = self._constant_columns()
         if flat.any():
-            if last is None:  # the filter's data is the remainder after the seasonal terms
-                last = self._seasonality(end, 1)[0] + np.array(
-                    [np.asarray(self.results_[c].model.endog).ravel()[-1] for c in self.columns_])
+            if last is None:  # the filter's data is the remainder after the regression
+                stored = self._filtered_exog()
+                last = self._regression(end, 1, None if stored is None else stored[-1:])[0]
+                last = last + np.array([np.asarray(self.results_[c].model.endog).ravel()[-1]
+                                        for c in self.columns_])
             out[:, flat] = last[flat]
         return out
 
@@ -342,11 +396,13 @@ class ARIMAForecaster(ModelIntervals, BaseForecaster):
         """statsmodels' `append` with the fitted parameters (no refit): the Kalman filter
         over all rows so far, as `predict(history=...)` runs it, so saving the updated model
         keeps every row. It costs a filter pass over the whole series, not only the new rows."""
-        remainder = scaled - self._seasonality(self.end_position_ + 1, len(scaled))
+        exog = self._known(x)
+        remainder = scaled - self._regression(self.end_position_ + 1, len(scaled), exog)
         results = {}
         with statsmodels_context():
             for i, col in enumerate(self.columns_):
-                results[col] = self.results_[col].append(remainder[:, i], refit=False)
+                results[col] = self.results_[col].append(remainder[:, i], exog=exog,
+                                                         refit=False)
         return {"results_": results, "end_position_": self.end_position_ + len(scaled)}
 
     def _rolling_scaled(self, scaled: np.ndarray, series: Series,
@@ -357,100 +413,31 @@ class ARIMAForecaster(ModelIntervals, BaseForecaster):
         forecast from cutoff `c` is `d + Z T^(h-1) a` (with the state intercept added at each
         step), where `a` is the filter's one-step predicted state after row `c`. This is the
         same computation `predict(history=df[:c + 1])` does, so the results are equal, at the
-        cost of one filter pass plus `horizon` small matrix products over all cutoffs.
+        cost of one filter pass plus `horizon` small matrix products over all cutoffs. With
+        covariates, the observation intercept x_t' beta of the ARIMA's regression is added
+        at each forecast step from the covariates of that step.
         """
         n_rows = len(series.values)
-        # seasonal part at every row of df and `horizon` steps beyond it: (n_rows + H, C)
-        season = self._seasonality(self._position(series.index[0]), n_rows + self.horizon)
+        # covariates of every row and `horizon` rows beyond: (n_rows + H, K_f); the rows
+        # after a cutoff are read only in the known-ahead columns `_known` keeps. (User future
+        # covariates are NaN past the last row, which no cutoff's horizon reaches.)
+        exog = self._known(x)
+        # least-squares part at every row of df and `horizon` steps beyond it: (n_rows + H, C)
+        season = self._regression(self._position(series.index[0]), n_rows + self.horizon,
+                                  exog)
         remainder = scaled - season[:n_rows]
         ahead = cutoffs[:, None] + 1 + np.arange(self.horizon)  # (n_cutoffs, H) row positions
         out = season[ahead]  # (n_cutoffs, H, C)
         for i, col in enumerate(self.columns_):
-            model = self.results_[col].model.clone(remainder[:, i])
+            model = self.results_[col].model.clone(
+                remainder[:, i], exog=None if exog is None else exog[:n_rows])
             with statsmodels_context():
                 filtered = model.filter(self.params_[col], return_ssm=True,
                                         conserve_memory=LEAN_FILTER)
             states = filtered.predicted_state[:, cutoffs + 1]  # (k_states, n_cutoffs)
-            out[:, :, i] += propagate(model, states, self.horizon)
+            regression = None if exog is None else (  # (n_cutoffs, H)
+                exog[ahead] @ exog_coefficients(model, self.params_[col]))
+            out[:, :, i] += propagate(model, states, self.horizon, regression)
         flat = self._constant_columns()  # as in _forecast_scaled
         out[:, :, flat] = scaled[cutoffs][:, None, flat]
         return out
-
-    # ---- persistence ----------------------------------------------------------------------
-    def _tensors_to_save(self) -> dict[str, torch.Tensor]:
-        endog = np.column_stack([np.asarray(self.results_[c].model.endog).ravel()
-                                 for c in self.columns_])
-        tensors = {"endog": torch.from_numpy(endog),
-                   "fourier_coef": torch.from_numpy(self.fourier_coef_)}
-        for i, col in enumerate(self.columns_):
-            tensors[f"params.{i}"] = torch.from_numpy(self.params_[col])
-        return tensors
-
-    def _extra_state(self) -> dict[str, Any]:
-        return {
-            "periods": self.periods_,
-            "frequencies": self.frequencies_.tolist(),
-            "origin": self.origin_.isoformat(),
-            "end_position": self.end_position_,
-            "orders": [list(self.orders_[c]) for c in self.columns_],
-            "trends": [self.trends_[c] for c in self.columns_],
-            "aic": [self.aic_[c] for c in self.columns_],
-            "converged": [self.converged_[c] for c in self.columns_],
-            "fit_summary": self.fit_summary_,
-        }
-
-    def _restore(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
-        endog = tensors["endog"].double().numpy()
-        cols = self.columns_
-        if endog.ndim != 2 or endog.shape[1] != len(cols) or not np.isfinite(endog).all():
-            raise ValueError(f"tensor 'endog' has shape {tuple(endog.shape)}, expected "
-                             f"(rows, {len(cols)} columns) of finite values")
-        # int() / float() / pd.Timestamp() would take true for 1 and a number for a time, and
-        # load a model that forecasts from the wrong seasonal position: check the JSON types
-        self.periods_ = [int(p) for p in _json_numbers(extra["periods"], "periods", int)]
-        self.frequencies_ = np.asarray(_json_numbers(extra["frequencies"], "frequencies"),
-                                       dtype=np.float64)
-        if not isinstance(extra["origin"], str):
-            raise ValueError(f"field 'origin' must be an ISO timestamp, got {extra['origin']!r}")
-        self.origin_ = self._parse_timestamp(extra["origin"])
-        self.end_position_ = float(_json_numbers([extra["end_position"]], "end_position")[0])
-        if self._position(self.history_index_[-1]) != self.end_position_:  # the seasonal phase
-            raise ValueError(f"fields 'origin' {extra['origin']!r} and 'end_position' "
-                             f"{self.end_position_!r} do not place the last timestamp "
-                             f"{self.history_index_[-1]} where save() did")
-        for order in _json_list(extra["orders"], "orders"):
-            _json_numbers(order, "orders", int)
-        if not all(isinstance(t, str) for t in _json_list(extra["trends"], "trends")):
-            raise ValueError(f"field 'trends' must list strings, got {extra['trends']!r}")
-        self.fourier_coef_ = tensors["fourier_coef"].numpy().copy()
-        self.orders_ = {c: tuple(o) for c, o in zip(cols, extra["orders"], strict=True)}
-        self.trends_ = dict(zip(cols, extra["trends"], strict=True))
-        self.aic_ = dict(zip(cols, extra["aic"], strict=True))
-        self.converged_ = dict(zip(cols, extra["converged"], strict=True))
-        self.fit_summary_ = extra["fit_summary"]
-        self.params_ = {c: tensors[f"params.{i}"].numpy().copy() for i, c in enumerate(cols)}
-        self.results_ = {}
-        with statsmodels_context():
-            for i, col in enumerate(cols):
-                model = self._model(endog[:, i].copy(), self.orders_[col], self.trends_[col])
-                if len(self.params_[col]) != len(model.param_names):
-                    raise ValueError(
-                        f"tensor 'params.{i}' has {len(self.params_[col])} values, but the "
-                        f"stored order of column {col!r} has {len(model.param_names)}")
-                self.results_[col] = model.filter(self.params_[col], cov_type="none")
-
-
-def _json_list(value: Any, field: str) -> list:
-    if not isinstance(value, list):
-        raise ValueError(f"field '{field}' must be a list, got {value!r}")
-    return value
-
-
-def _json_numbers(value: Any, field: str, kind: type = float) -> list:
-    """`value`, a JSON list of finite numbers (integers where `kind` is int; never bools)."""
-    kinds = (int,) if kind is int else (int, float)
-    if not all(isinstance(v, kinds) and not isinstance(v, bool) and np.isfinite(v)
-               for v in _json_list(value, field)):
-        raise ValueError(f"field '{field}' must list {'integers' if kind is int else 'numbers'}"
-                         f", got {value!r}")
-    return value

@@ -21,6 +21,7 @@ class ModelIntervals:
     def predict_interval(self, coverage: float | list[float] = 0.9,
                          history: pd.DataFrame | None = None,
                          method: str = "conformal", *,
+                         future: pd.DataFrame | None = None,
                          horizon: int | None = None) -> pd.DataFrame:
         """Prediction intervals around `predict(history)`, conformal or from the model.
 
@@ -33,6 +34,9 @@ class ModelIntervals:
             `time_col`); its timestamps place the seasonal terms, and the Kalman filter runs
             over it with the fitted parameters. By default the forecast follows the fitted
             data and every `update` since.
+        future : DataFrame, optional
+            As for `predict`: the future covariates over the horizon, for a model fitted
+            with `future_covariates`.
         horizon : int, optional
             How many steps to return: at most the fitted horizon (the default), as the first
             `horizon` steps of the full forecast.
@@ -62,9 +66,10 @@ class ModelIntervals:
             invalid as for `predict`.
         """
         if _interval_method(method) == "conformal":
-            return super().predict_interval(coverage, history, horizon=horizon)
+            return super().predict_interval(coverage, history, future=future,
+                                            horizon=horizon)
         levels = check_levels(coverage, "coverage")
-        point, se = self._model_spread(history, horizon)
+        point, se = self._model_spread(history, future, horizon)
         half = norm.ppf(0.5 + levels / 2)[:, None, None] * se[None]  # (L, h, C)
         return interval_frame(self.columns_, point.index, levels, point.to_numpy() - half,
                               point.to_numpy() + half)
@@ -72,6 +77,7 @@ class ModelIntervals:
     def predict_quantiles(self, alpha: float | list[float] = (0.1, 0.5, 0.9),
                           history: pd.DataFrame | None = None,
                           method: str = "conformal", *,
+                          future: pd.DataFrame | None = None,
                           horizon: int | None = None) -> pd.DataFrame:
         """Quantile forecasts after the fitted data or after `history`.
 
@@ -84,6 +90,9 @@ class ModelIntervals:
             `time_col`); its timestamps place the seasonal terms, and the Kalman filter runs
             over it with the fitted parameters. By default the forecast follows the fitted
             data and every `update` since.
+        future : DataFrame, optional
+            As for `predict`: the future covariates over the horizon, for a model fitted
+            with `future_covariates`.
         horizon : int, optional
             How many steps to return: at most the fitted horizon (the default), as the first
             `horizon` steps of the full forecast.
@@ -113,30 +122,36 @@ class ModelIntervals:
             invalid as for `predict`.
         """
         if _interval_method(method) == "conformal":
-            return super().predict_quantiles(alpha, history, horizon=horizon)
+            return super().predict_quantiles(alpha, history, future=future, horizon=horizon)
         levels = check_levels(alpha, "alpha")
-        point, se = self._model_spread(history, horizon)
+        point, se = self._model_spread(history, future, horizon)
         offsets = norm.ppf(levels)[:, None, None] * se[None]  # (L, h, C)
         return quantile_frame(self.columns_, point.index, levels, point.to_numpy() + offsets)
 
-    def _model_spread(self, history: pd.DataFrame | None,
+    def _model_spread(self, history: pd.DataFrame | None, future: pd.DataFrame | None,
                       horizon: int | None = None) -> tuple[pd.DataFrame, np.ndarray]:
         """The point forecast frame and the model's forecast standard errors (h, C), in the
         data's units. With fixed parameters the Kalman filter's forecast variance depends on
-        how many rows were observed, not on their values."""
+        how many rows were observed, not on their values (nor, with regression coefficients
+        estimated by maximum likelihood, on the covariates')."""
         model = self._snapshot()  # one state throughout, whatever another thread updates
         model._check_fitted()
         steps = model._n_steps(horizon)
-        point = model.predict(history, horizon=steps)
-        scaled = (None if history is None
-                  else model._scale(model._validate_history(history).values))
+        point = model.predict(history, future=future, horizon=steps)
+        scaled = exog = None
+        last = model.history_index_[-1]
+        if history is not None:
+            series = model._validate_history(history)
+            scaled, last = model._scale(series.values), series.index[-1]
+            exog = model._known(model._scale_covariates(series.x))
+        exog_future = model._known(model._future_covariates(future, last))
         se = np.empty((model.horizon, len(model.columns_)))
         with statsmodels_context():
             for i, col in enumerate(model.columns_):
                 res = model.results_[col]
                 if scaled is not None:
-                    res = res.apply(scaled[:, i], refit=False)
-                se[:, i] = np.asarray(res.get_forecast(model.horizon).se_mean)
+                    res = res.apply(scaled[:, i], exog=exog, refit=False)
+                se[:, i] = np.asarray(res.get_forecast(model.horizon, exog=exog_future).se_mean)
         return point, (se * model.scaler_.scale_)[:steps]
 
 

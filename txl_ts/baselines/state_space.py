@@ -73,14 +73,31 @@ def time_invariant(model: SARIMAX, name: str, ndim: int) -> np.ndarray:
     return matrix[..., 0]
 
 
-def propagate(model: SARIMAX, states: np.ndarray, horizon: int) -> np.ndarray:
-    """Forecasts (n, horizon) from one-step predicted states (k_states, n)."""
+def exog_coefficients(model: SARIMAX, params: np.ndarray) -> np.ndarray:
+    """The (k_exog,) regression coefficients in a SARIMAX parameter vector (trend first)."""
+    k_trend = model.k_trend
+    return np.asarray(params[k_trend : k_trend + model.k_exog], dtype=np.float64)
+
+
+def propagate(model: SARIMAX, states: np.ndarray, horizon: int,
+              regression: np.ndarray | None = None) -> np.ndarray:
+    """Forecasts (n, horizon) from one-step predicted states (k_states, n).
+
+    A model with exogenous regressors has a time-varying observation intercept, x_t' beta
+    (statsmodels' regression with ARIMA errors, `mle_regression`): pass its values at the
+    forecast steps as `regression` (n, horizon). Otherwise the intercept is the model's own,
+    constant one.
+    """
     design = time_invariant(model, "design", 2)  # (1, k)
-    obs_intercept = time_invariant(model, "obs_intercept", 1)  # (1,)
     transition = time_invariant(model, "transition", 2)  # (k, k)
     state_intercept = time_invariant(model, "state_intercept", 1)  # (k,)
+    if regression is None:
+        obs_intercept = time_invariant(model, "obs_intercept", 1)  # (1,)
     out = np.empty((states.shape[1], horizon))
     for h in range(horizon):
-        out[:, h] = design[0] @ states + obs_intercept[0]
+        if regression is None:
+            out[:, h] = design[0] @ states + obs_intercept[0]
+        else:
+            out[:, h] = design[0] @ states + regression[:, h]
         states = transition @ states + state_intercept[:, None]
     return out

@@ -2,7 +2,14 @@
 DLinear): training windows, batched rolling forecasts and persistence, written once.
 
 A subclass provides the network (`_build_net`), its LightningModule (`_build_module`) and
-`_forward(windows)`; everything between the scaled series and the scaled forecasts lives here.
+`_forward(windows, covariates)`; everything between the scaled series and the scaled forecasts
+lives here.
+
+Covariates (`txl_ts.frames.roles`): a forecast from origin t reads the (lookback, K) covariate
+rows of its input window (past covariates and the history of the future-known ones) and the
+(horizon, F) future-known covariates of rows t + 1 .. t + horizon, F = K - n_past; never the
+past covariates after the origin. Without covariates (K = 0) the networks receive none and
+compute exactly what they did before covariates existed.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from .base import BaseForecaster, Capabilities
 from .frames.validate import Series
@@ -21,6 +28,46 @@ from .seasonality import auto_lookback, season_from_freq
 from .training import ForecastModule, Windows, fit_module, min_fit_rows, resolve_device
 
 INFERENCE_BATCH = 4096  # channel sequences per forward pass in rolling forecasts
+
+# what a network reads beside the target windows: the (N, lookback, K) covariate rows of the
+# input windows and the (N, horizon, F) future-known covariates of their horizons
+Covariates = tuple[torch.Tensor, torch.Tensor]
+
+
+class CovariateWindows(Dataset):
+    """Training windows with their covariates: item i is (targets (C, lookback + horizon) as
+    `windows` gives them, the (lookback, K) covariate rows of the input, the (horizon, F)
+    future-known covariates of the horizon rows).
+
+    `x` (T, K) is aligned with the series `windows` reads. The past-covariate columns (the
+    first `n_past`) are cut from the horizon rows, so training reads no more than a forecast
+    can. Rows beyond the data read as 0, the covariates' training mean: their targets are NaN
+    (masked in the loss), so these stand-ins only keep the inputs finite.
+    """
+
+    def __init__(self, windows: Windows, x: torch.Tensor, n_past: int, lookback: int,
+                 horizon: int):
+        self.windows, self.n_past, self.lookback = windows, n_past, lookback
+        # pad once, so that every window's rows are a plain slice
+        self.x = torch.cat([x, x.new_zeros((lookback + horizon, x.shape[1]))])
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        start = i * self.windows.step
+        rows = self.x[start : start + self.windows.length]  # (lookback + horizon, K)
+        return (self.windows[i], rows[: self.lookback],
+                rows[self.lookback :, self.n_past :])
+
+
+def split_batch(batch: torch.Tensor | list[torch.Tensor]
+                ) -> tuple[torch.Tensor, Covariates | None]:
+    """A training batch as (targets (B, C, lookback + horizon), covariates or None)."""
+    if isinstance(batch, torch.Tensor):
+        return batch, None
+    targets, x_window, x_future = batch
+    return targets, (x_window, x_future)
 
 
 class LookbackForecaster(BaseForecaster):
@@ -32,8 +79,8 @@ class LookbackForecaster(BaseForecaster):
     336 rows hourly, 98 daily, 56 quarterly), the rule TXL's linear path follows, but at most
     as many whole seasons as leave half of the training rows as forecast origins (as
     `txl_ts.tuning` limits the lookbacks it draws): a short weekly series reads fewer years.
-    Fitted: `lookback_`, `net_`, `last_window_` (the newest `lookback_` scaled rows) and
-    `fit_summary_`.
+    Fitted: `lookback_`, `net_`, `last_window_` (the newest `lookback_` scaled rows: the C
+    targets, then the K covariates) and `fit_summary_`.
     """
 
     capabilities = Capabilities(update=True, fast_rolling=True)
@@ -57,9 +104,17 @@ class LookbackForecaster(BaseForecaster):
     def _build_module(self, net: nn.Module) -> ForecastModule:
         raise NotImplementedError
 
-    def _forward(self, windows: torch.Tensor) -> torch.Tensor:
-        """(N, C, lookback) scaled windows -> (N, C, horizon), on the network's device."""
+    def _forward(self, windows: torch.Tensor,
+                 covariates: Covariates | None = None) -> torch.Tensor:
+        """(N, C, lookback) scaled windows -> (N, C, horizon), on the network's device;
+        `covariates` (None when K = 0) are shared by the C channels of a window."""
         raise NotImplementedError
+
+    def _covariate_dims(self) -> tuple[int, int]:
+        """(K, F): the covariate columns of the input windows, the future-known ones of the
+        horizon."""
+        roles = self._roles()
+        return roles.n_covariates, roles.n_covariates - roles.n_past
 
     def _resolve(self, n_train: int) -> None:
         """Turn frequency-aware parameters into fitted `*_` attributes (`freq_` is known;
@@ -89,8 +144,10 @@ class LookbackForecaster(BaseForecaster):
         started = time.perf_counter()
         if valid is None:
             full, val_start = train, len(train) - self._n_val(len(train))
+            x_full = x_train
         else:
             full, val_start = np.concatenate([train, valid]), len(train)
+            x_full = np.concatenate([x_train, x_valid])
         self._resolve(val_start)
         need, why = min_fit_rows(self.lookback_ + self.horizon, "lookback + horizon",
                                  self.val_size)
@@ -101,10 +158,12 @@ class LookbackForecaster(BaseForecaster):
             torch.manual_seed(self.random_state)
         self.net_ = self._build_net(full.shape[1])
         values = torch.as_tensor(full.T, dtype=torch.float32)  # (C, T)
+        x_values = torch.as_tensor(x_full, dtype=torch.float32)  # (T, K)
         length = self.lookback_ + self.horizon
         # training windows: inputs inside the training rows and at least one target there
         n_train = (val_start - self.lookback_ - 1) // self.window_step + 1
-        train_data = Windows(values, length, self.window_step, n_train, end=val_start)
+        train_data = self._windows(Windows(values, length, self.window_step, n_train,
+                                           end=val_start), x_values)
         generator = torch.Generator().manual_seed(self.random_state or 0)
         train_loader = DataLoader(train_data, batch_size=self.batch_size, shuffle=True,
                                   generator=generator)
@@ -113,8 +172,8 @@ class LookbackForecaster(BaseForecaster):
             # validation windows: forecast origins at rows val_start - 1 .. len(full) - 2
             first = val_start - self.lookback_
             n_val = (len(full) - 1 - val_start) // self.window_step + 1
-            val_data = Windows(values[:, first:], length, self.window_step, n_val,
-                               end=len(full) - first)
+            val_data = self._windows(Windows(values[:, first:], length, self.window_step,
+                                             n_val, end=len(full) - first), x_values[first:])
             val_loader = DataLoader(val_data, batch_size=self.val_batch_size or self.batch_size)
         summary = fit_module(
             self._build_module(self.net_), train_loader, val_loader,
@@ -123,48 +182,93 @@ class LookbackForecaster(BaseForecaster):
             verbose=self.verbose,
         )
         self.net_.eval().to(resolve_device(self.accelerator))
-        self.last_window_ = full[-self.lookback_:].copy()  # (lookback, C) scaled
+        # (lookback, C + K) scaled: the rows the next forecast reads
+        self.last_window_ = np.concatenate([full[-self.lookback_:], x_full[-self.lookback_:]],
+                                           axis=1)
         self.fit_summary_ = {**summary, "fit_seconds": time.perf_counter() - started,
                              "n_train_rows": int(val_start), "n_val_rows": len(full) - val_start}
 
+    def _windows(self, windows: Windows, x: torch.Tensor) -> Dataset:
+        """`windows` as they are without covariates, else with the rows of `x` (T, K)."""
+        if not x.shape[1]:
+            return windows
+        return CovariateWindows(windows, x, self._roles().n_past, self.lookback_, self.horizon)
+
     @torch.no_grad()
-    def _forecast_windows(self, windows: np.ndarray) -> np.ndarray:
-        """(n, C, lookback) scaled windows -> (n, horizon, C) scaled forecasts, batched."""
-        n, c, _ = windows.shape
+    def _forecast_windows(self, windows: np.ndarray, x_windows: np.ndarray,
+                          x_future: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Scaled forecasts (n, horizon, C) of the windows `rows` (n,) picks, in batches.
+
+        `windows` (N, C, lookback) holds the scaled targets, `x_windows` (N, K, lookback)
+        their covariates and `x_future` (N, F, horizon) the future-known covariates of their
+        horizons (sliding-window views: only the picked ones are ever copied).
+        """
+        c = windows.shape[1]
+        k = x_windows.shape[1]
         device = next(self.net_.parameters()).device
         step = max(1, INFERENCE_BATCH // c)  # windows per batch
-        out = np.empty((n, self.horizon, c))
-        for i in range(0, n, step):
-            x = torch.as_tensor(np.ascontiguousarray(windows[i : i + step]),
-                                dtype=torch.float32, device=device)
-            out[i : i + step] = self._forward(x).float().cpu().transpose(1, 2).numpy()
+        out = np.empty((len(rows), self.horizon, c))
+
+        def tensor(a: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32, device=device)
+
+        for i in range(0, len(rows), step):
+            pick = rows[i : i + step]
+            covariates = None
+            if k:  # (n, lookback, K) and (n, horizon, F): rows by time, as in training
+                covariates = (tensor(x_windows[pick].transpose(0, 2, 1)),
+                              tensor(x_future[pick].transpose(0, 2, 1)))
+                forecast = self._forward(tensor(windows[pick]), covariates)
+            else:
+                forecast = self._forward(tensor(windows[pick]))
+            out[i : i + step] = forecast.float().cpu().transpose(1, 2).numpy()
         # a column constant in the training data taught the network nothing, and its unit
         # scale passes the network's output through in raw units (a constant 0.007 came back
         # as 0.007 +- 0.5): repeat its last value
         flat = self._constant_columns()
         if flat.any():
-            out[:, :, flat] = windows[:, flat, -1][:, None, :]
+            out[:, :, flat] = windows[rows, :, -1][:, flat][:, None, :]
         return out
 
     def _forecast_scaled(self, history: np.ndarray | None,
                          x_history: np.ndarray | None = None,
                          x_future: np.ndarray | None = None) -> np.ndarray:
-        window = self.last_window_ if history is None else history[-self.lookback_:]
-        return self._forecast_windows(window.T[None])[0]
+        c, (k, f) = len(self.columns_), self._covariate_dims()
+        if history is None:
+            window = self.last_window_  # (lookback, C + K)
+        else:
+            if x_history is None:  # callers without covariates
+                x_history = np.empty((len(history), 0))
+            window = np.concatenate([history[-self.lookback_:],
+                                     x_history[-self.lookback_:]], axis=1)
+        if x_future is None:
+            x_future = np.empty((self.horizon, 0))
+        future = x_future[:, k - f :]  # the future-known columns: never the past ones
+        return self._forecast_windows(window[:, :c].T[None], window[:, c:].T[None],
+                                      future.T[None], np.zeros(1, dtype=int))[0]
 
     def _advance(self, scaled: np.ndarray, series: Series, x: np.ndarray) -> dict[str, Any]:
-        """The forecast reads only the last `lookback_` rows: keep those."""
-        window = np.concatenate([self.last_window_, scaled])[-self.lookback_:]
+        """The forecast reads only the last `lookback_` rows (targets and covariates): keep
+        those."""
+        rows = np.concatenate([scaled, x], axis=1)[-self.lookback_:]
+        window = np.concatenate([self.last_window_, rows])[-self.lookback_:]
         return {"last_window_": window}
 
     def _rolling_scaled(self, scaled: np.ndarray, series: Series,
                         cutoffs: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Forecasts from every cutoff, batched: the lookback windows of all cutoffs go through
         the network in large batches without gradients; each result equals
-        `predict(history=df[:c + 1])` up to float32 rounding."""
+        `predict(history=df[:c + 1], future=df[c + 1:])` up to float32 rounding."""
+        lookback, horizon = self.lookback_, self.horizon
+        k, f = self._covariate_dims()
         # (T - lookback + 1, C, lookback) views; window i holds rows i .. i + lookback - 1
-        views = np.lib.stride_tricks.sliding_window_view(scaled, self.lookback_, axis=0)
-        return self._forecast_windows(views[cutoffs - self.lookback_ + 1])
+        views = np.lib.stride_tricks.sliding_window_view(scaled, lookback, axis=0)
+        # the covariates of the same windows (x has H rows more: never read here), and the
+        # future-known ones of their horizons: window i's horizon is rows i + lookback ..
+        x_views = np.lib.stride_tricks.sliding_window_view(x[: len(scaled)], lookback, axis=0)
+        futures = np.lib.stride_tricks.sliding_window_view(x[lookback:, k - f :], horizon,
+                                                           axis=0)
+        return self._forecast_windows(views, x_views, futures, cutoffs - lookback + 1)
 
     # ---- persistence ----------------------------------------------------------------------
     def _tensors_to_save(self) -> dict[str, torch.Tensor]:
@@ -189,8 +293,9 @@ class LookbackForecaster(BaseForecaster):
         self.net_.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
         self.net_.eval().to(resolve_device(self.accelerator))
         window = tensors["last_window"]
-        if tuple(window.shape) != (self.lookback_, len(self.columns_)):
+        c, k = len(self.columns_), self._covariate_dims()[0]
+        if tuple(window.shape) != (self.lookback_, c + k):
             raise ValueError(f"tensor 'last_window' has shape {tuple(window.shape)}, expected "
-                             f"(lookback={self.lookback_}, {len(self.columns_)} columns)")
+                             f"(lookback={self.lookback_}, {c} columns + {k} covariates)")
         self.last_window_ = window.double().numpy().copy()
         self.fit_summary_ = extra["fit_summary"]

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..lookback import LookbackForecaster
+from ..lookback import Covariates, LookbackForecaster, split_batch
 from ..params import (
     ACCELERATOR,
     BATCH_SIZE,
@@ -42,15 +42,26 @@ class DLinearNet(nn.Module):
     remainder = window - trend; forecast = trend_map(trend) + remainder_map(remainder).
     Each map is one linear layer lookback -> horizon, shared by every channel, or one per
     channel when `individual`.
+
+    With covariates the model stays linear (an ARX model): one more map, without bias, from
+    the (lookback x K) covariate window and the (horizon x F) future-known covariates of the
+    horizon to the horizon steps, added to every channel's forecast (one map per channel
+    when `individual`). It starts at zero, so training starts from the model without
+    covariates.
     """
 
     def __init__(self, lookback: int, horizon: int, kernel: int, n_channels: int,
-                 individual: bool):
+                 individual: bool, n_covariates: int = 0, n_future: int = 0):
         super().__init__()
-        self.lookback, self.kernel = lookback, kernel
+        self.lookback, self.horizon, self.kernel = lookback, horizon, kernel
         n_maps = n_channels if individual else 1
         self.trend = nn.ModuleList(nn.Linear(lookback, horizon) for _ in range(n_maps))
         self.remainder = nn.ModuleList(nn.Linear(lookback, horizon) for _ in range(n_maps))
+        self.covariates = None  # created last: without covariates the initialisation is as ever
+        if n_covariates:
+            self.covariates = nn.Linear(lookback * n_covariates + horizon * n_future,
+                                        n_maps * horizon, bias=False)
+            nn.init.zeros_(self.covariates.weight)
 
     def decompose(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, C, L) -> trend, remainder, both (N, C, L)."""
@@ -60,12 +71,20 @@ class DLinearNet(nn.Module):
         trend = F.avg_pool1d(padded, self.kernel, stride=1).reshape(n, c, length)
         return trend, x - trend
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, covariates: Covariates | None = None) -> torch.Tensor:
+        """x (N, C, L), covariates ((N, L, K), (N, H, F)) -> (N, C, H)."""
         trend, remainder = self.decompose(x)  # (N, C, L) each
         if len(self.trend) == 1:
-            return self.trend[0](trend) + self.remainder[0](remainder)  # (N, C, H)
-        return torch.stack([t(trend[:, i]) + r(remainder[:, i]) for i, (t, r)
-                            in enumerate(zip(self.trend, self.remainder, strict=True))], dim=1)
+            out = self.trend[0](trend) + self.remainder[0](remainder)  # (N, C, H)
+        else:
+            out = torch.stack([t(trend[:, i]) + r(remainder[:, i]) for i, (t, r)
+                               in enumerate(zip(self.trend, self.remainder, strict=True))],
+                              dim=1)
+        if self.covariates is None or covariates is None:
+            return out
+        inputs = torch.cat([covariates[0].flatten(1), covariates[1].flatten(1)], dim=1)
+        # (N, 1 or C, H): one map broadcasts over the channels
+        return out + self.covariates(inputs).reshape(len(x), -1, self.horizon)
 
 
 class DLinearModule(ForecastModule):
@@ -76,9 +95,11 @@ class DLinearModule(ForecastModule):
         super().__init__(lr, weight_decay, grad_clip=None)
         self.net, self.lr_decay = net, lr_decay
 
-    def loss(self, batch: torch.Tensor) -> torch.Tensor:
+    def loss(self, batch: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+        batch, covariates = split_batch(batch)
         lookback = self.net.lookback
-        return masked_mse(self.net(batch[:, :, :lookback]), batch[:, :, lookback:])
+        return masked_mse(self.net(batch[:, :, :lookback], covariates),
+                          batch[:, :, lookback:])
 
     def configure_optimizers(self):
         optimizer = torch.optim.Adam(self.parameters(), lr=self.lr,
@@ -105,6 +126,14 @@ class DLinearForecaster(LookbackForecaster):
     `lr_decay` (halved) after every epoch. A validation tail of `val_size` rows (a fraction or
     a count; 0 disables it), or `validation_data` passed to `fit`, drives early stopping on the
     mean squared error of forecasts whose origins lie in it; the best epoch's weights are kept.
+    Covariates (`past_covariates`, `future_covariates`, `calendar`, `holidays`) enter
+    linearly: a map from the (lookback x K) covariate window (past covariates and the history
+    of the future-known ones) and the (horizon x F) future-known covariates of the horizon to
+    the horizon, added to the forecast (a linear ARX model). Channels stay independent: every
+    channel reads the same covariates, through the same map unless `individual=True`, which
+    gives each column its own covariate map too (use it when the columns respond to the
+    covariates differently).
+
     Histories shorter than `lookback` rows are rejected with a ValueError naming the minimum.
     """
 
@@ -190,11 +219,13 @@ class DLinearForecaster(LookbackForecaster):
 
     # ---- the model ----------------------------------------------------------------------
     def _build_net(self, n_channels: int) -> DLinearNet:
+        k, f = self._covariate_dims()
         return DLinearNet(self.lookback_, self.horizon, self.kernel, n_channels,
-                          bool(self.individual))
+                          bool(self.individual), n_covariates=k, n_future=f)
 
     def _build_module(self, net: DLinearNet) -> DLinearModule:
         return DLinearModule(net, float(self.lr), float(self.weight_decay), float(self.lr_decay))
 
-    def _forward(self, windows: torch.Tensor) -> torch.Tensor:
-        return self.net_(windows)
+    def _forward(self, windows: torch.Tensor,
+                 covariates: Covariates | None = None) -> torch.Tensor:
+        return self.net_(windows, covariates)

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..lookback import LookbackForecaster
+from ..lookback import Covariates, LookbackForecaster, split_batch
 from ..params import (
     ACCELERATOR,
     BATCH_SIZE,
@@ -36,6 +36,10 @@ from ..params import (
 from ..seasonality import auto_patch_len, season_from_freq
 from ..training import ForecastModule, masked_mse
 
+# width of the per-step context that the final hidden state gives each horizon step, for the
+# decoder that combines it with that step's future covariates
+STEP_CONTEXT = 16
+
 
 class LSTMNet(nn.Module):
     """Maps (N, lookback) windows of single channels to (N, horizon) forecasts.
@@ -43,42 +47,84 @@ class LSTMNet(nn.Module):
     Each window is shifted by its last value and cut into lookback / patch_len consecutive
     patches; a stacked LSTM reads one patch per step, and its last hidden state feeds a linear
     head for all horizon steps at once; the last value is added back.
+
+    With `n_covariates` K > 0, each LSTM step also reads the covariate rows of its patch
+    (patch_len x K values beside the patch_len targets). With `n_future` F > 0 future-known
+    covariates, a decoder adds a correction to every horizon step h: a small MLP of that
+    step's F covariates and a STEP_CONTEXT-wide slice that a linear map draws from the last
+    hidden state for step h (as TiDE's temporal decoder). Sharing the MLP across steps keeps
+    the parameters few whatever the horizon, and the MLP lets a covariate's effect depend on
+    the state and on the other covariates (demand rises with heat in the afternoon, less at
+    night), which a linear term in the head could not express.
     """
 
     def __init__(self, lookback: int, horizon: int, hidden_size: int, n_layers: int,
-                 dropout: float, n_channels: int, channel_embedding: int, patch_len: int = 1):
+                 dropout: float, n_channels: int, channel_embedding: int, patch_len: int = 1,
+                 n_covariates: int = 0, n_future: int = 0):
         super().__init__()
-        self.lookback, self.patch_len = lookback, patch_len
+        self.lookback, self.horizon, self.patch_len = lookback, horizon, patch_len
         self.embedding = (nn.Embedding(n_channels, channel_embedding)
                           if channel_embedding else None)
-        self.lstm = nn.LSTM(patch_len + channel_embedding, hidden_size, n_layers,
-                            batch_first=True, dropout=dropout if n_layers > 1 else 0.0)
+        self.lstm = nn.LSTM(patch_len * (1 + n_covariates) + channel_embedding, hidden_size,
+                            n_layers, batch_first=True,
+                            dropout=dropout if n_layers > 1 else 0.0)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, horizon)
+        # created after the others: without covariates the random initialisation is unchanged
+        self.step_context = self.decoder = None
+        if n_future:
+            self.step_context = nn.Linear(hidden_size, horizon * STEP_CONTEXT)
+            self.decoder = nn.Sequential(nn.Linear(STEP_CONTEXT + n_future, hidden_size),
+                                         nn.ReLU(), nn.Linear(hidden_size, 1))
 
-    def forward(self, x: torch.Tensor, channel_ids: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, channel_ids: torch.Tensor,
+                covariates: Covariates | None = None) -> torch.Tensor:
+        """x (N, lookback), channel_ids (N,), covariates ((N, lookback, K), (N, horizon, F))
+        -> (N, horizon)."""
+        n = len(x)
         anchor = x[:, -1:]  # (N, 1)
-        inputs = (x - anchor).reshape(len(x), -1, self.patch_len)  # (N, L / patch_len, patch)
+        inputs = (x - anchor).reshape(n, -1, self.patch_len)  # (N, L / patch_len, patch)
+        if covariates is not None:  # each step's patch_len covariate rows, flattened
+            rows = covariates[0].reshape(n, inputs.shape[1], -1)  # (N, L / patch, patch * K)
+            inputs = torch.cat([inputs, rows], dim=-1)
         if self.embedding is not None:
             emb = self.embedding(channel_ids)[:, None, :].expand(-1, inputs.shape[1], -1)
             inputs = torch.cat([inputs, emb], dim=-1)
         encoded, _ = self.lstm(inputs)
-        return self.head(self.dropout(encoded[:, -1])) + anchor
+        state = self.dropout(encoded[:, -1])  # (N, hidden)
+        out = self.head(state)
+        if self.decoder is not None and covariates is not None:
+            context = self.step_context(state).reshape(n, self.horizon, STEP_CONTEXT)
+            steps = torch.cat([context, covariates[1]], dim=-1)  # (N, H, STEP_CONTEXT + F)
+            out = out + self.decoder(steps).squeeze(-1)
+        return out + anchor
 
 
 class LSTMModule(ForecastModule):
-    """Trains `LSTMNet` on (B, C, lookback + horizon) windows; NaN targets are masked."""
+    """Trains `LSTMNet` on (B, C, lookback + horizon) windows, with their covariates when
+    there are any (`txl_ts.lookback.CovariateWindows`); NaN targets are masked."""
 
     def __init__(self, net: LSTMNet, lr: float, weight_decay: float):
         super().__init__(lr, weight_decay)
         self.net = net
 
-    def loss(self, batch: torch.Tensor) -> torch.Tensor:
+    def loss(self, batch: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+        batch, covariates = split_batch(batch)
         b, c, _ = batch.shape
         rows = batch.reshape(b * c, -1)
         channel_ids = torch.arange(c, device=rows.device).repeat(b)
         lookback = self.net.lookback
-        return masked_mse(self.net(rows[:, :lookback], channel_ids), rows[:, lookback:])
+        return masked_mse(self.net(rows[:, :lookback], channel_ids,
+                                   repeat_per_channel(covariates, c)), rows[:, lookback:])
+
+
+def repeat_per_channel(covariates: Covariates | None, c: int) -> Covariates | None:
+    """The covariates of N windows for their N * c channel sequences (window-major, as
+    `reshape(N * c, ...)` orders them): every channel reads its window's covariates."""
+    if covariates is None:
+        return None
+    return (covariates[0].repeat_interleave(c, dim=0),
+            covariates[1].repeat_interleave(c, dim=0))
 
 
 @declared
@@ -104,6 +150,12 @@ class LSTMForecaster(LookbackForecaster):
     squared error of forecasts whose origins lie in it; the best epoch's weights are kept.
     The learning rate is constant, so `max_epochs` (100) only bounds the run: early stopping
     (`patience` epochs without a better validation loss) ends it.
+
+    Covariates (`past_covariates`, `future_covariates`, `calendar`, `holidays`): at every
+    step the LSTM reads the covariate rows of its patch beside the targets (past covariates
+    and the history of the future-known ones); the future-known covariates of the horizon
+    reach a per-step decoder after the LSTM (see `LSTMNet`). Every channel reads the same
+    covariates.
 
     Histories shorter than `lookback` rows are rejected with a ValueError naming the minimum
     (no padding: the network never saw padded windows in training).
@@ -218,16 +270,20 @@ class LSTMForecaster(LookbackForecaster):
 
     # ---- the model ----------------------------------------------------------------------
     def _build_net(self, n_channels: int) -> LSTMNet:
+        k, f = self._covariate_dims()
         return LSTMNet(self.lookback_, self.horizon, self.hidden_size, self.n_layers,
-                       float(self.dropout), n_channels, self.channel_embedding, self.patch_len_)
+                       float(self.dropout), n_channels, self.channel_embedding, self.patch_len_,
+                       n_covariates=k, n_future=f)
 
     def _build_module(self, net: LSTMNet) -> LSTMModule:
         return LSTMModule(net, float(self.lr), float(self.weight_decay))
 
-    def _forward(self, windows: torch.Tensor) -> torch.Tensor:
+    def _forward(self, windows: torch.Tensor,
+                 covariates: Covariates | None = None) -> torch.Tensor:
         n, c, length = windows.shape  # channels are separate sequences through one network
         ids = torch.arange(c, device=windows.device).repeat(n)
-        return self.net_(windows.reshape(n * c, length), ids).reshape(n, c, -1)
+        return self.net_(windows.reshape(n * c, length), ids,
+                         repeat_per_channel(covariates, c)).reshape(n, c, -1)
 
     # ---- persistence ----------------------------------------------------------------------
     def _extra_state(self) -> dict[str, Any]:

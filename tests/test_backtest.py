@@ -326,3 +326,16 @@ def test_longer_model_horizon_reads_future_covariates_beyond_the_scored_steps():
     assert res.n_windows == 29
     with pytest.raises(ValueError, match="future covariates over its whole horizon"):
         backtest({"n": model}, df, 4, start=120)  # the last cutoff has only 4 rows after it
+
+
+@pytest.mark.parametrize("window,train_size", [("expanding", None), ("sliding", 60)])
+def test_refits_with_future_covariates_forecast_as_one_fit(window, train_size):
+    """Refitted blocks get their horizon's covariate rows too (naive forecasts do not depend
+    on the fit, so every block must give the single fit's forecasts)."""
+    df = covariate_frame()
+    model = NaiveForecaster(horizon=4, targets=["y"], future_covariates=["temp"])
+    once = backtest({"n": model}, df, 4, start=120, stride=2)
+    blocks = backtest({"n": model}, df, 4, start=120, stride=2, refit=3, window=window,
+                      train_size=train_size)
+    assert blocks.metrics.loc["n", "n_fits"] == -(-once.n_windows // 3)
+    assert_close(blocks.predictions["n"], once.predictions["n"], np.float64)

@@ -252,3 +252,90 @@ def test_txl_refit_clones(tiny_txl):
     assert res.models["txl"] is not model
     assert res.models["txl"].fit_summary_["n_train_rows"] + \
         res.models["txl"].fit_summary_["n_val_rows"] == 120
+
+
+# ---- covariates -----------------------------------------------------------------------------
+def covariate_frame(n: int = 160, seed: int = 1) -> pd.DataFrame:
+    """Hourly y driven by a future-known temperature, with a past-only meter beside it."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    temp = np.cumsum(0.3 * rng.standard_normal(n))
+    meter = rng.standard_normal(n)
+    y = 2 * temp + 0.5 * np.sin(2 * np.pi * t / 24) + 0.05 * rng.standard_normal(n)
+    return pd.DataFrame({"y": y, "temp": temp, "meter": meter},
+                        index=pd.date_range("2024-01-01", periods=n, freq="h"))
+
+
+COVARIATE_ROLES = dict(future_covariates=["temp"], past_covariates=["meter"], calendar="auto")
+
+
+def tiny_dlinear(horizon: int = 4, **roles):
+    from txl_ts.baselines import DLinearForecaster
+
+    return DLinearForecaster(horizon=horizon, lookback=24, max_epochs=2, random_state=0,
+                             trainer_kwargs={"enable_progress_bar": False}, **roles)
+
+
+@pytest.mark.filterwarnings("ignore:model 'dlinear' has:UserWarning")  # 2 epochs: untrained
+def test_backtest_with_covariates_equals_a_predict_loop():
+    """Each rolling forecast is `predict(history=df[:c + 1], future=df[c + 1 : c + 1 + H])`:
+    the frame's own future covariates are the known future, and only the target is scored."""
+    df = covariate_frame()
+    models = {"dlinear": tiny_dlinear(**COVARIATE_ROLES),
+              "naive": NaiveForecaster(horizon=4, **COVARIATE_ROLES)}
+    res = backtest(models, df, 4, start=130, train_end=110, stride=3, coverage=0.8)
+    assert res.columns == ["y"] and res.y.shape == (res.n_windows, 4, 1)
+    assert_close(res.scaler.mean_, np.array([df["y"].iloc[:110].mean()]), np.float64, ops=110)
+    for name, model in res.models.items():
+        for i, c in enumerate(res.cutoffs):
+            expected = model.predict(history=df.iloc[: c + 1],
+                                     future=df.iloc[c + 1 : c + 1 + 4]).to_numpy()
+            # DLinear computes in float32, batched here against one window there
+            assert_close(res.predictions[name][i], expected, np.float32, ops=24)
+    long = res.forecasts  # per-window intervals still come with the forecasts
+    assert set(long["column"]) == {"y"}
+    assert (long["lower_80"] <= long["y_hat"]).all() and (long["y_hat"] <= long["upper_80"]).all()
+    assert (long["upper_80"] > long["lower_80"]).any()
+
+
+def test_covariate_columns_are_never_scored():
+    df = covariate_frame()
+    with_covariates = backtest({"n": NaiveForecaster(horizon=4, **COVARIATE_ROLES)}, df, 4,
+                               start=120)
+    targets_only = backtest({"n": NaiveForecaster(horizon=4)}, df[["y"]], 4, start=120)
+    scores = ["mse", "mae", "mse_orig", "mae_orig", "smape", "mase", "mse_vs_snaive"]
+    pd.testing.assert_frame_equal(with_covariates.metrics[scores],
+                                  targets_only.metrics[scores])
+    # explicit targets ignore every other column too
+    explicit = backtest({"n": NaiveForecaster(horizon=4, targets=["y"])}, df, 4, start=120)
+    pd.testing.assert_frame_equal(explicit.metrics[scores], targets_only.metrics[scores])
+
+
+def test_models_must_agree_on_the_targets():
+    df = covariate_frame()
+    with pytest.raises(ValueError, match="forecast different columns"):
+        backtest({"a": NaiveForecaster(horizon=4, future_covariates=["temp"],
+                                       past_covariates=["meter"]),
+                  "b": NaiveForecaster(horizon=4)}, df, 4, start=120)
+
+
+def test_longer_model_horizon_reads_future_covariates_beyond_the_scored_steps():
+    df = covariate_frame()
+    model = NaiveForecaster(horizon=8, future_covariates=["temp"], targets=["y"])
+    res = backtest({"n": model}, df, 4, start=120, end=152)  # 8 rows left after the last cutoff
+    assert res.n_windows == 29
+    with pytest.raises(ValueError, match="future covariates over its whole horizon"):
+        backtest({"n": model}, df, 4, start=120)  # the last cutoff has only 4 rows after it
+
+
+@pytest.mark.parametrize("window,train_size", [("expanding", None), ("sliding", 60)])
+def test_refits_with_future_covariates_forecast_as_one_fit(window, train_size):
+    """Refitted blocks get their horizon's covariate rows too (naive forecasts do not depend
+    on the fit, so every block must give the single fit's forecasts)."""
+    df = covariate_frame()
+    model = NaiveForecaster(horizon=4, targets=["y"], future_covariates=["temp"])
+    once = backtest({"n": model}, df, 4, start=120, stride=2)
+    blocks = backtest({"n": model}, df, 4, start=120, stride=2, refit=3, window=window,
+                      train_size=train_size)
+    assert blocks.metrics.loc["n", "n_fits"] == -(-once.n_windows // 3)
+    assert_close(blocks.predictions["n"], once.predictions["n"], np.float64)

@@ -236,3 +236,38 @@ def test_scoreboard_shows_the_patchtst_peer_where_it_ran(tmp_path):
     assert cells[2:5] == ["-", "-", "-"] and "test gpu" in row  # other horizons never ran
     assert make_results.peer_row("WTH", peers) == []
     assert make_results.peer_reports(tmp_path / "absent") == {}
+
+
+# ---- covariates -----------------------------------------------------------------------------
+def test_covariates_reach_every_model_and_only_the_targets_are_scored(tmp_path):
+    """With `temp` a covariate, the naives score `load` alone: exactly what they score on a
+    file without `temp`; every model gets the roles and the report records them."""
+    import pandas as pd
+
+    from txl_ts.benchmark import run_benchmark
+
+    path = _half_hourly_csv(tmp_path / "site.csv")
+    alone = tmp_path / "load_only.csv"
+    pd.read_csv(path)[["date", "load"]].to_csv(alone, index=False)
+    data = {"future_covariates": ("temp",), "calendar": ("day_of_week",),
+            "holidays": ("AU", "VIC")}
+    report = run_benchmark(str(path), 12, ["naive", "snaive"], log=lambda msg: None,
+                           data=data)
+    plain = run_benchmark(str(alone), 12, ["naive", "snaive"], log=lambda msg: None)
+    roles = {"targets": ["load"], "future_covariates": ["temp"], "calendar": ["day_of_week"],
+             "holidays": ["AU", "VIC"]}
+    assert report["roles"] == roles and plain["roles"] == {}
+    assert report["scored_columns"] == ["load"] and report["columns"] == ["load", "temp"]
+    for name, entry in report["models"].items():
+        assert {k: entry["params"][k] for k in roles} == roles
+        for metric in ("mse", "mae", "mse_orig", "smape", "mase"):
+            assert entry["mean"][metric] == plain["models"][name]["mean"][metric]
+    assert "scored on ['load']; future covariates ['temp']" in markdown_table(report)
+
+
+def test_roles_are_set_by_their_own_flags_not_by_model_parameters():
+    with pytest.raises(ValueError, match=r"\['future_covariates'\] set column roles.*"
+                                         "--future-covariates"):
+        make_model("dlinear", 12, model_params={"dlinear": {"future_covariates": ["temp"]}})
+    model = make_model("snaive", 12, roles={"targets": ["y"], "past_covariates": ["p"]})
+    assert model.targets == ["y"] and model.past_covariates == ["p"] and model.season == 24

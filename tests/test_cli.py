@@ -169,3 +169,80 @@ def test_csv_options_choose_columns_and_split(tmp_path, capsys):
     renamed.write_text(path.read_text().replace("date,", "stamp,", 1))
     df, _ = load_protocol(str(renamed), target="load,temp".split(","), time_col="stamp")
     assert list(df.columns) == ["load", "temp"] and df.index.freqstr == "h"
+
+
+# ---- covariate options --------------------------------------------------------------------
+def test_covariate_flags_parse():
+    from txl_ts.frames.calendar import FEATURES
+
+    assert cli.CALENDAR_FEATURES == FEATURES
+    parser = cli.build_parser()
+    for command in ("benchmark", "tune"):
+        args = parser.parse_args([command, "--dataset", "ETTh1", "--target", "OT",
+                                  "--past-covariates", "HUFL, HULL", "--future-covariates",
+                                  "MUFL", "--calendar", "time_of_day,weekend",
+                                  "--holidays", "AU:VIC"])
+        assert args.target == ["OT"] and args.past_covariates == ("HUFL", "HULL")
+        assert args.future_covariates == ("MUFL",)
+        assert args.calendar == ("time_of_day", "weekend") and args.holidays == ("AU", "VIC")
+        args = parser.parse_args([command, "--dataset", "ETTh1", "--calendar", "auto",
+                                  "--holidays", "us"])
+        assert args.calendar == "auto" and args.holidays == "US"
+        assert args.past_covariates is args.future_covariates is None
+        assert parser.parse_args([command, "--dataset", "ETTh1", "--calendar", "none"]
+                                 ).calendar is None
+
+
+@pytest.mark.parametrize("flag,value,message", [
+    ("--calendar", "hour", "unknown calendar feature 'hour'"),
+    ("--holidays", "AU:", "AU:VIC"),
+    ("--holidays", "12", "country code"),
+    ("--past-covariates", "a,b,a", "'a' is named twice"),
+    ("--future-covariates", ",", "at least one column"),
+])
+def test_bad_covariate_flags_are_argument_errors(flag, value, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.build_parser().parse_args(["benchmark", "--dataset", "ETTh1", flag, value])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert flag in err and message in err and len(err.strip().splitlines()) == 2
+
+
+@pytest.mark.parametrize("command", ["benchmark", "tune"])
+@pytest.mark.parametrize("argv,expected", [
+    (["--future-covariates", "humidity"], ["'humidity'", "--future-covariates"]),
+    (["--past-covariates", "temp,price"], ["'price'", "--past-covariates"]),
+    (["--target", "load", "--future-covariates", "load"], ["'load'", "--target",
+                                                            "--future-covariates"]),
+    (["--past-covariates", "temp", "--future-covariates", "temp"], ["'temp'", "one role"]),
+    (["--past-covariates", "load,temp"], ["every column is a covariate"]),
+    (["--holidays", "AU:ZZZ"], ["ZZZ"]),
+])
+def test_covariate_errors_are_one_line_naming_the_column_and_the_file(tmp_path, capsys,
+                                                                     command, argv, expected):
+    from txl_ts.__main__ import main
+
+    data = _csv(tmp_path / "site.csv", 300)
+    code = main([command, "--dataset", str(data), "--horizon", "12", *argv])
+    assert code == 1
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    for word in ["site.csv", *expected]:
+        assert word in errors[0], (word, errors[0])
+
+
+def test_bundled_data_sets_take_the_covariate_flags():
+    from txl_ts.benchmark import load_protocol
+    from txl_ts.protocol import model_roles
+
+    past = ("HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL")
+    data = {"target": ("OT",), "past_covariates": past, "calendar": "auto"}
+    df, split = load_protocol("ETTh1", "M", 400, **data)  # ETTh1 "MS"
+    assert list(df.columns) == ["OT", *past] and split.end == 400
+    assert model_roles(df, data) == {"targets": ["OT"], "past_covariates": list(past),
+                                     "calendar": "auto"}
+    # "S" keeps the bundled target and the covariates beside it
+    df, _ = load_protocol("ETTh1", "S", 400, future_covariates=("HUFL",))
+    assert list(df.columns) == ["OT", "HUFL"]
+    assert model_roles(df, {}) == {}  # no covariates: the models take every column

@@ -278,3 +278,31 @@ def test_grid_reruns_a_one_cell_report_without_moving_it_aside(tmp_path):
                       settings=Settings(rows=400), log=lambda msg: None)
     assert result.n_tasks == 1 and result.written == ["ETTh1_M_12_naive"]
     assert not list(out.glob("*.malformed-*"))
+
+
+def test_results_with_and_without_covariates_never_stand_for_one_another(tmp_path):
+    """The roles are part of a cell's settings, fingerprint and file name: a grid with
+    covariates runs its own cells beside those without, and each reruns only itself."""
+    csv, out = _csv(tmp_path / "site.csv"), tmp_path / "grid"
+    plain = Settings()
+    calendar = Settings(data=(("calendar", "auto"),))  # the frame is the same: roles differ
+    covariate = Settings(data=(("future_covariates", ("b",)),))
+
+    def run(settings):
+        return run_grid([str(csv)], [12], ["naive"], seeds=1, out_dir=out,
+                        settings=settings, log=lambda msg: None)
+
+    assert plain.tag == "" and calendar.tag != covariate.tag != ""
+    for settings in (plain, calendar, covariate):
+        assert run(settings).n_tasks == 1
+    files = sorted(p.name for p in out.glob("*.json"))
+    assert files == sorted(["site_M_12_naive.json", f"site_M_12_naive{calendar.tag}.json",
+                            f"site_M_12_naive{covariate.tag}.json"])
+    reports = {name: json.loads((out / name).read_text()) for name in files}
+    assert len({r["data_fingerprint"] for r in reports.values()}) == 3
+    assert len({json.dumps(r["grid_config"]) for r in reports.values()}) == 3
+    with_b = reports[f"site_M_12_naive{covariate.tag}.json"]
+    assert with_b["roles"] == {"targets": ["a"], "future_covariates": ["b"]}
+    assert with_b["models"]["naive"]["params"]["future_covariates"] == ["b"]
+    for settings in (plain, calendar, covariate):  # each finds its own cell finished
+        assert run(settings).n_tasks == 0

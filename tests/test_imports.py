@@ -25,8 +25,8 @@ TOP_LEVEL = ("txl_ts", "benchmarks", "experiments", "examples")
 LAYERS: dict[str, tuple[str, ...]] = {
     # plain helpers: the data layer, frequencies, interval calibration, bundled data,
     # Lightning set-up
-    "foundation": ("txl_ts.frames.*", "txl_ts.params", "txl_ts.threads", "txl_ts.cli",
-                   "txl_ts.protocol", "txl_ts.metrics",
+    "foundation": ("txl_ts.frames.*", "txl_ts.params", "txl_ts.threads", "txl_ts.cli_roles",
+                   "txl_ts.cli", "txl_ts.protocol", "txl_ts.metrics",
                    "txl_ts.seasonality", "txl_ts.conformal",
                    "txl_ts.datasets", "txl_ts.training"),
     # the Transformer-XL network, its memory, streaming and training module

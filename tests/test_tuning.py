@@ -15,7 +15,7 @@ import pytest
 import torch
 from tolerance import assert_close
 
-from txl_ts import TXLForecaster, tuning
+from txl_ts import TXLForecaster, studies, tuning
 from txl_ts.__main__ import main
 from txl_ts.datasets import load
 from txl_ts.tuning import default_search_space, tune, validation_mse
@@ -384,3 +384,87 @@ def test_tune_out_dir_that_is_a_file_is_an_error(tmp_path, capsys):
     assert main(["tune", "--dataset", "ETTh1", "--n-trials", "1", "--out-dir", str(path)]) == 1
     err = capsys.readouterr().err
     assert f"error: --out-dir {path} is an existing file" in err and "Traceback" not in err
+
+
+# ---- covariates ---------------------------------------------------------------------------
+def covariate_series(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    """y driven by a future-known temperature, with a past-only meter beside it."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    temp = np.cumsum(0.3 * rng.standard_normal(n))
+    return pd.DataFrame(
+        {"y": 2 * temp + 0.5 * np.sin(2 * np.pi * t / 24) + 0.05 * rng.normal(size=n),
+         "temp": temp, "meter": rng.normal(size=n)},
+        index=pd.date_range("2020-01-01", periods=n, freq="h"))
+
+
+ROLES = {"future_covariates": ["temp"], "past_covariates": ["meter"], "calendar": "auto"}
+
+
+class RoleSpy(TXLForecaster):
+    """Records the roles of every model the search fits."""
+
+    fitted: list[dict] = []
+
+    def fit(self, df, validation_data=None):
+        RoleSpy.fitted.append({k: self.get_params()[k] for k in ROLES})
+        return super().fit(df, validation_data)
+
+
+def test_tune_passes_the_roles_to_every_trial_and_scores_the_targets_only(monkeypatch):
+    monkeypatch.setattr(tuning, "TXLForecaster", RoleSpy)
+    RoleSpy.fitted = []
+    result = tune(covariate_series(), horizon=8, n_trials=2, storage=None, val_size=100,
+                  pruner="none", fixed_params={**TINY, "max_epochs": 1, **ROLES},
+                  search_space=lambda t: {"dropout": t.suggest_float("dropout", 0.0, 0.2)})
+    assert [t.state for t in result.study.trials] == [State.COMPLETE] * 2
+    assert RoleSpy.fitted == [ROLES] * 3  # two trials and the refit
+    model = result.best_model
+    assert model.columns_ == ["y"] and model.roles_.future == ("temp",)
+    assert {k: result.best_model_params[k] for k in ROLES} == ROLES
+    # the score is the targets' MSE: the refit reproduces it, from the same backtest
+    assert_close(validation_mse(model, covariate_series(), 300), result.best_value,
+                 torch.float32)
+    assert result.study.user_attrs[studies.ATTR]["fixed_params"]["future_covariates"] == ["temp"]
+
+
+def test_declared_search_entries_are_searched_without_a_list_here(monkeypatch):
+    """A parameter that a model declares with `search=` (a covariate encoder's, say) is
+    sampled by the default space and started at its default: nothing in tuning lists them."""
+    from txl_ts import search_space
+    from txl_ts.params import Choice, Relative
+
+    monkeypatch.setitem(search_space.SEARCH, "weight_decay", Choice((0.0, 1e-4, 0.01)))
+    monkeypatch.setitem(search_space.SEARCH, "patience",  # a unit the tuner does not know
+                        Relative((1, 2), unit="something new"))
+    assert search_space._draw_order()[-2:] == ("weight_decay", "patience")
+    trial = optuna.create_study().ask()
+    sampled = default_search_space()(trial)
+    assert sampled["weight_decay"] in (0.0, 1e-4, 0.01) and "patience" not in sampled
+    data = search_space.data_space(covariate_series(), 8, dict(ROLES))
+    assert data.defaults["weight_decay"] == TXLForecaster().weight_decay
+    assert search_space.first_trial(data, data.search_space(dict(ROLES)))["weight_decay"] == \
+        TXLForecaster().weight_decay
+
+
+def test_cli_tune_fixes_the_roles_and_names_the_study_apart(monkeypatch, tmp_path):
+    calls = {}
+
+    def fake_tune(df, **kwargs):
+        calls.update(kwargs, df=df)
+        study = optuna.create_study()
+        study.add_trial(optuna.trial.create_trial(value=0.5))
+        return tuning.TuneResult(study, {"lr": 0.01}, None, 0.5, None)
+
+    monkeypatch.setattr(tuning, "tune", fake_tune)
+    csv = tmp_path / "site.csv"
+    covariate_series(600).rename_axis("date").to_csv(csv)
+    argv = ["tune", "--dataset", str(csv), "--horizon", "24", "--storage", "memory"]
+    assert main([*argv, "--future-covariates", "temp", "--past-covariates", "meter",
+                 "--calendar", "auto", "--holidays", "AU:VIC"]) == 0
+    assert calls["fixed_params"] == {"targets": ["y"], **ROLES, "holidays": ("AU", "VIC")}
+    assert list(calls["df"].columns) == ["y", "meter", "temp"]
+    with_roles = calls["study_name"]
+    assert with_roles.startswith("site-h24-cov-")
+    assert main(argv) == 0
+    assert calls["study_name"] == "site-h24" and calls["fixed_params"] == {}

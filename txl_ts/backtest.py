@@ -13,6 +13,13 @@ cutoffs (all of it, or the last `train_size` rows) and forecasts that block.
 With `coverage`, each model's conformal intervals (the half widths it stored at fit, see
 `txl_ts.conformal`) are placed around the same rolling forecasts, so intervals cost no extra
 forecasting pass, and scored by their empirical coverage, mean width and interval score.
+
+Covariates (`txl_ts.frames.roles`): `df` holds the targets and the models' covariate columns.
+Only the targets (each model's `columns_`) are scored. A model with future covariates reads
+their values over each window's horizon from `df` itself, as
+`predict(history=df[:c + 1], future=df[c + 1 : c + 1 + H])` would: the *actual* values. With
+measured temperatures where a deployment would have temperature forecasts, the scores are an
+optimistic bound: the forecast errors of the covariates are not in them.
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .conformal import check_levels
 from .frames.checks import check_positive_int
-from .frames.validate import validate_frame
+from .frames.roles import as_labels
+from .frames.validate import Series, validate_frame
 from .metrics import (
     ModelScores,
     level_tag,
@@ -222,8 +230,12 @@ def backtest(
         `refit`), so their horizon must be at least `horizon` and their columns those of
         `df`.
     df : DataFrame
-        The whole series, training rows included: a regular DatetimeIndex (or `time_col`)
-        and numeric target columns.
+        The whole series, training rows included: a regular DatetimeIndex (or `time_col`),
+        the numeric target columns and the models' covariate columns. The targets are the
+        models' (`columns_` of a fitted model, else its `targets`, else every numeric column
+        that is not one of its covariates); all models must forecast the same ones, and
+        only they are scored. Future covariates over each horizon are read from `df` (their
+        actual values: an optimistic bound when a deployment would use forecasts of them).
     horizon : int
         Steps scored after each cutoff. A model with a longer horizon is scored on its first
         `horizon` steps.
@@ -285,8 +297,10 @@ def backtest(
     ValueError
         If a number is not a positive integer, `window` is unknown, `train_size` is
         missing or misplaced, the span holds no window, a timestamp is not in `df`, a
-        model's horizon is shorter than `horizon` or its columns differ from `df`'s, or a
-        model has no calibration while `coverage` is given.
+        model's horizon is shorter than `horizon`, the models forecast different columns,
+        a model with future covariates needs rows after the end of `df` (its horizon
+        reaches past it from the last cutoff), or a model has no calibration while
+        `coverage` is given.
     FloatingPointError
         If a model produces non-finite forecasts.
     """
@@ -304,7 +318,7 @@ def backtest(
         check_positive_int(train_size=train_size)
     elif train_size is not None:
         raise ValueError('train_size applies only to window="sliding"')
-    series = validate_frame(df, time_col=time_col, name="df")
+    series = _target_series(models, df, time_col)
     index, values, n_rows = series.index, series.values, len(series.index)
     start = _position(start, index, "start")
     end = n_rows if end is None else _position(end, index, "end", inclusive_end=True)
@@ -372,10 +386,20 @@ def backtest(
             half = None if levels is None else _half_widths(name, fitted, levels, horizon)
             if half is not None:
                 block_half_widths.setdefault(name, []).append((len(block), half))
+            ahead = _rows_ahead(fitted)
+            if ahead and int(block[-1]) + ahead >= n_rows:
+                raise ValueError(
+                    f"model {name!r} reads its future covariates over its whole horizon "
+                    f"({ahead} steps), but df ends {n_rows - 1 - int(block[-1])} rows after "
+                    f"the last cutoff; end the scored span earlier or fit the model with "
+                    f"horizon={horizon}")
             for chunk in np.array_split(block, -(-len(block) // chunk_size)):
                 began = time.perf_counter()
-                y_hat = np.asarray(fitted.rolling_forecasts(df.iloc[lo : chunk[-1] + 1],
-                                                            chunk - lo), dtype=np.float64)
+                # the rows each forecast may read: up to its cutoff, plus the future
+                # covariates' rows over the model's horizon after the chunk's last cutoff
+                rows_seen = df.iloc[lo : min(n_rows, chunk[-1] + 1 + ahead)]
+                y_hat = np.asarray(fitted.rolling_forecasts(rows_seen, chunk - lo),
+                                   dtype=np.float64)
                 score.predict_seconds += time.perf_counter() - began
                 y_hat = y_hat[:, :horizon]  # a longer-horizon model is scored on its start
                 if y_hat.shape != (len(chunk), horizon, values.shape[1]):
@@ -414,6 +438,38 @@ def backtest(
         predictions=predictions, target_index=index, coverage=levels, half_widths=half_widths,
         block_half_widths=block_half_widths,
     )
+
+
+def _model_targets(model: Any, df: pd.DataFrame, time_col: str | None) -> list:
+    """The columns `model` forecasts on `df`: its `columns_` once fitted, else its
+    `targets`, else every numeric column that is not one of its covariates."""
+    if _is_fitted(model) and getattr(model, "columns_", None) is not None:
+        return list(model.columns_)
+    covariates = [*as_labels(getattr(model, "past_covariates", None), "past_covariates"),
+                  *as_labels(getattr(model, "future_covariates", None), "future_covariates")]
+    return list(validate_frame(df, time_col=time_col, targets=getattr(model, "targets", None),
+                               name="df", exclude=covariates).columns)
+
+
+def _target_series(models: Mapping[str, Any], df: pd.DataFrame,
+                   time_col: str | None) -> Series:
+    """`df`'s target values (the columns every model forecasts; never a covariate)."""
+    chosen: dict[str, list] = {name: _model_targets(model, df, time_col)
+                               for name, model in models.items()}
+    first_name, targets = next(iter(chosen.items()))
+    for name, columns in chosen.items():
+        if columns != targets:
+            raise ValueError(f"models {first_name!r} and {name!r} forecast different columns "
+                             f"of df ({targets} and {columns}); pass the same targets=[...] "
+                             "(and covariate roles) to every model")
+    return validate_frame(df, time_col=time_col, targets=targets, name="df")
+
+
+def _rows_ahead(model: Any) -> int:
+    """Rows after a cutoff that `rolling_forecasts` needs in its frame: the model's horizon
+    when it reads future covariates over it (`roles_.future`), else none."""
+    roles = getattr(model, "roles_", None)
+    return int(model.horizon) if roles is not None and roles.future else 0
 
 
 def _fit(model: Any, train: pd.DataFrame, valid: pd.DataFrame | None) -> tuple[Any, float]:

@@ -20,6 +20,12 @@ Protocol (as in the Informer / Autoformer / PatchTST line of work, but scoring e
 A report records `capped: true` (and why, in `capped_by`) when `--rows`, `--max-epochs` or a
 model parameter that sub-samples training windows was used: such runs are not scoreboard runs.
 
+Covariates: `--past-covariates`, `--future-covariates`, `--calendar` and `--holidays` give every
+model the same roles (`targets=`, `past_covariates=`, ... : `protocol.model_roles`); only the
+targets are scored, and the report records the roles (`roles`). Future covariates over the
+test windows are the file's own values: an optimistic bound when a deployment would forecast
+them (see `txl_ts.backtest`).
+
 `--out-dir DIR` runs a grid of data sets x horizons x models x seeds in worker processes, one
 JSON report per cell (see `txl_ts.grid`, where the command starts).
 """
@@ -52,6 +58,7 @@ from .protocol import (  # noqa: F401  (the protocol, as the grid and scripts im
     dataset_label,
     is_file,
     load_protocol,
+    model_roles,
     seasons_of,
     split_rows,
 )
@@ -80,6 +87,7 @@ MODEL_PARAM_GROUPS = tuple(group for group in GROUP_CLASSES if group != "txl")
 # Which group configures each model (both ARIMA variants share "arima", both TXL ones "txl").
 PARAM_GROUP = {name: group for name, (_, cls) in ESTIMATORS.items()
                for group, group_cls in GROUP_CLASSES.items() if group_cls == cls}
+ROLE_PARAMS = ("targets", "past_covariates", "future_covariates", "calendar", "holidays")
 COVERAGE = (0.8, 0.95)  # conformal interval levels scored for every model
 INTERVAL_METRICS = tuple(f"{m}_{level_tag(c)}" for c in COVERAGE
                          for m in ("coverage", "width", "winkler"))
@@ -106,14 +114,17 @@ def group_params(name: str, txl_params: dict[str, Any] | None,
 def make_model(name: str, horizon: int, seed: int | None = 0, max_epochs: int | None = None,
                txl_params: dict[str, Any] | None = None, accelerator: str = "auto",
                model_params: dict[str, dict[str, Any]] | None = None,
-               seasons: tuple[int | None, int | None] = (24, 168)):
+               seasons: tuple[int | None, int | None] = (24, 168),
+               roles: dict[str, Any] | None = None):
     """A fresh, unfitted forecaster for benchmark model `name`.
 
     `txl_params` go to both TXL variants; `model_params` maps "lstm" / "dlinear" / "arima" to
     extra constructor parameters ("arima" configures both ARIMA variants); `seasons` are the
     data's (`seasons_of`; hourly by default) for the two seasonal naives. A group's
-    parameters must be ones its estimator declares. The run's seed, epoch cap, accelerator
-    and a quiet progress bar go to every model that declares those parameters.
+    parameters must be ones its estimator declares, and not the column roles, which `roles`
+    (`protocol.model_roles`) gives every model, the naives included. The run's seed, epoch
+    cap, accelerator and a quiet progress bar go to every model that declares those
+    parameters.
     """
     from .params import param_names
 
@@ -125,6 +136,11 @@ def make_model(name: str, horizon: int, seed: int | None = 0, max_epochs: int | 
     if unknown:
         raise ValueError(f"unknown {group} parameter(s) {unknown}: {cls.__name__} declares "
                          f"{', '.join(declared)}")
+    role_params = sorted(set(params) & set(ROLE_PARAMS))
+    if role_params:
+        raise ValueError(f"{group} parameter(s) {role_params} set column roles, which apply to "
+                         "every model: use --target, --past-covariates, --future-covariates, "
+                         "--calendar and --holidays instead")
     # each variant's own settings, over the group's
     if name == "txl-nomem":
         params["mem_len"] = 0
@@ -140,7 +156,7 @@ def make_model(name: str, horizon: int, seed: int | None = 0, max_epochs: int | 
                              "week")
         params.update(method="seasonal", season=season)
     model = cls(horizon=horizon)
-    model.set_params(**params)
+    model.set_params(**params, **(roles or {}))
     if group is None:  # the naives: nothing of the run applies
         return model
     extra = {"random_state": seed, "max_epochs": max_epochs, "accelerator": accelerator,
@@ -221,16 +237,21 @@ def _summary(runs: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, fl
 def report_header(dataset: str, horizon: int, features: str, df: pd.DataFrame, split: Split,
                   rows: int | None, max_epochs: int | None, txl_params: dict[str, Any] | None,
                   model_params: dict[str, dict[str, Any]] | None,
-                  machine: dict[str, Any] | None = None) -> dict[str, Any]:
+                  machine: dict[str, Any] | None = None,
+                  roles: dict[str, Any] | None = None) -> dict[str, Any]:
     """The fields of a report that describe the protocol, the machine (this one unless given)
-    and the command; no results yet."""
+    and the command; no results yet. `roles` (`protocol.model_roles`) are recorded as they
+    are ({} without covariates); `scored_columns` are the targets, the columns the metrics
+    cover."""
     return {
         "dataset": dataset_label(dataset), "features": features, "horizon": horizon,
         **({"data_file": str(dataset)} if is_file(dataset) else {}),
         "rows": len(df), "truncated": rows is not None, "split": split.as_dict(),
-        "columns": list(df.columns), "mase_lag": seasons_of(df)[0] or 1,
+        "columns": list(df.columns), "roles": roles or {},
+        "scored_columns": list((roles or {}).get("targets", df.columns)),
+        "mase_lag": seasons_of(df)[0] or 1,
         "protocol": "train-only StandardScaler; MSE/MAE on scaled values over every stride-1 "
-                    "test window, all columns and horizon steps (no drop_last)",
+                    "test window, all target columns and horizon steps (no drop_last)",
         "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine or machine_info(), "argv": sys.argv, "max_epochs": max_epochs,
         "txl_params": txl_params or {}, "model_params": model_params or {}, "models": {},
@@ -240,16 +261,18 @@ def report_header(dataset: str, horizon: int, features: str, df: pd.DataFrame, s
 def run_one(name: str, df: pd.DataFrame, split: Split, horizon: int, seed: int | None, *,
             max_epochs: int | None = None, txl_params: dict[str, Any] | None = None,
             accelerator: str = "auto", model_params: dict[str, dict[str, Any]] | None = None,
+            roles: dict[str, Any] | None = None,
             ) -> tuple[dict[str, Any] | None, str | None, dict[str, Any] | None]:
     """Fit and score one model with one seed: (metrics row, None, params) or
     (None, error message, params) when it fails. The row holds the coverage, width and
     Winkler score of the conformal `COVERAGE` intervals, or None for them (and the reason in
-    `interval_error`) when the validation split is too short to calibrate them."""
+    `interval_error`) when the validation split is too short to calibrate them. `roles`
+    (`protocol.model_roles`) go to the model; the metrics cover its targets only."""
     params = None
     try:
         seasons = seasons_of(df)
         model = make_model(name, horizon, seed, max_epochs, txl_params, accelerator,
-                           model_params, seasons)
+                           model_params, seasons, roles)
         params = model.get_params(deep=False)
         kwargs = dict(start=split.test_start, end=split.end, train_end=split.train_end,
                       mase_lag=seasons[0] or 1, keep_forecasts=False)
@@ -295,7 +318,9 @@ def run_benchmark(dataset: str, horizon: int, models: list[str], *, features: st
                   log=print, data: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run the protocol for every model; returns the JSON-ready report.
 
-    `data`: `load_protocol`'s keyword options for a CSV (target, time_col, val_size).
+    `data`: `load_protocol`'s keyword options (target, time_col, val_size and the covariate
+    roles past_covariates, future_covariates, calendar, holidays), which every model gets
+    through `model_roles`.
 
     Stochastic models (txl, txl-nomem, lstm, dlinear) run with seeds 0..seeds-1 and report
     mean and sample std (ddof=1); deterministic ones run once. A model that fails is reported
@@ -306,9 +331,10 @@ def run_benchmark(dataset: str, horizon: int, models: list[str], *, features: st
         raise ValueError(f"unknown models {unknown}; choose from {list(MODELS)}")
     data = {k: v for k, v in (data or {}).items() if v is not None}
     df, split = load_protocol(dataset, features, rows, **data)
+    roles = model_roles(df, data)
     began = time.perf_counter()
     report = report_header(dataset, horizon, features, df, split, rows, max_epochs, txl_params,
-                           model_params)
+                           model_params, roles=roles)
     if data:
         report["data_options"] = data
     for name in models:
@@ -319,7 +345,7 @@ def run_benchmark(dataset: str, horizon: int, models: list[str], *, features: st
                 f"{name} seed={seed}")
             row, error, seed_params = run_one(
                 name, df, split, horizon, seed, max_epochs=max_epochs, txl_params=txl_params,
-                accelerator=accelerator, model_params=model_params)
+                accelerator=accelerator, model_params=model_params, roles=roles)
             params = seed_params or params
             if row is None:
                 errors.append({"seed": seed, "error": error})
@@ -346,12 +372,23 @@ def _fmt(mean: float | None, std: float | None, digits: int = 4) -> str:
     return f"{mean:.{digits}f}" if std is None else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+def _roles_note(roles: dict[str, Any] | None) -> str:
+    """"; scored on [...]; past covariates [...]; ..." for a report with covariates."""
+    if not roles:
+        return ""
+    names = {"targets": "scored on", "past_covariates": "past covariates",
+             "future_covariates": "future covariates", "calendar": "calendar",
+             "holidays": "holidays"}
+    return "".join(f"; {names[k]} {v}" for k, v in roles.items() if k in names)
+
+
 def markdown_table(report: dict[str, Any]) -> str:
     """One row per model: scaled MSE / MAE (mean ± std over seeds), sMAPE, MASE, timings."""
     lines = [
         f"{report['dataset']} {report['features']} horizon {report['horizon']}, "
         f"{report.get('n_windows', 'n/a')} windows"
-        + (f" (truncated to {report['rows']} rows)" if report.get("truncated") else ""),
+        + (f" (truncated to {report['rows']} rows)" if report.get("truncated") else "")
+        + _roles_note(report.get("roles")),
         "",
         "| model | seeds | MSE | MAE | MSE / seasonal naive | sMAPE % | MASE | fit s | "
         "predict s |",
@@ -407,7 +444,8 @@ def check_counts(args: argparse.Namespace) -> None:
 
 
 def data_options(args: argparse.Namespace) -> dict[str, Any]:
-    """`load_protocol`'s options from `--target`, `--time-col` and `--val-size` (those given).
+    """`load_protocol`'s options from `--target`, `--time-col`, `--val-size` and the covariate
+    flags `--past-covariates`, `--future-covariates`, `--calendar`, `--holidays` (those given).
 
     Parameters
     ----------
@@ -417,12 +455,18 @@ def data_options(args: argparse.Namespace) -> dict[str, Any]:
     Returns
     -------
     dict
-        `target` (a tuple), `time_col` and `val_size`, each only when given.
+        `target`, `past_covariates`, `future_covariates` (tuples), `time_col`, `val_size`,
+        `calendar` ("auto" or a tuple) and `holidays` ("US" or ("AU", "VIC")), each only when
+        given. Hashable values, so that the grid can key its caches on them.
     """
     target = getattr(args, "target", None)
     options = {"target": None if target is None else tuple(target),
                "time_col": getattr(args, "time_col", None),
-               "val_size": getattr(args, "val_size", None)}
+               "val_size": getattr(args, "val_size", None),
+               "past_covariates": getattr(args, "past_covariates", None),
+               "future_covariates": getattr(args, "future_covariates", None),
+               "calendar": getattr(args, "calendar", None),
+               "holidays": getattr(args, "holidays", None)}
     return {k: v for k, v in options.items() if v is not None}
 
 

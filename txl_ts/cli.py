@@ -13,6 +13,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .cli_roles import (  # noqa: F401 - re-exported: the parsers of every option live here
+    CALENDAR_FEATURES,
+    add_role_arguments,
+    calendar_arg,
+    columns_arg,
+    holidays_arg,
+)
+
 # (module, one-line help) of every sub-command
 COMMANDS = {
     "demo": ("txl_ts.demo", "fit on a bundled data set, print and plot a forecast"),
@@ -282,10 +290,12 @@ def targets_arg(text: str) -> list[str]:
 
 
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options that describe a user's CSV (`benchmark` and `tune`)."""
+    """The options that describe a user's CSV and the columns' roles (`benchmark`, `tune`)."""
     parser.add_argument("--target", type=targets_arg, default=None, metavar="COL[,COL...]",
-                        help="CSV: the column(s) to forecast (with --features S: required); "
-                        "bundled data sets: default their target (OT, WetBulbCelsius)")
+                        help="the column(s) to forecast and score. CSV: with --features S "
+                        "required; default every column that is not a covariate. Bundled data "
+                        "sets: default per --features (S: OT, WetBulbCelsius)")
+    add_role_arguments(parser)
     parser.add_argument("--time-col", default=None, metavar="COL",
                         help="CSV: the timestamp column (default: 'date', else the first)")
     parser.add_argument("--val-size", type=val_size_arg, default=None, metavar="N|FRACTION",
@@ -339,8 +349,9 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", type=models_arg, default=["naive", "snaive"],
                         help=f"comma-separated, from {','.join(MODELS)}")
     parser.add_argument("--features", choices=("M", "S"), default="M",
-                        help="M: all columns in and out; S: the target column only (a CSV "
-                        "needs --target)")
+                        help="M: every column that is not a covariate in and out; S: the "
+                        "target column only (a CSV needs --target); covariates are inputs "
+                        "in both")
     _add_data_arguments(parser)
     parser.add_argument("--seeds", type=positive_int, default=1,
                         help="seeds 0..N-1 for the neural models (mean ± std)")
@@ -359,7 +370,8 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:
                      help="one data set and horizon: write the JSON report here")
     out.add_argument("--out-dir", type=Path, default=None,
                      help="grid: one report per (data set, features, horizon, model) cell in "
-                     "DIR/<dataset>_<features>_<horizon>_<model>.json; a rerun resumes")
+                     "DIR/<dataset>_<features>_<horizon>_<model>.json (with covariates "
+                     "..._<model>_cov-<hash of the roles>.json); a rerun resumes")
     parser.add_argument("--jobs", type=positive_int, default=1,
                         help="grid: worker processes (each uses one torch thread on a CPU; "
                         "on a GPU machine they share the GPU)")
@@ -390,7 +402,8 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-dir", type=Path, default=None, metavar="DIR",
                         help="keep the study in DIR/study.db (SQLite; a rerun resumes it)")
     parser.add_argument("--study-name", default=None,
-                        help="default: <dataset>-h<horizon>")
+                        help="default: <dataset>-h<horizon>, with -cov-<hash of the roles> "
+                        "when covariates are given")
     parser.add_argument("--pruner", default="median", choices=("median", "hyperband", "none"))
     parser.add_argument("--seed", type=int, default=0,
                         help="sampler and model seed; give each worker its own")

@@ -5,6 +5,7 @@
 
 Each (data set, features, horizon, model) cell gets one report,
 `DIR/<dataset>_<features>_<horizon>_<model>.json`, in the format of `run_benchmark`'s report
+(with covariate roles, `..._<model>_cov-<hash of the roles>.json`: `Settings.tag`)
 (`models: {name: entry}`). Every seed of a neural model is a task of its own; deterministic
 models run once. A finished seed is kept in `DIR/.parts/` and the cell file is written when
 all its seeds are done. Every file is written atomically (temp file + `os.replace`), so an
@@ -13,6 +14,8 @@ cells and seeds are skipped; failed, missing or unreadable ones run again (`--fo
 everything). A cell or seed finished under other settings (`--rows`, `--max-epochs`, the
 model's parameters) does not count as finished, nor does one whose model had other
 constructor parameters than the model would have now (a default changed since it ran).
+The covariate roles are part of those settings, of the parameters and of the fingerprint
+below, so a result with covariates never passes for one without, nor the other way round.
 
 Every cell report and seed file records `data_fingerprint`, a hash of the frame the cell
 fits and scores (values, index and columns after `--rows`, `--features` and `--target`). A
@@ -86,8 +89,12 @@ def _expected_params(task: Task, settings: Settings) -> dict[str, Any] | None:
     naives, whose season comes from the data."""
     if task.model in ("naive", "snaive", "snaive-weekly"):
         return None
+    roles = settings.model_roles(
+        _protocol(task.dataset, settings.features, settings.rows, settings.data)[0]
+    ) if settings.roles else None
     model = make_model(task.model, task.horizon, task.seed, settings.max_epochs,
-                       settings.txl_params, settings.accelerator, settings.model_params)
+                       settings.txl_params, settings.accelerator, settings.model_params,
+                       roles=roles)
     return _without_seed(_json_safe(model.get_params(deep=False)))
 
 
@@ -196,7 +203,8 @@ def run_grid(datasets: list[str], horizons: list[int], models: list[str], *, see
             for model in models:
                 seed_list = list(range(seeds)) if model in STOCHASTIC else [None]
                 tasks = [Task(dataset, horizon, model, s) for s in seed_list]
-                cell, config = tasks[0].cell(settings.features), settings.config(model)
+                cell = tasks[0].cell(settings.features, settings.tag)
+                config = settings.config(model)
                 expected = _expected_params(tasks[0], settings)
                 report = None if force else _read_json(out_dir / f"{cell}.json",
                                                        _report_problem, model, log)
@@ -237,7 +245,7 @@ def run_grid(datasets: list[str], horizons: list[int], models: list[str], *, see
     counts = {"done": 0, "failed": 0}
 
     def finish(task: Task, out: dict[str, Any]) -> None:
-        cell = task.cell(settings.features)
+        cell = task.cell(settings.features, settings.tag)
         if out["row"] is not None:
             write_json_atomic(_part_path(out_dir, cell, task.seed), out)
             row = out["row"]

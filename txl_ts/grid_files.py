@@ -15,24 +15,35 @@ from typing import Any
 import pandas as pd
 
 
-def fingerprint(df: pd.DataFrame) -> str:
-    """A hash of what a cell computes on: the frame's values, index and columns.
+def fingerprint(df: pd.DataFrame, roles: dict[str, Any] | None = None) -> str:
+    """A hash of what a cell computes on: the frame's values, index and columns, and the
+    columns' covariate roles when there are any.
 
     Parameters
     ----------
     df : pandas.DataFrame
         The frame of the cell, as `load_protocol` returns it.
+    roles : dict, optional
+        The covariate options (JSON values); None or {}: none, and the fingerprint is the
+        frame's alone (as before covariates existed).
 
     Returns
     -------
     str
-        32 hexadecimal digits; equal frames give equal fingerprints.
+        32 hexadecimal digits; equal frames with equal roles give equal fingerprints.
     """
     digest = hashlib.sha256()
     digest.update(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes())
     digest.update(json.dumps([str(c) for c in df.columns]).encode())
     digest.update(json.dumps([str(t) for t in df.dtypes]).encode())
+    if roles:
+        digest.update(json.dumps(roles, sort_keys=True).encode())
     return digest.hexdigest()[:32]
+
+
+def short_hash(obj: Any) -> str:
+    """8 hexadecimal digits of the JSON of `obj` (keys sorted): a short, stable label."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def _report_problem(obj: Any, model: str) -> str | None:

@@ -21,10 +21,13 @@ from .benchmark import (
     machine_info,
     mark_capped,
     model_entry,
+    model_roles,
     report_header,
     run_one,
 )
-from .grid_files import fingerprint
+from .grid_files import fingerprint, short_hash
+
+ROLE_OPTIONS = ("past_covariates", "future_covariates", "calendar", "holidays")
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,11 @@ class Settings:
     accelerator : str
         Lightning's accelerator for the neural models.
     data : tuple of (str, value) pairs
-        `load_protocol`'s CSV options (`target`, `time_col`, `val_size`).
+        `load_protocol`'s options: the CSV's (`target`, `time_col`, `val_size`) and the
+        covariate roles (`past_covariates`, `future_covariates`, `calendar`, `holidays`),
+        which every model gets (`protocol.model_roles`). They are part of `config`, of the
+        data fingerprint and, for the roles, of the cell's file name (`tag`), so results
+        with and without covariates never stand for one another.
     """
 
     features: str = "M"
@@ -53,7 +60,22 @@ class Settings:
     txl_params: dict[str, Any] = field(default_factory=dict)
     model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     accelerator: str = "auto"
-    data: tuple[tuple[str, Any], ...] = ()  # load_protocol's CSV options (target, ...)
+    data: tuple[tuple[str, Any], ...] = ()  # load_protocol's options (target, roles, ...)
+
+    @property
+    def roles(self) -> dict[str, Any]:
+        """The covariate options among `data` ({} without covariates)."""
+        return {k: v for k, v in self.data if k in ROLE_OPTIONS and v is not None}
+
+    @property
+    def tag(self) -> str:
+        """The cell-name suffix of a grid with covariates ("_cov-<hash of the roles>"; ""
+        without), so that such cells do not overwrite those without in one folder."""
+        return f"_cov-{short_hash(_json_safe(self.roles))}" if self.roles else ""
+
+    def model_roles(self, df) -> dict[str, Any]:
+        """The role parameters of every model on `df`, this grid's protocol frame."""
+        return model_roles(df, dict(self.data))
 
     def config(self, model: str) -> dict[str, Any]:
         """The settings that a finished result of `model` must match to be reused.
@@ -84,8 +106,9 @@ class Task:
     model: str
     seed: int | None
 
-    def cell(self, features: str) -> str:
-        return f"{dataset_label(self.dataset)}_{features}_{self.horizon}_{self.model}"
+    def cell(self, features: str, tag: str = "") -> str:
+        """The cell's name: `<dataset>_<features>_<horizon>_<model><tag>` (`Settings.tag`)."""
+        return f"{dataset_label(self.dataset)}_{features}_{self.horizon}_{self.model}{tag}"
 
 
 # ---------------------------------------------------------------- worker side
@@ -111,10 +134,17 @@ def _protocol(dataset: str, features: str, rows: int | None,
     return load_protocol(dataset, features, rows, **dict(data))
 
 
+def _fingerprint(df, data: tuple[tuple[str, Any], ...]) -> str:
+    """The frame's fingerprint, with the covariate roles folded in when there are any (the
+    calendar and holidays change what the models see without changing the frame)."""
+    roles = Settings(data=data).roles
+    return fingerprint(df, _json_safe(roles) if roles else None)
+
+
 @functools.lru_cache(maxsize=16)
 def _data_fingerprint(dataset: str, features: str, rows: int | None,
                       data: tuple[tuple[str, Any], ...]) -> str:
-    return fingerprint(_protocol(dataset, features, rows, data)[0])
+    return _fingerprint(_protocol(dataset, features, rows, data)[0], data)
 
 
 def data_fingerprint(dataset: str, settings: Settings) -> str:
@@ -158,10 +188,10 @@ def run_task(task: Task, settings: Settings) -> dict[str, Any]:
     row, error, params = run_one(
         task.model, df, split, task.horizon, task.seed, max_epochs=settings.max_epochs,
         txl_params=settings.txl_params, accelerator=settings.accelerator,
-        model_params=settings.model_params)
+        model_params=settings.model_params, roles=settings.model_roles(df))
     return _json_safe({
         "task": asdict(task), "config": settings.config(task.model),
-        "data_fingerprint": fingerprint(df), "row": row,
+        "data_fingerprint": _fingerprint(df, settings.data), "row": row,
         "error": error, "params": params, "machine": machine_info(), "started_utc": started,
         "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seconds": time.perf_counter() - began,
@@ -201,7 +231,8 @@ def cell_report(cell_tasks: list[Task], parts: dict[int | None, dict[str, Any]],
     done = [parts[t.seed] for t in cell_tasks]
     report = report_header(first.dataset, first.horizon, settings.features, df, split,
                            settings.rows, settings.max_epochs, settings.txl_params,
-                           settings.model_params, machine=done[0]["machine"])
+                           settings.model_params, machine=done[0]["machine"],
+                           roles=settings.model_roles(df))
     runs, errors, params = [], [], None
     for part in done:
         params = part["params"] or params

@@ -17,16 +17,28 @@ Protocol (as in the Informer / Autoformer / PatchTST line of work, but scoring e
 
 `--rows N` truncates a data set to its first N rows and splits it in the same proportions
 (ETTh: 60/20/20), for quick runs; such results are not comparable with the full protocol.
+
+Covariates (`--past-covariates`, `--future-covariates`, `--calendar`, `--holidays`): the frame
+keeps the targets and the covariate columns, every model gets the roles as parameters
+(`model_roles`), and only the targets are scored (the scaler above is fitted on the targets'
+training rows). Future covariates over each test window are the file's own values, so
+with measured values where a deployment would use forecasts of them the scores are an
+optimistic bound. ETTh1 "MS" is `--target OT --past-covariates HUFL,HULL,MUFL,MULL,LUFL,LULL`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from . import cli, datasets
+from .frames.calendar import resolve_calendar, resolve_holidays
+
+Columns = str | list[str] | tuple[str, ...] | None
 
 ETT_BORDERS = (8640, 11520, 14400)  # 12 / 4 / 4 months of hourly rows
 MASE_LAG = 24  # MASE scaled by the training part's in-sample seasonal-naive (24 h) error
@@ -75,14 +87,19 @@ def split_rows(dataset: str, n_rows: int, truncated: bool = False,
 
 
 def load_protocol(dataset: str, features: str = "M", rows: int | None = None, *,
-                  target: str | list[str] | tuple[str, ...] | None = None,
-                  time_col: str | None = None,
-                  val_size: float | int | None = None) -> tuple[pd.DataFrame, Split]:
-    """The frame (columns per `features`) and the split of the protocol.
+                  target: Columns = None, time_col: str | None = None,
+                  val_size: float | int | None = None, past_covariates: Columns = None,
+                  future_covariates: Columns = None, calendar: Columns = None,
+                  holidays: str | tuple[str, str] | None = None) -> tuple[pd.DataFrame, Split]:
+    """The frame (targets per `features` and `target`, then the covariate columns) and the
+    split of the protocol.
 
-    `target` (one column or several) keeps only those columns, whatever `features` says;
+    `target` (one column or several) keeps only those as targets, whatever `features` says;
     without it "S" keeps a bundled data set's target column, and is an error for a CSV
-    (which column is meant cannot be guessed). `time_col` and `val_size` apply to CSV files
+    (which column is meant cannot be guessed), and "M" every column that is not a
+    covariate. `past_covariates` and `future_covariates` are kept beside the targets;
+    `calendar` and `holidays` are checked here (on the data's frequency) so that a bad name
+    fails before any model runs. `time_col` and `val_size` apply to CSV files
     (`datasets.read_csv`, `split_rows`). Raises ValueError naming the file and the column.
     """
     if features not in ("M", "S"):
@@ -92,30 +109,86 @@ def load_protocol(dataset: str, features: str = "M", rows: int | None = None, *,
                          "bundled data set with a fixed split")
     df = (datasets.read_csv(dataset, time_col) if is_file(dataset)
           else datasets.load(dataset))
-    if target is not None:
-        wanted = [target] if isinstance(target, str) else list(target)
-        missing = [c for c in wanted if c not in df.columns]
-        if missing:
-            raise ValueError(f"{dataset}: no column {missing[0]!r} (--target); columns: "
-                             f"{list(df.columns)}")
-        df = df[wanted]
-    elif features == "S" and is_file(dataset):
-        raise ValueError(f"{dataset}: --features S needs --target COLUMN (the column to "
-                         f"forecast); columns: {list(df.columns)}")
+    df = df[_columns(dataset, df, features, target, past_covariates, future_covariates)]
     if is_file(dataset) and df.isna().to_numpy().any():  # every model would reject it later
         column = df.columns[df.isna().any().to_numpy()][0]
         row = int(np.flatnonzero(df[column].isna().to_numpy())[0])
         raise ValueError(f"{dataset}: column {column!r} has a missing value at row {row} (line "
                          f"{row + 2} of the file, {df.index[row]}); fill or drop it first")
+    try:
+        resolve_calendar(calendar, df.index.freq)
+        resolve_holidays(holidays)
+    except ValueError as err:
+        raise ValueError(f"{dataset}: {err}") from None
     if rows is not None:
         if rows < 200 or rows > len(df):
             raise ValueError(f"rows must be in [200, {len(df)}], got {rows}")
         df = df.iloc[:rows]
     split = split_rows(dataset, len(df), truncated=rows is not None, val_size=val_size)
-    df = df.iloc[: split.end]
-    if features == "S" and target is None:
-        df = df[[datasets.TARGETS[dataset]]]
-    return df, split
+    return df.iloc[: split.end], split
+
+
+def _labels(value: Columns) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _columns(dataset: str, df: pd.DataFrame, features: str, target: Columns,
+             past_covariates: Columns, future_covariates: Columns) -> list[str]:
+    """The columns the protocol keeps: the targets, then the covariates (one role each)."""
+    roles = {"--past-covariates": _labels(past_covariates),
+             "--future-covariates": _labels(future_covariates)}
+    if target is not None:
+        roles = {"--target": _labels(target), **roles}
+    role_of: dict[str, str] = {}
+    for flag, columns in roles.items():
+        for column in columns:
+            if column not in df.columns:
+                raise ValueError(f"{dataset}: no column {column!r} ({flag}); columns: "
+                                 f"{list(df.columns)}")
+            if column in role_of:
+                raise ValueError(f"{dataset}: column {column!r} is given both in "
+                                 f"{role_of[column]} and in {flag}; a column has one role")
+            role_of[column] = flag
+    covariates = [*roles["--past-covariates"], *roles["--future-covariates"]]
+    if target is not None:
+        targets = roles["--target"]
+    elif features == "S" and is_file(dataset):
+        raise ValueError(f"{dataset}: --features S needs --target COLUMN (the column to "
+                         f"forecast); columns: {list(df.columns)}")
+    elif features == "S":
+        targets = [datasets.TARGETS[dataset]]
+        if targets[0] in covariates:
+            raise ValueError(f"{dataset}: column {targets[0]!r} is the target of --features S, "
+                             f"so it cannot also be a covariate")
+    else:
+        targets = [c for c in df.columns if c not in covariates]
+        if not targets:
+            raise ValueError(f"{dataset}: every column is a covariate; nothing is left to "
+                             f"forecast (columns: {list(df.columns)})")
+    return [*targets, *covariates]
+
+
+def model_roles(df: pd.DataFrame, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The role parameters every model of a run gets, from `load_protocol`'s frame and its
+    keyword options `data`: `targets` (the frame's columns that are not covariates),
+    `past_covariates`, `future_covariates`, `calendar`, `holidays`, those that are set; {}
+    when no covariate is (the models then take every column as a target, as before)."""
+    past, future = _labels(data.get("past_covariates")), _labels(data.get("future_covariates"))
+    calendar, holidays = data.get("calendar"), data.get("holidays")
+    if not (past or future or calendar is not None or holidays is not None):
+        return {}
+    roles: dict[str, Any] = {"targets": [c for c in df.columns if c not in (*past, *future)]}
+    if past:
+        roles["past_covariates"] = past
+    if future:
+        roles["future_covariates"] = future
+    if calendar is not None:
+        roles["calendar"] = calendar if isinstance(calendar, str) else list(calendar)
+    if holidays is not None:
+        roles["holidays"] = holidays
+    return roles
 
 
 def seasons_of(df: pd.DataFrame) -> tuple[int | None, int | None]:

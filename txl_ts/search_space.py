@@ -112,7 +112,7 @@ def default_search_space(fixed: dict[str, Any] | None = None, *, patch_len: int 
                 ratio = trial.suggest_categorical(optuna_name(name), rule.ratios)
                 p[name] = max(1, int(value[rule.of] * ratio))
             elif isinstance(rule, Relative):
-                if not relative[name]:
+                if not relative.get(name):  # no unit known for it on this data: the default
                     continue
                 p[name] = trial.suggest_categorical(name, relative[name])
             elif isinstance(rule, Choice):
@@ -194,12 +194,13 @@ def data_space(fit_df: pd.DataFrame, horizon: int, fixed: dict[str, Any]) -> Dat
     for name, rule in SEARCH.items():
         if isinstance(rule, (Choice, IntRange, FloatRange)):
             defaults[name] = params[name]
-        elif isinstance(rule, Relative):
-            defaults[name] = getattr(model, f"{name}_")
+        elif isinstance(rule, Relative):  # None (left to the sampler) if fit resolves none
+            defaults[name] = getattr(model, f"{name}_", None)
         elif isinstance(rule, Ratio):
-            of, resolved = getattr(model, f"{rule.of}_"), getattr(model, f"{name}_")
+            of, resolved = getattr(model, f"{rule.of}_", None), getattr(model, f"{name}_", None)
             defaults[optuna_name(name)] = next(
-                (r for r in rule.ratios if max(1, int(of * r)) == resolved), None)
+                (r for r in rule.ratios if of is not None and resolved is not None
+                 and max(1, int(of * r)) == resolved), None)
     return DataSpace(model.patch_len_, lookbacks, defaults)
 
 

@@ -18,6 +18,14 @@ created by another program) is refused with a message naming it.
 
 The default search space lives in `txl_ts.search_space` and the study handling (storages,
 heartbeats, refusals) in `txl_ts.studies`; their public names are importable from here too.
+The space is every `search=` entry of `TXLForecaster`'s parameter declarations, so a
+parameter declared searchable (a covariate encoder's, say) is searched without a change here.
+
+Covariates: pass the column roles in `fixed_params` (`targets`, `past_covariates`,
+`future_covariates`, `calendar`, `holidays`); every trial's model gets them, the validation
+MSE covers the targets only, and a stored study records them (a resumed study must have the
+same). On the command line, `--target`, `--past-covariates`, `--future-covariates`,
+`--calendar` and `--holidays` do this.
 
 The command line is `python -m txl_ts tune --dataset ETTh1 --horizon 96 ...` (see `run`).
 """
@@ -144,7 +152,8 @@ def split_tail(df: pd.DataFrame, val_size: float | int, horizon: int) -> tuple[i
 def validation_mse(model: TXLForecaster, df: pd.DataFrame, n_fit: int) -> float:
     """The validation score `tune` minimises.
 
-    The MSE in the model's scaled units (StandardScaler of `df[:n_fit]`) over every stride-1
+    The MSE in the model's scaled units (StandardScaler of the targets in `df[:n_fit]`;
+    covariate columns are never scored) over every stride-1
     forecast window that lies entirely in the tail `df[n_fit:]`: cutoffs
     `n_fit - 1 .. len(df) - horizon - 1`, the benchmark protocol applied to the tail.
     Reads only rows of `df`.
@@ -258,8 +267,10 @@ def tune(
         `horizon`.
     fixed_params : dict or None, default None
         `TXLForecaster` parameters for every trial (e.g. `max_epochs`, `patience`,
-        `trainer_kwargs`); they must not overlap the sampled ones. A resumed study must have
-        the same ones (they set the training budget).
+        `trainer_kwargs`, and the column roles `targets`, `past_covariates`,
+        `future_covariates`, `calendar`, `holidays` for a frame with covariates); they must
+        not overlap the sampled ones. A resumed study must have the same ones (they set the
+        training budget and what the model sees).
     refit : bool, default True
         Fit the best parameters once more and return that model; False to skip it.
     show_progress_bar : bool, default False
@@ -402,24 +413,33 @@ def run(args: argparse.Namespace) -> int:
         On a bad data set, storage, study or `--out-dir` (one line on the command line).
     """
     from .benchmark import data_options, dataset_label, load_protocol
+    from .grid_files import short_hash
+    from .protocol import model_roles
 
     optuna.logging.set_verbosity(optuna.logging.INFO)
-    full, split = load_protocol(args.dataset, **data_options(args))
+    data = data_options(args)
+    full, split = load_protocol(args.dataset, **data)
+    roles = model_roles(full, data)  # every trial's model gets them (fixed, not searched)
     # the benchmark's train and validation rows only: the test split never reaches tune
     df = full.iloc[: split.test_start]
     n_fit, n_val = split.train_end, split.test_start - split.train_end
-    fixed: dict[str, Any] = {}
+    fixed: dict[str, Any] = dict(roles)
     if args.max_epochs is not None:
         fixed["max_epochs"] = args.max_epochs
     if args.max_train_batches is not None:
         fixed["trainer_kwargs"] = {"limit_train_batches": args.max_train_batches}
     storage, where = study_storage(args.storage, args.out_dir)
     print(f"study: {where}", flush=True)
+    # a study with covariates is another study: its own default name, so that both can live
+    # in one storage
+    tag = f"-cov-{short_hash(jsonable(roles))}" if roles else ""
+    if roles:
+        print(f"roles: {', '.join(f'{k}={v}' for k, v in roles.items())}", flush=True)
     with sigterm_as_interrupt():
         result = tune(
             df, horizon=args.horizon, n_trials=args.n_trials, timeout=args.timeout,
             storage=storage,
-            study_name=args.study_name or f"{dataset_label(args.dataset)}-h{args.horizon}",
+            study_name=args.study_name or f"{dataset_label(args.dataset)}-h{args.horizon}{tag}",
             pruner=args.pruner, random_state=args.seed, val_size=n_val, fixed_params=fixed,
             refit=args.save_model is not None,
         )

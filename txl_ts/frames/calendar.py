@@ -134,7 +134,9 @@ def _calendar_of(country: str, subdiv: str | None, years: Sequence[int]):
                           ) from err
     try:
         return holidays_package.country_holidays(country, subdiv=subdiv, years=list(years))
-    except NotImplementedError:
+    except NotImplementedError as err:  # the package raises it for a subdivision too
+        if subdiv is not None and "subdivision" in str(err):
+            raise ValueError(f"holidays: {err}") from None
         raise ValueError(f"holidays: unknown country code {country!r} (ISO 3166-1, e.g. 'AU', "
                          "'US', 'DE')") from None
     except (KeyError, ValueError) as err:  # an unknown subdivision

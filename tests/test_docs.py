@@ -15,14 +15,14 @@ import pytest
 
 from txl_ts import TXLForecaster, plotting
 from txl_ts.backtest import backtest
-from txl_ts.grid import run_grid
-from txl_ts.tuning import tune
 from txl_ts.baselines import (
     ARIMAForecaster,
     DLinearForecaster,
     LSTMForecaster,
     NaiveForecaster,
 )
+from txl_ts.grid import run_grid
+from txl_ts.tuning import tune
 
 ESTIMATORS = [TXLForecaster, LSTMForecaster, DLinearForecaster, ARIMAForecaster,
               NaiveForecaster]

@@ -51,7 +51,8 @@ class DataPath:
             min_length_reason=why, name=name, exclude=(*past, *future),
         )
         self.roles_ = resolve_roles(self.past_covariates, self.future_covariates,
-                                    self.calendar, self.holidays, series.freq)
+                                    self.calendar, self.holidays, series.freq,
+                                    span=series.index[-1] - series.index[0])
         return self._with_covariates(series, df, name)
 
     def _roles(self) -> Roles:

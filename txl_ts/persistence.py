@@ -114,6 +114,8 @@ def save_model(model: Any, path: str | Path) -> Path:
             "last_timestamp": model.history_index_[-1].isoformat(),
             "timezone": tz_name(model.history_index_.tz),
             "scaler": scaler_to_json(model.scaler_),
+            # what calendar="auto" resolved to at fit (it depends on the training span)
+            "calendar_features": list(model._roles().calendar),
             "covariate_scaler": (None if covariate_scaler is None
                                  else scaler_to_json(covariate_scaler)),
         },
@@ -477,8 +479,12 @@ def _model_from_config(cls: type, config: dict[str, Any], file: Path):
     model.history_index_ = pd.DatetimeIndex([stamp])
     model.scaler_ = scaler_from_json(scaler_state)
     try:
+        calendar = model.calendar
+        if calendar == "auto" and "calendar_features" in fitted:
+            calendar = _get(fitted, "calendar_features", list, where,
+                            "fitted.calendar_features")
         model.roles_ = resolve_roles(model.past_covariates, model.future_covariates,
-                                     model.calendar, model.holidays, freq)
+                                     calendar, model.holidays, freq)
     except (ValueError, TypeError) as err:
         raise CorruptModelError(f"{where}: field 'params' has invalid covariate roles: {err}"
                                 ) from err

@@ -115,3 +115,12 @@ def test_future_values_mask_the_past_covariates_and_ignore_extra_rows():
     assert np.isnan(x[:, 0]).all()
     np.testing.assert_array_equal(x[:, 1], [2.0, 3.0, 4.0])
     np.testing.assert_array_equal(x[:, 2], [0.0, 0.0, 0.0])  # a Tuesday
+
+
+def test_auto_calendar_leaves_out_cycles_the_training_data_do_not_cover_twice():
+    half_hourly = pd.tseries.frequencies.to_offset("30min")
+    assert cal.auto_features(half_hourly, pd.Timedelta(days=250)) == (
+        "time_of_day", "day_of_week")
+    assert cal.auto_features(half_hourly, pd.Timedelta(days=3 * 365)) == (
+        "time_of_day", "day_of_week", "day_of_year")
+    assert cal.auto_features(half_hourly, pd.Timedelta(days=10)) == ("time_of_day",)

@@ -39,27 +39,38 @@ def typical_step(freq: pd.DateOffset) -> pd.Timedelta:
         return stamps[1] - stamps[0]
 
 
-def auto_features(freq: pd.DateOffset) -> tuple[str, ...]:
-    """The periodic features a step of `freq` resolves (period at least two steps)."""
+def auto_features(freq: pd.DateOffset, span: pd.Timedelta | None = None
+                  ) -> tuple[str, ...]:
+    """The periodic features a step of `freq` resolves (period at least two steps) and, given
+    the `span` of the training data, that it covers at least twice: a model cannot learn a
+    yearly cycle from eight months, and would extrapolate the day of the year into values it
+    never saw (measured on Victoria's demand: the LSTM's test MSE rose from 0.059 to 0.129
+    with day_of_year trained on January to August)."""
     step = typical_step(freq)
     if step < DAY / 2:
-        return ("time_of_day", "day_of_week", "day_of_year")
-    if step < WEEK / 2:
-        return ("day_of_week", "day_of_year")
-    if step < pd.Timedelta(days=28):
-        return ("day_of_year",)
-    if step < pd.Timedelta(days=180):
-        return ("month",)
-    return ()
+        names: tuple[str, ...] = ("time_of_day", "day_of_week", "day_of_year")
+    elif step < WEEK / 2:
+        names = ("day_of_week", "day_of_year")
+    elif step < pd.Timedelta(days=28):
+        names = ("day_of_year",)
+    elif step < pd.Timedelta(days=180):
+        names = ("month",)
+    else:
+        names = ()
+    if span is None:
+        return names
+    return tuple(n for n in names if span >= 2 * PERIODIC[n][0] - 2 * DAY)
 
 
-def resolve_calendar(calendar: object, freq: pd.DateOffset) -> tuple[str, ...]:
-    """The feature names of a `calendar` parameter (None, "auto" or a list of names)."""
+def resolve_calendar(calendar: object, freq: pd.DateOffset,
+                     span: pd.Timedelta | None = None) -> tuple[str, ...]:
+    """The feature names of a `calendar` parameter (None, "auto" or a list of names);
+    "auto" depends on the training data's `span` (see `auto_features`)."""
     if calendar is None:
         return ()
     if isinstance(calendar, str):
         if calendar == "auto":
-            return auto_features(freq)
+            return auto_features(freq, span)
         calendar = [calendar]
     names = list(calendar)  # type: ignore[call-overload]
     unknown = [n for n in names if n not in FEATURES]

@@ -89,8 +89,10 @@ def as_labels(value: object, what: str) -> tuple[Hashable, ...]:
 
 
 def resolve_roles(past_covariates: object, future_covariates: object, calendar: object,
-                  holidays: object, freq: pd.DateOffset) -> Roles:
-    """The roles of a model's parameters at frequency `freq`; ValueError for a column
+                  holidays: object, freq: pd.DateOffset,
+                  span: pd.Timedelta | None = None) -> Roles:
+    """The roles of a model's parameters at frequency `freq`, for training data spanning
+    `span` (calendar="auto" keeps the cycles it covers twice); ValueError for a column
     declared in two roles or an unknown calendar feature or holiday calendar."""
     past = as_labels(past_covariates, "past_covariates")
     future = as_labels(future_covariates, "future_covariates")
@@ -98,7 +100,7 @@ def resolve_roles(past_covariates: object, future_covariates: object, calendar: 
     if both:
         raise ValueError(f"column {both[0]!r} is declared both in past_covariates and in "
                          "future_covariates; a column has one role")
-    roles = Roles(past, future, cal.resolve_calendar(calendar, freq),
+    roles = Roles(past, future, cal.resolve_calendar(calendar, freq, span),
                   cal.resolve_holidays(holidays))
     clash = [c for c in roles.derived_columns if c in roles.frame_columns]
     if clash:

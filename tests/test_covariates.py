@@ -83,7 +83,8 @@ def test_a_missing_future_is_named(fitted, bad, message):
     _, model, df = fitted
     future = future_of(df)
     cases = {None: None, "no column": future.rename(columns={"temp": "t"}),
-             "late": future.iloc[1:], "nan": future.assign(temp=np.where(np.arange(H) == 2, np.nan, future["temp"])),
+             "late": future.iloc[1:],
+             "nan": future.assign(temp=np.where(np.arange(H) == 2, np.nan, future["temp"])),
              "not a frame": future.to_numpy()}
     with pytest.raises((ValueError, TypeError), match=message):
         model.predict(future=cases[bad])

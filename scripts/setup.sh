@@ -23,5 +23,5 @@ if ! python -c "import torch" 2>/dev/null; then
     python -m pip install --quiet "torch==2.13.0"
   fi
 fi
-python -m pip install --quiet -e ".[dev]"
+python -m pip install --quiet -e ".[dev,data]"
 touch "$stamp"

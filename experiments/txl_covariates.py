@@ -7,9 +7,11 @@ MSE of Demand in units standardised by the training rows' mean and std, over tes
 whose origin is every `--stride` rows (1: every window). Only the public API is used.
 
 Variants (`VARIANTS`): no covariates; covariates in the tokens only (their history, as past
-covariates); future covariates with the horizon encoder but the linear path started as the
-seasonal naive (its ARX weights start at zero); and the default, whose ARX linear path is
-warm-started by ridge regression with the covariates.
+covariates); future covariates with the horizon encoder, the linear path ridge-started on the
+lags alone (`linear_init="ridge_lags"`: its ARX weights start at zero); the default, whose
+ARX linear path is warm-started by ridge regression with the covariates, with and without
+the encoder (`covariate_width=0`); and that ridge start alone (a learning rate too small to
+move it).
 
     OMP_NUM_THREADS=1 python -m experiments.txl_covariates --max-epochs 10 --stride 24
     OMP_NUM_THREADS=1 python -m experiments.txl_covariates --variants arx-ridge --stride 1
@@ -40,9 +42,11 @@ COVARIATES = {"future_covariates": ["Temperature", "WorkDay"], "calendar": "auto
 VARIANTS: dict[str, dict[str, Any]] = {
     "none": {"targets": ["Demand"]},
     "tokens-only": {"past_covariates": ["Temperature", "WorkDay"], "calendar": None},
-    "head-encoder": {**COVARIATES, "linear_init": "seasonal"},
+    "head-encoder": {**COVARIATES, "linear_init": "ridge_lags"},
     "arx-ridge-linear": {**COVARIATES, "covariate_width": 0},
     "arx-ridge": {**COVARIATES},
+    # the ridge-started ARX map alone: a learning rate too small to move it
+    "arx-ridge-start": {**COVARIATES, "covariate_width": 0, "lr": 1e-12},
 }
 
 

@@ -281,8 +281,9 @@ class TXLForecaster(BaseForecaster):
         self.net_ = self._build_net(n_channels)
         values = torch.as_tensor(full.T, dtype=torch.float32)  # (C, T)
         x_values = torch.as_tensor(x_full.T, dtype=torch.float32)  # (K, T)
-        ridge = (fit_linear_path(self.net_, grid, values, val_start, x=x_values)
-                 if self.linear_init == "ridge" else {"alpha": None})
+        ridge = (fit_linear_path(self.net_, grid, values, val_start,
+                                 x=x_values if self.linear_init == "ridge" else None)
+                 if self.linear_init != "seasonal" else {"alpha": None})
         # training and validation read the K covariate rows after the C target rows
         values = torch.cat([values, x_values]) if x_full.shape[1] else values  # (C + K, T)
         # window i starts at padded column i * stride: `context` rows before token i's end

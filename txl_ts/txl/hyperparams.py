@@ -118,10 +118,12 @@ TXL_PARAMS = (
           "Training loss: \"huber\" (robust to outliers), \"mse\", or \"mae\" (as "
           "SegRNN). Validation and early stopping always score the MSE.",
           training_only=True),
-    Param("linear_init", "ridge", [Choices("ridge", "seasonal")],
+    Param("linear_init", "ridge", [Choices("ridge", "ridge_lags", "seasonal")],
           "Warm start of the linear path: \"ridge\" fits it by ridge regression towards "
-          "the seasonal naive (or towards repeat-last when that validates over 1% lower); "
-          "\"seasonal\" starts it as the plain seasonal naive.",
+          "the seasonal naive (or towards repeat-last when that validates over 1% lower), "
+          "with the future-known covariates at each step beside the lags (a linear ARX "
+          "map); \"ridge_lags\" fits the lags alone, the covariates' weights starting at "
+          "zero; \"seasonal\" starts it as the plain seasonal naive.",
           training_only=True),
     BATCH_SIZE.but(doc=BATCH_SIZE.doc + " With stateful, the number of parallel "
                    "streams.", search=Choice((16, 32, 64))),

@@ -253,11 +253,11 @@ def fit_linear_path(net: TXLNet, grid: TokenGrid, values: torch.Tensor, val_star
     test MSE 2.7 times larger (BENCHMARKS section 4). They are used only when the training
     rows have no complete lookback at all.
 
-    With future covariates (x: (K, T) scaled covariate rows) the map is a linear ARX map:
-    step h also regresses on phi(x_future[h]) (`txl_ts.txl.covariates.arx_features`), with
-    prior weight zero (`fit_arx_path`).
+    With future covariates and their rows x (K, T) the map is a linear ARX map: step h also
+    regresses on features of x_future[h] (`txl_ts.txl.covariates.arx_features`), with prior
+    weight zero (`fit_arx_path`). Without x only the lags are fitted.
     """
-    if net.future is not None:
+    if net.future is not None and x is not None:
         return fit_arx_path(net, grid, values, x, val_start, chunk)
     cfg = net.config
     padded = grid.pad(values)
@@ -361,17 +361,17 @@ def fit_arx_path(net: TXLNet, grid: TokenGrid, values: torch.Tensor, x: torch.Te
 
     def regressors(o: np.ndarray) -> tuple[torch.Tensor, ...]:
         """Rows (C n) of origins o: lag block (C n, N + 1), covariate features
-        (C n, H, 4 Kf), targets minus mu (C n, H), mu and sigma (C n, 1)."""
+        (C n, H, 2 Q), targets minus mu (C n, H), mu and sigma (C n, 1)."""
         o = torch.as_tensor(o)
         lags, mu, sigma = _normalised_lookback(looks[:, o].reshape(-1, ctx), cfg)
         lags = sigma * torch.cat([lags, lags.new_ones(len(lags), 1)], 1)
         level = recent_level(recent[:, o + ctx - cfg.norm_window].permute(1, 2, 0),
-                             cfg.norm_window)  # (n, 2 Kf)
-        phi = arx_features(horizon_rows(future, o, horizon), level)  # (n, H, 4 Kf)
+                             cfg.norm_window)  # (n, Q)
+        phi = arx_features(horizon_rows(future, o, horizon), level)  # (n, H, 2 Q)
         phi = phi.repeat(values.shape[0], 1, 1)  # every channel's
         return lags, phi, targets[:, o].reshape(-1, horizon) - mu, mu, sigma
 
-    n_z = 4 * cfg.n_future
+    n_z = net.future.arx.shape[1]  # 2 Q
     gram = values.new_zeros(n_in + 1, n_in + 1).double()  # L'L
     cross = values.new_zeros(n_in + 1, horizon).double()  # L'Y
     mixed = values.new_zeros(horizon, n_in + 1, n_z).double()  # L'Z_h
@@ -403,10 +403,10 @@ def fit_arx_path(net: TXLNet, grid: TokenGrid, values: torch.Tensor, x: torch.Te
                                   torch.cat([mixed_flat, cross + lam * prior], 1))
         u = both[:, : horizon * n_z].reshape(n_in + 1, horizon, n_z).permute(1, 0, 2)
         v = both[:, horizon * n_z :]  # (N + 1, H)
-        reduced = z_gram - mixed.transpose(1, 2) @ u  # (H, 4Kf, 4Kf) Schur complement
+        reduced = z_gram - mixed.transpose(1, 2) @ u  # (H, 2Q, 2Q) Schur complement
         rhs = z_cross - torch.einsum("hik,ih->hk", mixed, v)
         for alpha_z in RIDGE_ALPHAS:
-            a = torch.linalg.solve(reduced + alpha_z * n * z_eye, rhs)  # (H, 4 Kf)
+            a = torch.linalg.solve(reduced + alpha_z * n * z_eye, rhs)  # (H, 2 Q)
             yield alpha_z, (v - torch.einsum("hik,hk->ih", u, a), a)
 
     def best_towards(start: torch.Tensor) -> tuple[float | None, tuple, float]:

@@ -318,7 +318,7 @@ class TXLNet(nn.Module):
                       x_future: torch.Tensor, level: torch.Tensor) -> torch.Tensor | None:
         """What the future-known covariates add (..., H) to the forecast from an origin `lag`
         (...) rows after the end of the token whose output is `token_out` (..., F + E), given
-        their horizon rows `x_future` (..., H, Kf) and recent level (..., 2 Kf)
+        their horizon rows `x_future` (..., H, Kf) and recent level (..., Q)
         (`txl_ts.txl.covariates.recent_level`); None without future covariates."""
         if self.future is None:
             return None

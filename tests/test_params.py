@@ -94,7 +94,7 @@ def test_training_only_names_follow_the_flags():
     assert set(TXLForecaster._TRAINING_ONLY_PARAMS) == {
         "accelerator", "trainer_kwargs", "lr", "weight_decay", "dropout", "max_epochs",
         "patience", "batch_size", "random_state", "val_size", "loss", "linear_init",
-        "n_segments", "burn_in", "stateful", "verbose"}
+        "n_segments", "burn_in", "stateful", "verbose", "covariate_dropout"}
     assert set(LSTMForecaster._TRAINING_ONLY_PARAMS) == {
         "accelerator", "trainer_kwargs", "lr", "weight_decay", "dropout", "max_epochs",
         "patience", "batch_size", "random_state", "val_size", "window_step", "verbose"}
@@ -173,6 +173,14 @@ def test_make_model_applies_a_group_and_the_run_settings_where_declared():
 
 
 # ---- the search space -----------------------------------------------------------------------
+def test_covariate_encoder_is_searched_only_with_future_known_covariates():
+    def drawn(fixed):
+        return set(_trials(default_search_space(fixed), 0, 1)[0][1])
+
+    assert not drawn({}) & {"covariate_width", "covariate_dropout"}
+    assert {"covariate_width", "covariate_dropout"} <= drawn({"holidays": "AU"})
+
+
 def test_search_entries_are_drawn_in_a_fixed_order():
     # today's order first (a seed's trials depend on it); a parameter declared searchable
     # later would be drawn after these
@@ -224,6 +232,11 @@ def reference_search_space(fixed: dict[str, Any] | None = None, *, patch_len: in
         pick("dropout", lambda: trial.suggest_float("dropout", 0.0, 0.3))
         pick("lr", lambda: trial.suggest_float("lr", 1e-4, 1e-2, log=True))
         pick("batch_size", lambda: trial.suggest_categorical("batch_size", (16, 32, 64)))
+        # added with covariates: drawn last, and only for models with future-known ones
+        if any(fixed.get(k) for k in ("future_covariates", "calendar", "holidays")):
+            pick("covariate_width",
+                 lambda: trial.suggest_categorical("covariate_width", (0, 16, 32, 64)))
+            pick("covariate_dropout", lambda: trial.suggest_float("covariate_dropout", 0.0, 0.3))
         return p
 
     return space
@@ -248,6 +261,9 @@ def _trials(space, seed: int, n: int) -> list[tuple[dict, dict, dict]]:
     {"fixed": {"n_heads": 8, "stride": 16}},
     {"fixed": {"d_model": 36, "patch_len": 12, "lr": 1e-3}, "patch_len": 24},
     {"fixed": {"d_ff": 64, "mem_len": 0}, "patch_len": 48, "lookbacks": (96,)},
+    {"fixed": {"future_covariates": ["temp"]}, "patch_len": 24, "lookbacks": (48, 96)},
+    {"fixed": {"calendar": "auto", "covariate_width": 0}},
+    {"fixed": {"past_covariates": ["meter"]}},  # past ones only: no encoder to search
 ])
 def test_search_space_samples_exactly_what_it_sampled_before(kwargs):
     for seed in (0, 1):

@@ -76,6 +76,11 @@ class TXLForecaster(BaseForecaster):
     untrained model (the ridge linear forecast) is validated too, and kept when no epoch
     beats it. `loss` is the training loss ("huber", "mse", or "mae" as in SegRNN);
     validation always scores MSE.
+
+    Covariates (`txl_ts.txl.covariates`) enter every token (its covariate rows, embedded
+    beside its values); the future-known ones also enter the horizon, as a linear ARX term of
+    the linear path (ridge-started with the lags) and a per-step encoder of width
+    `covariate_width` that corrects the forecast.
     """
 
     PARAMS = TXL_PARAMS
@@ -96,6 +101,8 @@ class TXLForecaster(BaseForecaster):
         dropout: float = 0.1,
         segment_len: int = 8,
         mem_len: int = 16,
+        covariate_width: int = 32,
+        covariate_dropout: float = 0.1,
         n_segments: int = 4,
         burn_in: int | None = 0,
         stateful: bool = False,
@@ -131,6 +138,8 @@ class TXLForecaster(BaseForecaster):
         self.dropout = dropout
         self.segment_len = segment_len
         self.mem_len = mem_len
+        self.covariate_width = covariate_width
+        self.covariate_dropout = covariate_dropout
         self.n_segments = n_segments
         self.burn_in = burn_in
         self.stateful = stateful
@@ -219,6 +228,7 @@ class TXLForecaster(BaseForecaster):
 
     # ---- fitting --------------------------------------------------------------------------
     def _build_net(self, n_channels: int) -> TXLNet:
+        roles = self._roles()
         return TXLNet(TXLConfig(
             n_channels=n_channels, patch_len=self.patch_len_, stride=self.stride_,
             horizon=self.horizon,
@@ -226,7 +236,9 @@ class TXLForecaster(BaseForecaster):
             norm_window=self.norm_window_, scale=bool(self.norm_scale),
             season=self.season_ if self.season_ <= self.lookback_ else 1, d_model=self.d_model,
             n_heads=self.n_heads, n_layers=self.n_layers, d_ff=self.d_ff, dropout=self.dropout,
-            segment_len=self.segment_len, mem_len=self.mem_len,
+            segment_len=self.segment_len, mem_len=self.mem_len, n_past=roles.n_past,
+            n_future=roles.n_covariates - roles.n_past, covariate_width=self.covariate_width,
+            covariate_dropout=self.covariate_dropout,
         ))
 
     def _to_inference(self, net: TXLNet) -> TXLNet:
@@ -252,10 +264,10 @@ class TXLForecaster(BaseForecaster):
         grid = self.grid_
         if valid is None:
             n_val = self._n_val(len(train))
-            full = train
+            full, x_full = train, x_train
             val_start = len(train) - n_val
         else:
-            full = np.concatenate([train, valid])
+            full, x_full = np.concatenate([train, valid]), np.concatenate([x_train, x_valid])
             val_start = len(train)
         need, why = min_fit_rows(grid.patch_len + self.horizon, "patch_len + horizon",
                                  self.val_size, at_least=grid.stride)
@@ -268,8 +280,12 @@ class TXLForecaster(BaseForecaster):
         n_channels = full.shape[1]
         self.net_ = self._build_net(n_channels)
         values = torch.as_tensor(full.T, dtype=torch.float32)  # (C, T)
-        ridge = (fit_linear_path(self.net_, grid, values, val_start)
-                 if self.linear_init == "ridge" else {"alpha": None})
+        x_values = torch.as_tensor(x_full.T, dtype=torch.float32)  # (K, T)
+        ridge = (fit_linear_path(self.net_, grid, values, val_start,
+                                 x=x_values if self.linear_init == "ridge" else None)
+                 if self.linear_init != "seasonal" else {"alpha": None})
+        # training and validation read the K covariate rows after the C target rows
+        values = torch.cat([values, x_values]) if x_full.shape[1] else values  # (C + K, T)
         # window i starts at padded column i * stride: `context` rows before token i's end
         shifted = grid.pad(values)[:, grid.patch_len :]
         end = grid.context + val_start - grid.patch_len  # training rows end here in `shifted`
@@ -302,9 +318,10 @@ class TXLForecaster(BaseForecaster):
             verbose=self.verbose,
         )
         self._to_inference(self.net_)
-        self.state_ = self._stream().feed(self._stream().start(n_channels), full)[1]
+        self.state_ = self._stream().feed(self._stream().start(n_channels), full, x_full)[1]
         self.fitted_state_ = self.state_
         self.fit_summary_ = {**summary, "linear_init_alpha": ridge["alpha"],
+                             "linear_init_alpha_covariates": ridge.get("alpha_covariates"),
                              "linear_init_prior": ridge.get("prior"),
                              "linear_init_val_mse_by_prior": ridge.get("val_mse_by_prior"),
                              "linear_init_val_mse": ridge.get("val_mse"),
@@ -312,42 +329,48 @@ class TXLForecaster(BaseForecaster):
                              "n_train_rows": int(val_start), "n_val_rows": len(full) - val_start}
 
     # ---- forecasting ----------------------------------------------------------------------
-    def _read_forecast(self, state: StreamState) -> np.ndarray:
+    def _read_forecast(self, state: StreamState, x_future: np.ndarray | None) -> np.ndarray:
         if state.last_head is None:
             raise ValueError(f"no complete patch yet: at least patch_len={self.patch_len_} "
                              "rows of history are needed")
-        return self._stream().forecast(state).T.double().cpu().numpy()  # (H, C)
+        return self._stream().forecast(state, x_future).T.double().cpu().numpy()  # (H, C)
 
     def _forecast_scaled(self, history: np.ndarray | None,
                          x_history: np.ndarray | None = None,
                          x_future: np.ndarray | None = None) -> np.ndarray:
         if history is None:
-            return self._read_forecast(self.state_)
+            return self._read_forecast(self.state_, x_future)
         stream = self._stream()
-        return self._read_forecast(stream.feed(stream.start(history.shape[1]), history)[1])
+        state = stream.feed(stream.start(history.shape[1]), history, x_history)[1]
+        return self._read_forecast(state, x_future)
 
     def _rolling_scaled(self, scaled: np.ndarray, series: Series,
                         cutoffs: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Forecasts from every integer cutoff `c` (rows `df[:c + 1]` known), in one pass.
 
         The memory advances once over `df`; each cutoff reads its newest complete token and
-        the rows before it, so the result equals `predict(history=df[:c + 1])` for every
-        cutoff.
+        the rows before it (and, with future covariates, their rows over its horizon), so the
+        result equals `predict(history=df[:c + 1], future=df[c + 1:])` for every cutoff.
         """
         n_known = cutoffs + 1
         stream = self._stream()
-        scaled = scaled[: n_known.max()]
-        heads, _ = stream.feed(stream.start(scaled.shape[1]), scaled)
-        padded = self.grid_.pad(torch.as_tensor(scaled.T, dtype=heads.dtype,
+        last = n_known.max()
+        heads, _ = stream.feed(stream.start(scaled.shape[1]), scaled[:last], x[:last])
+        padded = self.grid_.pad(torch.as_tensor(scaled[:last].T, dtype=heads.dtype,
                                                 device=heads.device))
-        out = forecasts_at(self.net_, self.grid_, heads, padded, n_known)  # (n, C, H)
+        future = None
+        if self.net_.config.n_future:  # origin o = c + 1 reads rows o .. o + H - 1
+            future = torch.as_tensor(x[: last + self.horizon, self.roles_.n_past :],
+                                     dtype=heads.dtype, device=heads.device)
+        out = forecasts_at(self.net_, self.grid_, heads, padded, n_known,
+                           future=future)  # (n, C, H)
         return out.transpose(1, 2).double().cpu().numpy()  # (n, H, C)
 
     # ---- streaming ------------------------------------------------------------------------
     def _advance(self, scaled: np.ndarray, series: Series, x: np.ndarray) -> dict[str, Any]:
         """O(new rows): complete patches advance the memory; the last `lookback` rows are
         kept for the linear path and the next tokens."""
-        _, state = self._stream().feed(self.state_, scaled)
+        _, state = self._stream().feed(self.state_, scaled, x)
         return {"state_": state}
 
     def get_state(self) -> TXLState:

@@ -43,7 +43,9 @@ class MissingModelFileError(CorruptModelError, FileNotFoundError):
 
 
 COVARIATE_ROLES = ("past_covariates", "future_covariates")
-COVARIATE_PARAMS = (*COVARIATE_ROLES, "calendar", "holidays")
+# files written before covariates existed lack these; without covariates none of them changes
+# a forecast (covariate_width: TXL's future-covariate encoder)
+COVARIATE_PARAMS = (*COVARIATE_ROLES, "calendar", "holidays", "covariate_width")
 
 
 def label_to_json(label: Hashable) -> Any:

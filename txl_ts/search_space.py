@@ -27,6 +27,10 @@ SEARCH = {p.name: p.search for p in TXLForecaster.PARAMS if p.search is not None
 # searchable later are drawn after these, in declaration order, leaving these draws unchanged.
 DRAW_ORDER = ("d_model", "n_heads", "n_layers", "d_ff", "patch_len", "stride", "lookback",
               "segment_len", "mem_len", "dropout", "lr", "batch_size")
+# drawn only for models with future-known covariates (they shape nothing else), so that a
+# seed gives the trials of a model without covariates that it gave before they existed
+FUTURE_COVARIATE_SEARCH = ("covariate_width", "covariate_dropout")
+FUTURE_KNOWN = ("future_covariates", "calendar", "holidays")  # the parameters that add them
 LOOKBACK_CHOICES = SEARCH["lookback"].multiples  # seasons (patches without a known season)
 
 
@@ -69,7 +73,10 @@ def default_search_space(fixed: dict[str, Any] | None = None, *, patch_len: int 
     Parameters
     ----------
     fixed : dict or None, default None
-        Parameters every trial takes as they are (not sampled); None: none.
+        Parameters every trial takes as they are (not sampled); None: none. When they give
+        the model future-known covariates (`future_covariates`, `calendar` or `holidays`),
+        the covariate encoder's `covariate_width` and `covariate_dropout` are drawn too,
+        after the rest.
     patch_len : int or None, default None
         The data's default patch; None: draw `patch_len` from {8, 16, 32}.
     lookbacks : sequence of int or None, default None
@@ -98,6 +105,8 @@ def default_search_space(fixed: dict[str, Any] | None = None, *, patch_len: int 
     # the values a `Relative` entry is drawn from, for this data (none: not sampled)
     relative = {"patch_len": patches, "lookback": tuple(sorted({int(n) for n in lookbacks or ()}))}
     order = _draw_order()
+    if not any(fixed.get(name) for name in FUTURE_KNOWN):
+        order = tuple(n for n in order if n not in FUTURE_COVARIATE_SEARCH)
 
     def space(trial: optuna.trial.Trial) -> dict[str, Any]:
         p: dict[str, Any] = {}

@@ -3,6 +3,8 @@ signature, constraints, docstring, search space and saved configuration all foll
 
 from __future__ import annotations
 
+from numbers import Real
+
 from ..params import (
     ACCELERATOR,
     BATCH_SIZE,
@@ -26,6 +28,7 @@ from ..params import (
     Follows,
     IntRange,
     Param,
+    Range,
     Ratio,
     Relative,
     non_negative_int,
@@ -84,6 +87,17 @@ TXL_PARAMS = (
           "current segment; 0 disables the memory (attention within the segment only). "
           "A longer memory sees further back, at more cost per token.",
           search=Choice((0, 16, 32, 64))),
+    Param("covariate_width", 32, [non_negative_int()],
+          "Hidden width of the future-covariate encoder: a small network per horizon step "
+          "that reads the future-known covariates at that step (future_covariates, "
+          "calendar, holidays) with the newest token's context and corrects the forecast, "
+          "beside the linear ARX term. 0 keeps only the linear term. Ignored without "
+          "future-known covariates.",
+          search=Choice((0, 16, 32, 64))),
+    Param("covariate_dropout", 0.1, [Range(Real, 0, 1, closed="left")],
+          "Dropout inside the future-covariate encoder in training. Raise it when the "
+          "covariates' effect overfits. Ignored without future-known covariates.",
+          search=FloatRange(0.0, 0.3), training_only=True),
     Param("n_segments", 4, [positive_int()],
           "Consecutive segments in one training sample (at a random position); more "
           "segments train the memory over longer spans.",
@@ -104,10 +118,12 @@ TXL_PARAMS = (
           "Training loss: \"huber\" (robust to outliers), \"mse\", or \"mae\" (as "
           "SegRNN). Validation and early stopping always score the MSE.",
           training_only=True),
-    Param("linear_init", "ridge", [Choices("ridge", "seasonal")],
+    Param("linear_init", "ridge", [Choices("ridge", "ridge_lags", "seasonal")],
           "Warm start of the linear path: \"ridge\" fits it by ridge regression towards "
-          "the seasonal naive (or towards repeat-last when that validates over 1% lower); "
-          "\"seasonal\" starts it as the plain seasonal naive.",
+          "the seasonal naive (or towards repeat-last when that validates over 1% lower), "
+          "with the future-known covariates at each step beside the lags (a linear ARX "
+          "map); \"ridge_lags\" fits the lags alone, the covariates' weights starting at "
+          "zero; \"seasonal\" starts it as the plain seasonal naive.",
           training_only=True),
     BATCH_SIZE.but(doc=BATCH_SIZE.doc + " With stateful, the number of parallel "
                    "streams.", search=Choice((16, 32, 64))),

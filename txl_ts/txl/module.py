@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..training import ForecastModule, Windows, masked_mse
+from .covariates import arx_features, covariate_rows, horizon_rows, recent_level
 from .grid import TokenGrid
 from .memory import Memory, Stream, advance, forecasts_at, token_windows
 from .net import TXLNet, normalise
@@ -74,16 +75,24 @@ class TXLModule(ForecastModule):
         backward over all segments while only one segment's graph is alive at a time.
         """
         grid, net = self.grid, self.net
-        # batch: (B, C, R) rows, R = grid.window_rows(W); column `context` ends the first token
-        b, c, n_cols = batch.shape
-        rows = batch.reshape(b * c, n_cols)
+        # batch: (B, C + K, R) rows, R = grid.window_rows(W), the K covariates after the C
+        # targets; column `context` ends the first token
+        config = net.config
+        c = config.n_channels
+        b, _, n_cols = batch.shape
+        rows = batch[:, :c].reshape(b * c, n_cols)
         # rows past the training data are NaN; they are inputs only of origins whose targets
         # are all NaN too, so zeros there never reach the loss (NaN would poison gradients)
         inputs = rows.nan_to_num(0.0)
         channel_ids = torch.arange(c, device=rows.device).repeat(b)
         ctx, stride, horizon = grid.context, grid.stride, grid.horizon
         n_tokens = (n_cols - ctx - grid.forecast_len) // stride + 1
-        windows = token_windows(inputs, grid, net.config.token_rows, ctx, n_tokens)  # (BC,W,R)
+        windows = token_windows(inputs, grid, config.token_rows, ctx, n_tokens)  # (BC,W,R)
+        covariates = future = None
+        if config.n_covariates:  # every channel of a sample sees its covariate rows
+            x = batch[:, c:].nan_to_num(0.0).repeat_interleave(c, dim=0)  # (BC, K, R)
+            covariates = covariate_rows(x, grid, ctx, n_tokens)  # (BC, W, K * P)
+            future = x[:, config.n_past :].transpose(1, 2)  # (BC, R, Kf)
         k = min(LAGS_PER_TOKEN, stride)
         lags = torch.randint(0, stride, (b * c, n_tokens, k), device=rows.device)
         origins = ctx + stride * torch.arange(n_tokens, device=rows.device)[:, None] + lags
@@ -105,8 +114,10 @@ class TXLModule(ForecastModule):
             stop = min(start + self.segment_len, n_tokens)
             warm_only = stop <= skip  # burn-in: no graph, no loss
             with torch.no_grad() if warm_only else nullcontext():
-                heads, memory = advance(net, memory, windows[:, start:stop], channel_ids,
-                                        self.segment_len, self.mem_len)
+                heads, memory = advance(
+                    net, memory, windows[:, start:stop], channel_ids, self.segment_len,
+                    self.mem_len,
+                    covariates=None if covariates is None else covariates[:, start:stop])
             if warm_only:
                 continue
             lo = max(skip, start)
@@ -114,7 +125,14 @@ class TXLModule(ForecastModule):
             residual = head.gather(-1, (lags[:, lo:stop, :, None] + steps).contiguous())
             o = origins[:, lo:stop]
             look = looks[streams, o - ctx]  # (BC, L, k, ctx)
-            forecast = net.forecast(look, residual)  # (BC, L, k, H)
+            effect = None
+            if config.n_future:  # the horizon rows of each origin: (BC, L, k, H, Kf)
+                x_future = future.unfold(1, horizon, 1)[streams, o].transpose(-1, -2)
+                recent = future.unfold(1, config.norm_window, 1)[
+                    streams, o - config.norm_window].transpose(-1, -2)  # (BC, L, k, norm, Kf)
+                effect = net.future_effect(head, lags[:, lo:stop], x_future,
+                                           recent_level(recent, config.norm_window))
+            forecast = net.forecast(look, residual, effect)  # (BC, L, k, H)
             seg_loss = self._error(forecast, targets[streams, o]) / n_scored
             if backward:
                 self.manual_backward(seg_loss)
@@ -127,34 +145,49 @@ class TXLModule(ForecastModule):
     def validation_loss(self, batch: torch.Tensor) -> torch.Tensor:
         """MSE from every origin of the validation tail, as the benchmark scores a test split.
 
-        batch: (1, C, T) the whole scaled series (training rows, then the tail)."""
-        series = batch[0]
+        batch: (1, C + K, T) the whole scaled series (training rows, then the tail), the K
+        covariates after the C targets."""
+        config = self.net.config
+        series, x = batch[0, : config.n_channels], batch[0, config.n_channels :]
         stream = Stream(self.net, self.grid, self.segment_len, self.mem_len)
-        heads, _ = stream.feed(stream.start(series.shape[0]), series.T.cpu().numpy())
+        heads, _ = stream.feed(stream.start(series.shape[0]), series.T.cpu().numpy(),
+                               x.T.cpu().numpy())
         n_rows, horizon = series.shape[1], self.grid.horizon
         # full windows, as a test split is scored; a tail shorter than the horizon is scored
         # on the steps it has
         last = n_rows - horizon + 1 if n_rows - horizon + 1 > self.val_start else n_rows
         origins = self.grid.origins_after(self.val_start, last)
-        forecasts = forecasts_at(self.net, self.grid, heads, self.grid.pad(series), origins)
+        future = None
+        if config.n_future:  # rows past the end (steps never scored) read as the mean
+            future = torch.cat([x[config.n_past :].T, x.new_zeros(horizon, config.n_future)])
+        forecasts = forecasts_at(self.net, self.grid, heads, self.grid.pad(series), origins,
+                                 future=future)
         nan = series.new_full((series.shape[0], self.grid.horizon), float("nan"))
         targets = torch.cat([series, nan], 1).unfold(-1, self.grid.horizon, 1)[:, origins]
         return masked_mse(forecasts, targets.transpose(0, 1))
+
+    def _linear_path(self) -> list[nn.Parameter]:
+        """The linear map and its ARX weights: ridge-started, never decayed."""
+        future = self.net.future
+        return [*self.net.linear.parameters(), *([] if future is None else [future.arx])]
 
     def configure_optimizers(self):
         """AdamW without weight decay on biases, norms, embeddings, u/v and the linear path
         (decay would pull it from the seasonal naive towards zero); linear warm-up of the
         learning rate over the first `WARMUP` of the steps, then cosine decay."""
         decay, no_decay = [], []
+        linear = {id(p) for p in self._linear_path()}
         for module_name, module in self.net.named_modules():
             if module_name == "linear":
                 continue
             for name, param in module.named_parameters(recurse=False):
+                if id(param) in linear:
+                    continue
                 plain = isinstance(module, nn.Linear) and name == "weight"
                 (decay if plain else no_decay).append(param)
         groups = [{"params": decay, "weight_decay": self.weight_decay},
                   {"params": no_decay, "weight_decay": 0.0},
-                  {"params": list(self.net.linear.parameters()), "weight_decay": 0.0}]
+                  {"params": self._linear_path(), "weight_decay": 0.0}]
         optimizer = torch.optim.AdamW(groups, lr=self.lr)
         total = max(1, int(self.trainer.estimated_stepping_batches)) if self._trainer else 1
         if not math.isfinite(total):
@@ -196,7 +229,8 @@ PRIOR_MARGIN = 0.01
 
 @torch.no_grad()
 def fit_linear_path(net: TXLNet, grid: TokenGrid, values: torch.Tensor, val_start: int,
-                    chunk: int = 2048) -> dict[str, float | None]:
+                    chunk: int = 2048, x: torch.Tensor | None = None
+                    ) -> dict[str, float | None]:
     """Warm-start the linear path by ridge regression towards a naive forecast.
 
     Solves min ||X W - Y||^2 + alpha n ||W - W_prior||^2 over every training origin whose
@@ -218,7 +252,13 @@ def fit_linear_path(net: TXLNet, grid: TokenGrid, values: torch.Tensor, val_star
     say nothing. On 70 days of half-hourly load with a weekly pattern they made the ridge's
     test MSE 2.7 times larger (BENCHMARKS section 4). They are used only when the training
     rows have no complete lookback at all.
+
+    With future covariates and their rows x (K, T) the map is a linear ARX map: step h also
+    regresses on features of x_future[h] (`txl_ts.txl.covariates.arx_features`), with prior
+    weight zero (`fit_arx_path`). Without x only the lags are fitted.
     """
+    if net.future is not None and x is not None:
+        return fit_arx_path(net, grid, values, x, val_start, chunk)
     cfg = net.config
     padded = grid.pad(values)
     ctx, horizon = grid.context, grid.horizon
@@ -285,3 +325,115 @@ def _normalised_lookback(rows: torch.Tensor, cfg) -> tuple[torch.Tensor, ...]:
     """The linear path's input as `TXLNet.forecast` computes it, with its mean and std."""
     _, mu, sigma = normalise(rows, cfg.norm_window, cfg.scale)
     return (rows[..., -cfg.lookback :] - mu) / sigma, mu, sigma
+
+
+def _origins(grid: TokenGrid, lookback: int, val_start: int, n_rows: int
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """The training and validation origins of `fit_linear_path` (see there)."""
+    horizon = grid.horizon
+    train = np.arange(max(grid.patch_len, lookback), val_start - horizon + 1)
+    if len(train) == 0:  # a short series: padded lookbacks are all there is
+        train = np.arange(grid.patch_len, val_start - horizon + 1)
+    return train, np.arange(max(val_start, grid.patch_len), n_rows - horizon + 1)
+
+
+@torch.no_grad()
+def fit_arx_path(net: TXLNet, grid: TokenGrid, values: torch.Tensor, x: torch.Tensor,
+                 val_start: int, chunk: int = 2048) -> dict[str, float | None]:
+    """`fit_linear_path` for a linear ARX map: forecast step h is
+
+        mu + sigma * (lags . w_h + b_h) + phi(x_future[h]) . a_h
+
+    (the covariate term outside the normalisation, as `TXLNet.forecast` adds it). Ridge
+    towards (the naive prior, a = 0) in closed form, each step h on its own regressors
+    [sigma * lags, sigma, phi_h]: the lag block of the normal equations is shared by every
+    step, so one solve per alpha covers it, and each step's covariate block is a small Schur
+    complement. values: (C, T) targets; x: (K, T) covariates; returns the choice."""
+    cfg = net.config
+    ctx, horizon, n_in = grid.context, grid.horizon, cfg.lookback
+    train_origins, val_origins = _origins(grid, n_in, val_start, values.shape[1])
+    if len(train_origins) == 0 or len(val_origins) == 0:
+        return {"alpha": None}
+    looks = grid.pad(values).unfold(-1, ctx, 1)  # origin o reads looks[:, o]
+    targets = values.unfold(-1, horizon, 1)  # origin o forecasts targets[:, o]
+    future = x[cfg.n_past :].T  # (T, Kf)
+    recent = grid.pad(x[cfg.n_past :]).unfold(-1, cfg.norm_window, 1)  # (Kf, ., norm)
+
+    def regressors(o: np.ndarray) -> tuple[torch.Tensor, ...]:
+        """Rows (C n) of origins o: lag block (C n, N + 1), covariate features
+        (C n, H, 2 Q), targets minus mu (C n, H), mu and sigma (C n, 1)."""
+        o = torch.as_tensor(o)
+        lags, mu, sigma = _normalised_lookback(looks[:, o].reshape(-1, ctx), cfg)
+        lags = sigma * torch.cat([lags, lags.new_ones(len(lags), 1)], 1)
+        level = recent_level(recent[:, o + ctx - cfg.norm_window].permute(1, 2, 0),
+                             cfg.norm_window)  # (n, Q)
+        phi = arx_features(horizon_rows(future, o, horizon), level)  # (n, H, 2 Q)
+        phi = phi.repeat(values.shape[0], 1, 1)  # every channel's
+        return lags, phi, targets[:, o].reshape(-1, horizon) - mu, mu, sigma
+
+    n_z = net.future.arx.shape[1]  # 2 Q
+    gram = values.new_zeros(n_in + 1, n_in + 1).double()  # L'L
+    cross = values.new_zeros(n_in + 1, horizon).double()  # L'Y
+    mixed = values.new_zeros(horizon, n_in + 1, n_z).double()  # L'Z_h
+    z_gram = values.new_zeros(horizon, n_z, n_z).double()  # Z_h'Z_h
+    z_cross = values.new_zeros(horizon, n_z).double()  # Z_h'y_h
+    n = 0
+    for lo in range(0, len(train_origins), chunk):
+        lags, phi, y, _, _ = (t.double() for t in regressors(train_origins[lo : lo + chunk]))
+        gram += lags.T @ lags
+        cross += lags.T @ y
+        mixed += torch.einsum("ni,nhk->hik", lags, phi)
+        z_gram += torch.einsum("nhk,nhj->hkj", phi, phi)
+        z_cross += torch.einsum("nhk,nh->hk", phi, y)
+        n += len(lags)
+    lags_val, phi_val, y_val, _, _ = (t.double() for t in regressors(val_origins))
+
+    def val_mse(w: torch.Tensor, a: torch.Tensor) -> float:
+        forecast = lags_val @ w + torch.einsum("nhk,hk->nh", phi_val, a)
+        return float((forecast - y_val).pow(2).mean())
+
+    eye, z_eye = torch.eye(n_in + 1).double(), torch.eye(n_z).double()
+    mixed_flat = mixed.permute(1, 0, 2).reshape(n_in + 1, horizon * n_z)
+
+    def solve(alpha: float, prior: torch.Tensor):
+        """The solutions for lag strength `alpha` and every covariate strength, lazily."""
+        # [[G + lam I, B_h], [B_h', D_h + mu I]] [w_h; a_h] = [c_h + lam prior_h; d_h]
+        lam = alpha * n
+        both = torch.linalg.solve(gram + lam * eye,
+                                  torch.cat([mixed_flat, cross + lam * prior], 1))
+        u = both[:, : horizon * n_z].reshape(n_in + 1, horizon, n_z).permute(1, 0, 2)
+        v = both[:, horizon * n_z :]  # (N + 1, H)
+        reduced = z_gram - mixed.transpose(1, 2) @ u  # (H, 2Q, 2Q) Schur complement
+        rhs = z_cross - torch.einsum("hik,ih->hk", mixed, v)
+        for alpha_z in RIDGE_ALPHAS:
+            a = torch.linalg.solve(reduced + alpha_z * n * z_eye, rhs)  # (H, 2 Q)
+            yield alpha_z, (v - torch.einsum("hik,hk->ih", u, a), a)
+
+    def best_towards(start: torch.Tensor) -> tuple[float | None, tuple, float]:
+        # the lags shrink towards the naive prior, the covariate weights towards zero: each
+        # with a strength of its own (a strong prior on the lags must not silence a
+        # covariate that explains the target)
+        zero = start.new_zeros(horizon, n_z)
+        best_alpha, best_w, best = None, (start, zero), val_mse(start, zero)
+        for alpha in RIDGE_ALPHAS:
+            for alpha_z, w in solve(alpha, start):
+                score = val_mse(*w)
+                if score < best:
+                    best_alpha, best_w, best = (alpha, alpha_z), w, score
+        return best_alpha, best_w, best
+
+    seasonal = torch.cat([net.linear.weight.T, net.linear.bias[None]], 0).double()
+    last_value = torch.zeros_like(seasonal)
+    last_value[n_in - 1] = 1.0
+    choice = ("seasonal", *best_towards(seasonal))
+    alt = ("last", *best_towards(last_value))
+    by_prior = {"seasonal": choice[3], "last": alt[3]}
+    if alt[3] < (1.0 - PRIOR_MARGIN) * choice[3]:
+        choice = alt
+    prior, alphas, (w, a), score = choice
+    net.linear.weight.copy_(w[:-1].T)
+    net.linear.bias.copy_(w[-1])
+    net.future.arx.copy_(a)
+    alpha, alpha_z = alphas or (None, None)
+    return {"alpha": alpha, "alpha_covariates": alpha_z, "val_mse": score, "prior": prior,
+            "val_mse_by_prior": by_prior}

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import TXLConfig
+from .covariates import FutureEffect, arx_features
 from .step import StepWeights
 from .step import fold as fold_step_weights
 from .step import step as one_token_step
@@ -168,7 +169,15 @@ class TXLNet(nn.Module):
         self.norm = nn.LayerNorm(c.d_model)
         self.head = nn.Linear(c.d_model, c.forecast_len)
         self.linear = nn.Linear(c.lookback, c.horizon)
+        # covariates (`txl_ts.txl.covariates`); none of these exist without them, so K = 0
+        # builds (and initialises) exactly the network without covariates
+        k = c.n_covariates
+        self.covariates = nn.Linear(k * c.patch_len, c.d_model) if k else None  # KP -> D
+        self.context = nn.Linear(c.d_model, c.context_width) if c.context_width else None
+        self.future = FutureEffect(c) if c.n_future else None
         self.apply(self._init_weights)
+        if self.future is not None:
+            self.future.zero_correction()
         for layer in self.layers:
             nn.init.normal_(layer.attn.r_w_bias, std=0.02)
             nn.init.normal_(layer.attn.r_r_bias, std=0.02)
@@ -197,21 +206,32 @@ class TXLNet(nn.Module):
         return self.config.n_layers
 
     def forward(
-        self, windows: torch.Tensor, channel_ids: torch.Tensor, contexts: list[torch.Tensor]
+        self, windows: torch.Tensor, channel_ids: torch.Tensor, contexts: list[torch.Tensor],
+        covariates: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         # windows: (B, L, R) the rows each token reads, ending at its last row
         # contexts: n_layers x (B, M, D), M may be 0
-        x = self._embed(windows, self.channel(channel_ids)[:, None])  # (B, L, D)
+        # covariates: (B or 1, L, K * P) each token's covariate rows (`covariate_rows`)
+        x = self._embed(windows, self.channel(channel_ids)[:, None], covariates)  # (B, L, D)
         pos = self.pos_drop(self.pos(contexts[0].shape[1] + x.shape[1]))
         layer_inputs = []
         for layer, context in zip(self.layers, contexts):
             layer_inputs.append(x)
             x = layer(x, context, pos)
-        return self.head(self.norm(x)), layer_inputs  # (B, L, F) normalised residuals
+        return self.token_output(self.norm(x)), layer_inputs  # (B, L, F [+ E])
 
-    def _embed(self, windows: torch.Tensor, channel: torch.Tensor) -> torch.Tensor:
-        """Token embeddings (..., D) from the rows (..., R) each token reads and the channel
-        embeddings (..., D) (broadcast)."""
+    def token_output(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(..., D) normalised final states -> (..., F) residuals in normalised units, followed
+        by the future-covariate encoder's (..., E) context when there is one."""
+        out = self.head(hidden)
+        if self.context is None:
+            return out
+        return torch.cat([out, self.context(hidden)], dim=-1)
+
+    def _embed(self, windows: torch.Tensor, channel: torch.Tensor,
+               covariates: torch.Tensor | None = None) -> torch.Tensor:
+        """Token embeddings (..., D) from the rows (..., R) each token reads, the channel
+        embeddings (..., D) and the covariate rows (..., K * P) (both broadcast)."""
         c = self.config
         # the embedding ignores the level: rows taken relative to the newest one keep the
         # sums below from rounding at the scale of the level (float32, a drifting series)
@@ -227,21 +247,26 @@ class TXLNet(nn.Module):
             patch = patch / sigma
             change = torch.cat([(mu - mu_prev) / sigma, (sigma / sigma_prev).log()], -1)
         change = change.clamp(-5.0, 5.0)  # (..., 2)
-        return self.embed(self.value(patch) + self.change(change) + channel)
+        token = self.value(patch) + self.change(change) + channel
+        if covariates is not None:  # absolute (globally scaled) values: no level to remove
+            token = token + self.covariates(covariates)
+        return self.embed(token)
 
     def step(
-        self, windows: torch.Tensor, channel_ids: torch.Tensor, keys_values: list[torch.Tensor]
+        self, windows: torch.Tensor, channel_ids: torch.Tensor, keys_values: list[torch.Tensor],
+        covariates: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
         """`forward` for one new token per stream (L = 1) in eval mode without autograd, on
         folded weights (`txl_ts.txl.step`): the same numbers up to float rounding, each
         layer's context given as its keys/values (`keys_values`), so that earlier tokens are
         not projected again.
 
-        windows: (B, 1, R); keys_values: n_layers x (B, M, 2D). Returns the head output
-        (B, F), each layer's input n_layers x (B, D) and the keys/values n_layers x
-        (B, M + 1, 2D) extended by the new token.
+        windows: (B, 1, R); keys_values: n_layers x (B, M, 2D); covariates: (B or 1, 1, K * P).
+        Returns the token output (B, F [+ E]), each layer's input n_layers x (B, D) and the
+        keys/values n_layers x (B, M + 1, 2D) extended by the new token.
         """
-        return one_token_step(self, self._step_weights(), windows, channel_ids, keys_values)
+        return one_token_step(self, self._step_weights(), windows, channel_ids, keys_values,
+                              covariates)
 
     def keys_values(self, contexts: list[torch.Tensor]) -> list[torch.Tensor]:
         """Each layer's keys/values (B, M, 2D) of its context (B, M, D), as `step` reads them."""
@@ -276,14 +301,29 @@ class TXLNet(nn.Module):
         self._clear_step_cache()  # .to / .cuda / .double may replace the parameters
         return super()._apply(fn, *args, **kwargs)
 
-    def forecast(self, lookback: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        """Forecasts (..., H) in input units from the rows (..., >= N) before the origin
-        and the head's residual (..., H) for the origin's lag."""
+    def forecast(self, lookback: torch.Tensor, residual: torch.Tensor,
+                 effect: torch.Tensor | None = None) -> torch.Tensor:
+        """Forecasts (..., H) in input units from the rows (..., >= N) before the origin,
+        the head's residual (..., H) for the origin's lag and the future covariates' effect
+        (..., H) (`future_effect`), which is added outside the normalisation."""
         mu, sigma = norm_stats(lookback, self.config.norm_window, self.config.scale)
         x_norm = lookback[..., -self.config.lookback :] - mu
         if sigma is None:  # centring only
-            return mu + (self.linear(x_norm) + residual)
-        return mu + sigma * (self.linear(x_norm / sigma) + residual)
+            out = mu + (self.linear(x_norm) + residual)
+        else:
+            out = mu + sigma * (self.linear(x_norm / sigma) + residual)
+        return out if effect is None else out + effect
+
+    def future_effect(self, token_out: torch.Tensor, lag: torch.Tensor,
+                      x_future: torch.Tensor, level: torch.Tensor) -> torch.Tensor | None:
+        """What the future-known covariates add (..., H) to the forecast from an origin `lag`
+        (...) rows after the end of the token whose output is `token_out` (..., F + E), given
+        their horizon rows `x_future` (..., H, Kf) and recent level (..., Q)
+        (`txl_ts.txl.covariates.recent_level`); None without future covariates."""
+        if self.future is None:
+            return None
+        return self.future(token_out[..., self.config.forecast_len :], lag,
+                           arx_features(x_future, level))
 
     def empty_context(self, batch: int, device: torch.device | None = None) -> list[torch.Tensor]:
         weight = self.head.weight

@@ -43,6 +43,8 @@ class StepNet(Protocol):
     layers: nn.ModuleList  # the `TXLBlock`s
     norm: nn.LayerNorm
     head: nn.Linear
+    covariates: nn.Linear | None  # a token's covariate rows -> D (None without covariates)
+    context: nn.Linear | None  # the future-covariate encoder's context (None without)
 
     def _embed(self, windows: torch.Tensor, channel: torch.Tensor) -> torch.Tensor: ...
 
@@ -75,7 +77,8 @@ class StepWeights:
     change_level: torch.Tensor  # (D,) weight of the (clamped) level change
     layers: tuple[LayerWeights, ...]
     norm: tuple[torch.Tensor, torch.Tensor]
-    head: Affine  # (D, F)
+    head: Affine  # (D, F [+ E]): the residuals, then the future-covariate encoder's context
+    covariates: Affine | None  # (K * P, D) a token's covariate rows; None without covariates
     positions: dict[int, list[torch.Tensor]] = field(default_factory=dict)  # see `positions`
 
 
@@ -116,8 +119,17 @@ def fold(net: StepNet) -> StepWeights:
             channel_bias=net.channel.weight + net.value.bias + net.change.bias,
             change_level=net.change.weight[:, 0].detach().clone(),
             layers=tuple(layers), norm=(net.norm.weight.detach(), net.norm.bias.detach()),
-            head=_affine(net.head),
+            head=_head(net),
+            covariates=None if net.covariates is None else _affine(net.covariates),
         )
+
+
+def _head(net: StepNet) -> Affine:
+    """`TXLNet.token_output` as one affine map: the head, then the context rows if any."""
+    if net.context is None:
+        return _affine(net.head)
+    weight = torch.cat([net.head.weight, net.context.weight]).detach()
+    return weight.T.contiguous(), torch.cat([net.head.bias, net.context.bias]).detach()
 
 
 def positions(net: StepNet, weights: StepWeights, klen: int) -> list[torch.Tensor]:
@@ -136,14 +148,15 @@ def positions(net: StepNet, weights: StepWeights, klen: int) -> list[torch.Tenso
 
 def step(
     net: StepNet, weights: StepWeights, windows: torch.Tensor, channel_ids: torch.Tensor,
-    keys_values: list[torch.Tensor],
+    keys_values: list[torch.Tensor], covariates: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-    """One new token per stream. windows: (B, 1, R); keys_values: n_layers x (B, M, 2D).
-    Returns the head output (B, F), each layer's input n_layers x (B, D) and the
+    """One new token per stream. windows: (B, 1, R); keys_values: n_layers x (B, M, 2D);
+    covariates: (B or 1, 1, K * P) the token's covariate rows, None without covariates.
+    Returns the token output (B, F [+ E]), each layer's input n_layers x (B, D) and the
     keys/values n_layers x (B, M + 1, 2D) extended by the new token."""
     d, h = net.config.d_model, net.config.n_heads
     if weights.embed is None:
-        x = net._embed(windows, net.channel(channel_ids)[:, None])[:, 0]  # (B, D)
+        x = net._embed(windows, net.channel(channel_ids)[:, None], covariates)[:, 0]  # (B, D)
     else:
         # the embedding ignores the level, so rows are taken relative to the newest one
         # first: the folded sums would otherwise round at the scale of the level
@@ -151,6 +164,8 @@ def step(
         z = (rows - rows[:, -1:]) @ weights.embed  # (B, D + 1)
         x = torch.addcmul(z[:, :d] + weights.channel_bias[channel_ids],
                           z[:, d:].clamp(-5.0, 5.0), weights.change_level)
+        if covariates is not None:  # (B or 1, D), broadcast over the channels
+            x = x + torch.addmm(weights.covariates[1], covariates[:, 0], weights.covariates[0])
         x = net.embed(x[:, None])[:, 0]  # identity in eval mode; hooks on `embed` see tokens
     rs = positions(net, weights, keys_values[0].shape[1] + 1)
     layer_inputs, extended = [], []

@@ -329,7 +329,8 @@ class TXLForecaster(BaseForecaster):
                              "n_train_rows": int(val_start), "n_val_rows": len(full) - val_start}
 
     # ---- forecasting ----------------------------------------------------------------------
-    def _read_forecast(self, state: StreamState, x_future: np.ndarray | None) -> np.ndarray:
+    def _read_forecast(self, state: StreamState, x_future: np.ndarray | None = None
+                       ) -> np.ndarray:
         if state.last_head is None:
             raise ValueError(f"no complete patch yet: at least patch_len={self.patch_len_} "
                              "rows of history are needed")

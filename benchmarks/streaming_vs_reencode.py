@@ -55,7 +55,7 @@ def _network_only(model, state, scaled: np.ndarray, chunk: int) -> list[float]:
     for lo in range(0, len(scaled), chunk):
         start = time.perf_counter()
         state = stream.feed(state, scaled[lo : lo + chunk])[1]
-        model._read_forecast(state)
+        model._read_forecast(state, model._probe_covariates())
         seconds.append(time.perf_counter() - start)
     return seconds
 

@@ -149,6 +149,29 @@ def summarise(report: dict[str, Any]) -> dict[str, dict[str, float]]:
     return out
 
 
+def reference_rows(horizon: int) -> list[str]:
+    """Rows for the closed-form references and the NHITS peer of `benchmarks.elecdemand`
+    (their own reports), scored on the same stride-1 windows."""
+    folder = Path(__file__).resolve().parent / "results" / "elecdemand"
+    rows = []
+    refs = folder / "references.json"
+    if refs.is_file():
+        results = json.loads(refs.read_text())["results"].get(f"H{horizon}", {})
+        for name, entry in results.items():
+            one = entry["stride1"]
+            rows.append((one["mse"], f"| {name} (reference) | {one['mse']:.4f} | "
+                                     f"{one['mae']:.4f} | 1 | closed form | |"))
+    peer = folder / "nhits_peer.json"
+    if peer.is_file() and json.loads(peer.read_text())["horizon"] == horizon:
+        report = json.loads(peer.read_text())
+        s1 = report["stride1"]
+        steps = [r["steps"] for r in report["runs"]]
+        rows.append((s1["mean_mse"], f"| NHITS + cov (NeuralForecast peer) | "
+                                     f"{s1['mean_mse']:.4f} ± {s1['std_mse']:.4f} | "
+                                     f"{s1['mean_mae']:.4f} | {len(steps)} | steps {steps} | |"))
+    return [row for _, row in sorted(rows)]
+
+
 def table(out: Path) -> str:
     lines = []
     for path in sorted(out.glob("*.json")):
@@ -164,6 +187,8 @@ def table(out: Path) -> str:
             ratio = f"{row['mse'] / plain:.2f}" if "+" in name and plain else ""
             lines.append(f"| {name} | {row['mse']:.4f} ± {row['mse_std']:.4f} | "
                          f"{row['mae']:.4f} | {row['n']} | {row['epochs']} | {ratio} |")
+        if report["task"] == "elecdemand":
+            lines += reference_rows(report["horizon"])
         lines.append("")
     return "\n".join(lines)
 

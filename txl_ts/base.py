@@ -38,7 +38,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from .datapath import DataPath
 from .frames.checks import check_cutoffs, check_outliers
-from .frames.stamps import future_index
 from .frames.validate import Series
 from .intervals import Intervals
 from .persistence import load_model, save_model
@@ -144,19 +143,6 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
             out[i] = self._forecast_scaled(scaled[: c + 1], x[: c + 1],
                                            self._horizon_covariates(x, c))
         return out
-
-    def _probe_covariates(self) -> np.ndarray:
-        """(H, K) covariates at their training means (past ones NaN): a stand-in horizon for
-        checking that a loaded model forecasts at all."""
-        probe = np.zeros((self.horizon, self._roles().n_covariates))
-        probe[:, : self._roles().n_past] = np.nan
-        return probe
-
-    def _horizon_covariates(self, x: np.ndarray, cutoff: int) -> np.ndarray:
-        """(H, K) covariates of the horizon after `cutoff`: the past covariates masked."""
-        future = x[cutoff + 1 : cutoff + 1 + self.horizon].copy()
-        future[:, : self._roles().n_past] = np.nan
-        return future
 
     # ---- fitted-state guard ---------------------------------------------------------------
     # parameters that shape only training, or where the network runs: they may change between
@@ -394,18 +380,6 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
         self._commit(fitted)
         return self
 
-    def _n_steps(self, horizon: object) -> int:
-        """The number of forecast steps asked for: `horizon`, at most the fitted one."""
-        if horizon is None:
-            return self.horizon
-        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or (
-                horizon < 1):
-            raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
-        if horizon > self.horizon:
-            raise ValueError(f"horizon={horizon} exceeds the horizon this model was fitted "
-                             f"with ({self.horizon}); refit with horizon={horizon} or more")
-        return int(horizon)
-
     def _snapshot(self):
         """A view of the fitted state as it is at this moment, for a consistent read.
 
@@ -456,26 +430,6 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
             return np.empty((0, self.horizon, len(self.columns_)))
         return self._rolling_series(series, cutoffs)
 
-    def _rolling_series(self, series: Series, cutoffs: np.ndarray) -> np.ndarray:
-        """`rolling_forecasts` on a validated series (targets and covariates)."""
-        roles = self._roles()
-        n = len(series.values)
-        if roles.future and int(cutoffs.max()) + self.horizon > n - 1:
-            raise ValueError(
-                f"the future covariates {list(roles.future)} are known in df only up to "
-                f"{series.index[-1]}: a cutoff at row {int(cutoffs.max())} needs "
-                f"{self.horizon} rows after it; pass horizon more rows, or earlier cutoffs")
-        x = self._scale_covariates(series.x, series.index, "df")
-        if roles.n_covariates:  # the H rows after the last: derived values, the rest unknown
-            stamps = future_index(series.index[-1], self.freq_, self.horizon)
-            after = np.full((self.horizon, roles.n_covariates), np.nan)
-            after[:, roles.n_past + len(roles.future):] = roles.derived(stamps)
-            x = np.concatenate([x, self._scale_covariates(after)])
-        else:
-            x = np.empty((n + self.horizon, 0))
-        scaled = self._scale(series.values)
-        return self._unscale_rolling(self._rolling_scaled(scaled, series, cutoffs, x))
-
     # ---- persistence ----------------------------------------------------------------------
     def _tensors_to_save(self) -> dict[str, torch.Tensor]:
         return {}
@@ -485,15 +439,6 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
 
     def _restore(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
         pass
-
-    def _parse_timestamp(self, text: str) -> pd.Timestamp:
-        """A stored ISO timestamp in the fitted time zone (its name survives, not just the
-        offset, so wall-clock times stay right across daylight-saving changes)."""
-        stamp = pd.Timestamp(text)
-        tz = self.history_index_.tz
-        if tz is not None and stamp.tz is not None:
-            stamp = stamp.tz_convert(tz)
-        return stamp
 
     def save(self, path: str | Path) -> Path:
         """Write the fitted model into the directory `path` (JSON and safetensors, no pickle).

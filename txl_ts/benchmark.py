@@ -36,8 +36,6 @@ import argparse
 import importlib
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -50,6 +48,7 @@ import pandas as pd
 from . import cli
 from .backtest import backtest
 from .conformal import CalibrationError
+from .machine import machine_info
 from .metrics import level_tag
 from .protocol import (  # noqa: F401  (the protocol, as the grid and scripts import it)
     ETT_BORDERS,
@@ -179,36 +178,6 @@ def capped_by(params: dict[str, Any] | None, max_epochs: int | None,
     if (params.get("window_step") or 1) > 1:
         reasons.append(f"window_step={params['window_step']}")
     return reasons
-
-
-def _git(args: list[str]) -> str | None:
-    try:
-        done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
-                              cwd=Path(__file__).parent)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
-def machine_info() -> dict[str, Any]:
-    """CPU model, cores, library versions and GPU name (if any) of this machine."""
-    import torch
-
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    commit, dirty = _git(["rev-parse", "HEAD"]), _git(["status", "--porcelain", "-uno", "."])
-    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu, "torch": torch.__version__,
-            "python": platform.python_version(), "platform": platform.platform(),
-            "hostname": platform.node(), "git_commit": commit,
-            "uncommitted_changes": dirty.splitlines() if dirty else [],
-            "load_average_1m": os.getloadavg()[0]}
 
 
 def _json_safe(obj: Any) -> Any:

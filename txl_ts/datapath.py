@@ -229,6 +229,60 @@ class DataPath:
             raise ValueError(f"expected values of shape (T, {len(stats.mean)}), got {values.shape}")
         return values * stats.scale + stats.mean
 
+    def _probe_covariates(self) -> np.ndarray:
+        """(H, K) covariates at their training means (past ones NaN): a stand-in horizon for
+        checking that a loaded model forecasts at all."""
+        probe = np.zeros((self.horizon, self._roles().n_covariates))
+        probe[:, : self._roles().n_past] = np.nan
+        return probe
+
+    def _horizon_covariates(self, x: np.ndarray, cutoff: int) -> np.ndarray:
+        """(H, K) covariates of the horizon after `cutoff`: the past covariates masked."""
+        future = x[cutoff + 1 : cutoff + 1 + self.horizon].copy()
+        future[:, : self._roles().n_past] = np.nan
+        return future
+
+    def _rolling_series(self, series: Series, cutoffs: np.ndarray) -> np.ndarray:
+        """`rolling_forecasts` on a validated series (targets and covariates)."""
+        roles = self._roles()
+        n = len(series.values)
+        if roles.future and int(cutoffs.max()) + self.horizon > n - 1:
+            raise ValueError(
+                f"the future covariates {list(roles.future)} are known in df only up to "
+                f"{series.index[-1]}: a cutoff at row {int(cutoffs.max())} needs "
+                f"{self.horizon} rows after it; pass horizon more rows, or earlier cutoffs")
+        x = self._scale_covariates(series.x, series.index, "df")
+        if roles.n_covariates:  # the H rows after the last: derived values, the rest unknown
+            stamps = future_index(series.index[-1], self.freq_, self.horizon)
+            after = np.full((self.horizon, roles.n_covariates), np.nan)
+            after[:, roles.n_past + len(roles.future):] = roles.derived(stamps)
+            x = np.concatenate([x, self._scale_covariates(after)])
+        else:
+            x = np.empty((n + self.horizon, 0))
+        scaled = self._scale(series.values)
+        return self._unscale_rolling(self._rolling_scaled(scaled, series, cutoffs, x))
+
+    def _n_steps(self, horizon: object) -> int:
+        """The number of forecast steps asked for: `horizon`, at most the fitted one."""
+        if horizon is None:
+            return self.horizon
+        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or (
+                horizon < 1):
+            raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+        if horizon > self.horizon:
+            raise ValueError(f"horizon={horizon} exceeds the horizon this model was fitted "
+                             f"with ({self.horizon}); refit with horizon={horizon} or more")
+        return int(horizon)
+
+    def _parse_timestamp(self, text: str) -> pd.Timestamp:
+        """A stored ISO timestamp in the fitted time zone (its name survives, not just the
+        offset, so wall-clock times stay right across daylight-saving changes)."""
+        stamp = pd.Timestamp(text)
+        tz = self.history_index_.tz
+        if tz is not None and stamp.tz is not None:
+            stamp = stamp.tz_convert(tz)
+        return stamp
+
     def _check_forecast(self, scaled: np.ndarray, forecast: np.ndarray) -> None:
         """Never hand out non-finite or absurd forecasts: they mean a broken model."""
         with np.errstate(invalid="ignore"):

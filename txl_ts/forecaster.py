@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,16 +23,8 @@ from .training import (
 )
 from .txl import Stream, StreamState, TokenGrid, TXLConfig, TXLModule, TXLNet
 from .txl.hyperparams import TXL_PARAMS
-from .txl.memory import check_stream_state, forecasts_at
+from .txl.memory import TXLState, check_stream_state, forecasts_at
 from .txl.module import Chunks, fit_linear_path
-
-
-@dataclass(frozen=True)
-class TXLState:
-    """The streaming state of a fitted `TXLForecaster`, as returned by `get_state`."""
-
-    stream: StreamState
-    last_timestamp: pd.Timestamp
 
 
 def default_stride(patch_len: int, horizon: int) -> int:

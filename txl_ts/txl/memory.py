@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 import torch
 
 from .config import TXLConfig
@@ -143,6 +144,15 @@ class StreamState:
         )
         return cls(memory, t["buffer"], int(t["n_rows"][0]), t.get("last_head"),
                    t.get("covariates"))
+
+
+@dataclass(frozen=True)
+class TXLState:
+    """The streaming state of a fitted `TXLForecaster`, as returned by `get_state`: the stream
+    and the last timestamp it has absorbed."""
+
+    stream: StreamState
+    last_timestamp: pd.Timestamp
 
 
 class Stream:

@@ -34,10 +34,11 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # what every estimator shares: the fitted data path, intervals, persistence, the base
     # class, lookback windows
     "estimator base": ("txl_ts.datapath", "txl_ts.intervals", "txl_ts.model_files",
-                       "txl_ts.persistence",
+                       "txl_ts.persistence", "txl_ts.persistence_panel", "txl_ts.panel_model",
                        "txl_ts.base", "txl_ts.lookback"),
     "estimators": ("txl_ts.forecaster", "txl_ts.baselines.*", "txl_ts"),
     "workflows": ("txl_ts.machine", "txl_ts.backtest_targets", "txl_ts.backtest",
+                  "txl_ts.backtest_panel",
                   "txl_ts.benchmark", "txl_ts.grid_files",
                   "txl_ts.grid_tasks", "txl_ts.grid", "txl_ts.search_space", "txl_ts.studies",
                   "txl_ts.tuning", "txl_ts.demo", "txl_ts.plotting"),

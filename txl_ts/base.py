@@ -36,14 +36,32 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from . import persistence_panel
 from .datapath import DataPath
 from .frames.checks import check_cutoffs, check_outliers
+from .frames.roles import Roles
 from .frames.validate import Series
 from .intervals import Intervals
-from .persistence import load_model, save_model
+from .panel_model import PanelMethods
 from .threads import with_torch_threads
 
 CALIBRATION_SIZE = 0.2  # calibration tail of models without a validation tail of their own
+
+
+@dataclass(frozen=True)
+class PreparedFit:
+    """A validated fit frame: the series (and validation rows), scaled, with covariates."""
+
+    series: Series
+    valid_series: Series | None
+    train: np.ndarray  # (T, C) scaled
+    valid: np.ndarray | None  # (V, C) scaled
+    x_train: np.ndarray  # (T, K) scaled
+    x_valid: np.ndarray | None  # (V, K) scaled
+
+    def joined(self) -> np.ndarray:
+        """Training then validation rows (T + V, C)."""
+        return self.train if self.valid is None else np.concatenate([self.train, self.valid])
 
 
 @dataclass(frozen=True)
@@ -54,15 +72,17 @@ class Capabilities:
     many cutoffs in one pass (`_rolling_scaled`), so backtests and calibration cost about one
     pass over the data rather than one forecast per cutoff. `reference`: a fixed rule rather
     than a fitted model (the naive forecasts), so `backtest` does not warn when it loses to
-    the seasonal naive.
+    the seasonal naive. `global_model`: on a long frame, one network is trained over every
+    series (`_fit_shared`); otherwise each series gets a model of its own.
     """
 
     update: bool = False
     fast_rolling: bool = False
     reference: bool = False
+    global_model: bool = False
 
 
-class BaseForecaster(DataPath, Intervals, BaseEstimator):
+class BaseForecaster(PanelMethods, DataPath, Intervals, BaseEstimator):
     """Shared behaviour of txl_ts forecasters (not used directly).
 
     Fitted attributes common to all: `columns_`, `freq_`, `scaler_`, `history_index_`
@@ -159,7 +179,7 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
     def _check_fitted(self) -> None:
         """NotFittedError before `fit`; ValueError naming the parameters that `set_params`
         changed since `fit` (the fitted state was built for the old values)."""
-        check_is_fitted(self, "scaler_")
+        check_is_fitted(self, "columns_")
         fitted = getattr(self, "fit_params_", None)
         if fitted is None:
             return
@@ -249,37 +269,47 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
         self._validate_params()  # each parameter against its declared constraints
         self._check_params()
         work = self._bare_copy()
-        work._fit_frames(df, validation_data)
+        if self.id_col is not None:  # a long frame: one member model per series
+            work._fit_panel(df, validation_data)
+        else:
+            work._fit_frames(df, validation_data)
         self._commit(work._fitted_attributes(), replace=True)
         return self
 
-    def _fit_frames(self, df: object, validation_data: object) -> None:
-        """The body of `fit`, run on a bare copy (see `_bare_copy`)."""
+    def _fit_frames(self, df: object, validation_data: object, where: str = "") -> None:
+        """The body of `fit`, run on a bare copy (see `_bare_copy`); `where` names the series
+        of a long frame in errors."""
         from .training import check_fit_outcome  # training imports torch/lightning lazily
 
-        series = self._validate_fit_frame(df)
+        fit = self._prepare_fit(df, validation_data, where)
+        self._fit_scaled(fit.train, fit.valid, fit.x_train, fit.x_valid)
+        summary = getattr(self, "fit_summary_", None)
+        if isinstance(summary, dict) and "best_val_loss" in summary:
+            check_fit_outcome(summary, fit.joined(), self.horizon)
+        self._calibrate(fit.series, fit.valid_series)
+
+    def _prepare_fit(self, df: object, validation_data: object, where: str = "",
+                     roles: Roles | None = None) -> PreparedFit:
+        """Validate the fit frames, fit the train-only scalers and scale: everything `fit`
+        does before the model's own `_fit_scaled`. `roles`: the covariate roles of a panel
+        (resolved once for every series), instead of resolving them from this frame."""
+        name = f"df{where}"
+        series = self._validate_fit_frame(df, name, roles)
         self._record_data(series)
-        self.history_index_ = series.index
         if math.isfinite(self.max_abs_scaled):
-            check_outliers(series.values, series.columns, series.index, "df",
+            check_outliers(series.values, series.columns, series.index, name,
                            self.max_abs_scaled)
         self._fit_scaler(series.values)
         self._fit_covariate_scaler(series.x)
-        x_train = self._scale_covariates(series.x, series.index, "df")
+        x_train = self._scale_covariates(series.x, series.index, name)
         valid = x_valid = None
         if validation_data is not None:
-            valid = self._validate_continuation(validation_data, "validation_data")
-            x_valid = self._scale_covariates(valid.x, valid.index, "validation_data")
-        train_scaled = self._scale(series.values)
-        valid_scaled = None if valid is None else self._scale(valid.values)
+            valid = self._validate_continuation(validation_data, f"validation_data{where}")
+            x_valid = self._scale_covariates(valid.x, valid.index, f"validation_data{where}")
         self.history_index_ = (series if valid is None else valid).index[-1:]
-        self._fit_scaled(train_scaled, valid_scaled, x_train, x_valid)
-        summary = getattr(self, "fit_summary_", None)
-        if isinstance(summary, dict) and "best_val_loss" in summary:
-            full = train_scaled if valid_scaled is None else np.concatenate(
-                [train_scaled, valid_scaled])
-            check_fit_outcome(summary, full, self.horizon)
-        self._calibrate(series, valid)
+        return PreparedFit(series, valid, self._scale(series.values),
+                           None if valid is None else self._scale(valid.values),
+                           x_train, x_valid)
 
     @with_torch_threads
     def predict(self, history: pd.DataFrame | None = None, *,
@@ -323,6 +353,8 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
         model = self._snapshot()
         model._check_fitted()
         steps = model._n_steps(horizon)
+        if model.id_col is not None:
+            return model._panel_predict(history, future, steps)
         if history is None:
             last = model.history_index_[-1]
             x_future = model._future_covariates(future, last)
@@ -373,6 +405,9 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
         """
         model = self._snapshot()
         model._check_fitted()
+        if model.id_col is not None:
+            self._commit({"members_": model._panel_update(new_df)})
+            return self
         series = model._validate_continuation(new_df, "new_df")
         fitted = model._advance(model._scale(series.values), series,
                                 model._scale_covariates(series.x, series.index, "new_df"))
@@ -424,6 +459,9 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
             cutoff is not an integer position inside `df` with enough history before it.
         """
         self._check_fitted()
+        if self.id_col is not None:
+            raise ValueError("rolling_forecasts takes one series: call it on "
+                             "series_model(<id>), or use txl_ts.backtest on the long frame")
         series = self._validate_history(df, name="df")
         cutoffs = check_cutoffs(cutoffs, len(series.values), self._min_history_length()[0])
         if not len(cutoffs):
@@ -459,7 +497,7 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
         sklearn.exceptions.NotFittedError
             If the model is not fitted.
         """
-        return save_model(self, path)
+        return persistence_panel.save(self, path)
 
     @classmethod
     def load(cls, path: str | Path):
@@ -481,7 +519,7 @@ class BaseForecaster(DataPath, Intervals, BaseEstimator):
             A ValueError naming the file and the field, for a corrupt or mismatched directory
             (`MissingModelFileError`, also a FileNotFoundError, when a file is missing).
         """
-        return load_model(cls, path)
+        return persistence_panel.load(cls, path)
 
 
 def _same_param(a: Any, b: Any) -> bool:

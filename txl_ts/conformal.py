@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -115,6 +115,12 @@ class Calibration:
                      else math.ceil((n + 1) * a - 1e-9))
                 signed_table[i, :, c] = _order_stat(signed_sorted, k, n)
         return cls(int(n), int(tail_rows), _round(abs_table), _round(signed_table))
+
+    def scaled(self, factor: np.ndarray) -> Calibration:
+        """These tables in other units: every column c multiplied by `factor[c]` (> 0)."""
+        factor = np.asarray(factor, dtype=np.float64)
+        return replace(self, abs_table=self.abs_table * factor,
+                       signed_table=self.signed_table * factor)
 
     # ---- lookup ---------------------------------------------------------------------------
     def _too_few(self, what: str, need: int) -> CalibrationError:

@@ -36,8 +36,10 @@ class DataPath:
     # scaled values (training standard deviations) beyond this are rejected as poison
     max_abs_scaled: float = MAX_ABS_SCALED
 
-    def _validate_fit_frame(self, df: object, name: str = "df") -> Series:
-        """The fit frame's targets and covariates; sets `roles_` (they need the frequency)."""
+    def _validate_fit_frame(self, df: object, name: str = "df",
+                            roles: Roles | None = None) -> Series:
+        """The fit frame's targets and covariates; sets `roles_` (they need the frequency),
+        or takes `roles` as given (a panel resolves them once for all its series)."""
         min_len, why = self._min_fit_length()
         past = as_labels(self.past_covariates, "past_covariates")
         future = as_labels(self.future_covariates, "future_covariates")
@@ -50,9 +52,9 @@ class DataPath:
             df, time_col=self.time_col, targets=self.targets, min_length=min_len,
             min_length_reason=why, name=name, exclude=(*past, *future),
         )
-        self.roles_ = resolve_roles(self.past_covariates, self.future_covariates,
-                                    self.calendar, self.holidays, series.freq,
-                                    span=series.index[-1] - series.index[0])
+        self.roles_ = roles if roles is not None else resolve_roles(
+            self.past_covariates, self.future_covariates, self.calendar, self.holidays,
+            series.freq, span=series.index[-1] - series.index[0])
         return self._with_covariates(series, df, name)
 
     def _roles(self) -> Roles:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import ConcatDataset, DataLoader
 
 from .base import BaseForecaster, Capabilities
 from .frames.validate import Series
@@ -22,6 +22,7 @@ from .training import (
     validation_rows,
 )
 from .txl import Stream, StreamState, TokenGrid, TXLConfig, TXLModule, TXLNet
+from .txl.covariates import recent_level
 from .txl.hyperparams import TXL_PARAMS
 from .txl.memory import TXLState, check_stream_state, forecasts_at
 from .txl.module import Chunks, fit_linear_path
@@ -75,7 +76,7 @@ class TXLForecaster(BaseForecaster):
     """
 
     PARAMS = TXL_PARAMS
-    capabilities = Capabilities(update=True, fast_rolling=True)
+    capabilities = Capabilities(update=True, fast_rolling=True, global_model=True)
 
     def __init__(
         self,
@@ -112,6 +113,7 @@ class TXLForecaster(BaseForecaster):
         calendar: str | list[str] | None = None,
         holidays: str | tuple[str, str] | None = None,
         time_col: str | None = None,
+        id_col: str | None = None,
         accelerator: str = "auto",
         trainer_kwargs: dict[str, Any] | None = None,
         verbose: bool | None = None,
@@ -149,6 +151,7 @@ class TXLForecaster(BaseForecaster):
         self.calendar = calendar
         self.holidays = holidays
         self.time_col = time_col
+        self.id_col = id_col
         self.accelerator = accelerator
         self.trainer_kwargs = trainer_kwargs
         self.verbose = verbose
@@ -250,56 +253,90 @@ class TXLForecaster(BaseForecaster):
 
     def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None,
                     x_train: np.ndarray, x_valid: np.ndarray | None) -> None:
+        (part,) = self._fit_shared([(train, valid, x_train, x_valid)], ["df"])
+        self._attach(*part)
+
+    def _fit_shared(self, raws: list[tuple], names: list[str]) -> list[tuple]:
+        """Train one network over the series `raws`, each (train, valid, x_train, x_valid)
+        scaled as in `_fit_scaled`; returns each series' (full, x_full, val_start). The
+        training windows of all series are drawn in proportion to their lengths."""
         started = time.perf_counter()
         self._resolve(self.freq_)
         grid = self.grid_
-        if valid is None:
-            n_val = self._n_val(len(train))
-            full, x_full = train, x_train
-            val_start = len(train) - n_val
-        else:
-            full, x_full = np.concatenate([train, valid]), np.concatenate([x_train, x_valid])
-            val_start = len(train)
         need, why = min_fit_rows(grid.patch_len + self.horizon, "patch_len + horizon",
                                  self.val_size, at_least=grid.stride)
-        if val_start < grid.patch_len + self.horizon:
-            raise ValueError(f"too few rows to fit: need at least {need} ({why}; "
-                             f"patch_len={grid.patch_len} for frequency {self.freq_.freqstr})")
-        has_val = val_start < len(full)
+        parts = []
+        for (train, valid, x_train, x_valid), name in zip(raws, names):
+            if valid is None:
+                full, x_full = train, x_train
+                val_start = len(train) - self._n_val(len(train))
+            else:
+                full, x_full = np.concatenate([train, valid]), np.concatenate([x_train, x_valid])
+                val_start = len(train)
+            if val_start < grid.patch_len + self.horizon:
+                raise ValueError(f"{name}: too few rows to fit: need at least {need} ({why}; "
+                                 f"patch_len={grid.patch_len} for frequency "
+                                 f"{self.freq_.freqstr})".removeprefix("df: "))
+            parts.append((full, x_full, val_start))
+        if self.stateful and len(parts) > 1:
+            raise ValueError("stateful=True trains contiguous streams of one series; it is "
+                             "not available for a long frame of several series")
         if self.random_state is not None:
             torch.manual_seed(self.random_state)
-        n_channels = full.shape[1]
+        n_channels = parts[0][0].shape[1]
         self.net_ = self._build_net(n_channels)
-        values = torch.as_tensor(full.T, dtype=torch.float32)  # (C, T)
-        x_values = torch.as_tensor(x_full.T, dtype=torch.float32)  # (K, T)
-        ridge = (fit_linear_path(self.net_, grid, values, val_start,
-                                 x=x_values if self.linear_init == "ridge" else None)
+        series = [(torch.as_tensor(full.T, dtype=torch.float32),  # (C, T)
+                   torch.as_tensor(x_full.T, dtype=torch.float32), val_start)  # (K, T)
+                  for full, x_full, val_start in parts]
+        ridge = (fit_linear_path(self.net_, grid, [v for v, _, _ in series],
+                                 [s for _, _, s in series],
+                                 x=([x for _, x, _ in series] if self.linear_init == "ridge"
+                                    else None))
                  if self.linear_init != "seasonal" else {"alpha": None})
-        # training and validation read the K covariate rows after the C target rows
-        values = torch.cat([values, x_values]) if x_full.shape[1] else values  # (C + K, T)
-        # window i starts at padded column i * stride: `context` rows before token i's end
-        shifted = grid.pad(values)[:, grid.patch_len :]
-        end = grid.context + val_start - grid.patch_len  # training rows end here in `shifted`
-
-        n_train_tokens = grid.n_tokens(val_start)
-        window_tokens = min(self.n_segments * self.segment_len, n_train_tokens)
         generator = torch.Generator().manual_seed(self.random_state or 0)
+        train_sets, val_sets = [], []
+        for values, x_values, val_start in series:
+            # training and validation read the K covariate rows after the C target rows
+            values = torch.cat([values, x_values]) if x_values.shape[0] else values  # (C+K, T)
+            # window i starts at padded column i * stride: `context` rows before token i's end
+            shifted = grid.pad(values)[:, grid.patch_len :]
+            end = grid.context + val_start - grid.patch_len  # training rows end here
+            n_train_tokens = grid.n_tokens(val_start)
+            window_tokens = min(self.n_segments * self.segment_len, n_train_tokens)
+            if self.stateful:
+                n_streams = max(1, min(self.batch_size, n_train_tokens // self.segment_len))
+                per_stream = n_train_tokens // n_streams
+                train_sets.append(Chunks(shifted, grid, n_streams, per_stream,
+                                         self.segment_len, end=end))
+            else:
+                train_sets.append(Windows(shifted, grid.window_rows(window_tokens),
+                                          grid.stride, n_starts=n_train_tokens - window_tokens
+                                          + 1, end=end))
+            if val_start < values.shape[1]:
+                val_sets.append((values, val_start))
+        if len(train_sets) > 1:
+            # a window's length depends on the series only through short series: pad to one
+            length = max(d.length for d in train_sets)
+            for d in train_sets:
+                d.length = length
+        data = train_sets[0] if len(train_sets) == 1 else ConcatDataset(train_sets)
         if self.stateful:
-            n_streams = max(1, min(self.batch_size, n_train_tokens // self.segment_len))
-            per_stream = n_train_tokens // n_streams
-            data = Chunks(shifted, grid, n_streams, per_stream, self.segment_len, end=end)
             train_loader = DataLoader(data, batch_size=None, shuffle=False)
         else:
-            data = Windows(shifted, grid.window_rows(window_tokens), grid.stride,
-                           n_starts=n_train_tokens - window_tokens + 1, end=end)
             train_loader = DataLoader(data, batch_size=self.batch_size, shuffle=True,
                                       generator=generator)
-        val_loader = DataLoader([values], batch_size=1) if has_val else None
+        val_loader = None
+        if len(series) == 1 and val_sets:
+            val_loader = DataLoader([val_sets[0][0]], batch_size=1)
+        elif val_sets:  # one item per series: the loss is the mean of the series' MSEs
+            val_loader = DataLoader(list(enumerate(v for v, _ in val_sets)), batch_size=1)
         module = TXLModule(
             self.net_, grid, segment_len=self.net_.config.segment_len,
             mem_len=self.net_.config.mem_len,
-            burn_in=self.burn_in_, stateful=self.stateful, val_start=val_start, lr=self.lr,
-            weight_decay=self.weight_decay, loss=self.loss,
+            burn_in=self.burn_in_, stateful=self.stateful,
+            val_start=(val_sets[0][1] if len(series) == 1 and val_sets
+                       else [s for _, s in val_sets]),
+            lr=self.lr, weight_decay=self.weight_decay, loss=self.loss,
         )
         summary = fit_module(
             module, train_loader, val_loader, max_epochs=self.max_epochs,
@@ -309,15 +346,25 @@ class TXLForecaster(BaseForecaster):
             verbose=self.verbose,
         )
         self._to_inference(self.net_)
-        self.state_ = self._stream().feed(self._stream().start(n_channels), full, x_full)[1]
-        self.fitted_state_ = self.state_
+        n_train = sum(s for _, _, s in parts)
         self.fit_summary_ = {**summary, "linear_init_alpha": ridge["alpha"],
                              "linear_init_alpha_covariates": ridge.get("alpha_covariates"),
                              "linear_init_prior": ridge.get("prior"),
                              "linear_init_val_mse_by_prior": ridge.get("val_mse_by_prior"),
                              "linear_init_val_mse": ridge.get("val_mse"),
                              "fit_seconds": time.perf_counter() - started,
-                             "n_train_rows": int(val_start), "n_val_rows": len(full) - val_start}
+                             "n_train_rows": int(n_train),
+                             "n_val_rows": int(sum(len(f) for f, _, _ in parts) - n_train)}
+        if len(parts) > 1:
+            self.fit_summary_["n_series"] = len(parts)
+        return parts
+
+    def _attach(self, full: np.ndarray, x_full: np.ndarray, val_start: int) -> None:
+        """The streaming state after one series' fit rows (its memory and last rows)."""
+        self.state_ = self._stream().feed(self._stream().start(full.shape[1]), full,
+                                          x_full)[1]
+        self.fitted_state_ = self.state_
+        self.fitted_timestamp_ = self.history_index_[-1]
 
     # ---- forecasting ----------------------------------------------------------------------
     def _read_forecast(self, state: StreamState, x_future: np.ndarray | None = None
@@ -326,6 +373,33 @@ class TXLForecaster(BaseForecaster):
             raise ValueError(f"no complete patch yet: at least patch_len={self.patch_len_} "
                              "rows of history are needed")
         return self._stream().forecast(state, x_future).T.double().cpu().numpy()  # (H, C)
+
+    @torch.no_grad()
+    def _forecast_members(self, members: list[Any], x_futures: list[np.ndarray]
+                          ) -> list[np.ndarray]:
+        """Every series' forecast from its stream in one batched read: `Stream.forecast` of
+        all the members' states at once (S series of C channels as S * C rows)."""
+        states = [m.state_ for m in members]
+        if any(s.last_head is None for s in states):
+            return super()._forecast_members(members, x_futures)
+        first = members[0]
+        net, grid, config = first.net_, first.grid_, first.net_.config
+        c, horizon = states[0].buffer.shape[0], grid.horizon
+        heads = torch.cat([s.last_head for s in states])  # (S C, F [+ E])
+        lags = torch.as_tensor([grid.newest(s.n_rows)[1] for s in states],
+                               device=heads.device).repeat_interleave(c)  # (S C,)
+        residual = heads.gather(1, lags[:, None] + torch.arange(horizon, device=heads.device))
+        effect = None
+        if config.n_future:  # every channel of a series reads that series' covariates
+            future = torch.as_tensor(np.stack([x[:, config.n_past :] for x in x_futures]),
+                                     dtype=heads.dtype, device=heads.device)  # (S, H, Kf)
+            level = torch.stack([recent_level(s.covariates[config.n_past :].T,
+                                              config.norm_window) for s in states])
+            effect = net.future_effect(heads, lags, future.repeat_interleave(c, 0),
+                                       level.repeat_interleave(c, 0))
+        buffers = torch.cat([s.buffer for s in states])  # (S C, context)
+        out = net.forecast(buffers, residual, effect).double().cpu().numpy()  # (S C, H)
+        return list(out.reshape(len(states), c, horizon).transpose(0, 2, 1))  # S x (H, C)
 
     def _forecast_scaled(self, history: np.ndarray | None,
                          x_history: np.ndarray | None = None,
@@ -444,11 +518,6 @@ class TXLForecaster(BaseForecaster):
         self._check_fitted()
         self._commit({"state_": self.fitted_state_,
                       "history_index_": pd.DatetimeIndex([self.fitted_timestamp_])})
-        return self
-
-    def fit(self, df: pd.DataFrame, validation_data: pd.DataFrame | None = None):
-        super().fit(df, validation_data)
-        self.fitted_timestamp_ = self.history_index_[-1]
         return self
 
     # ---- persistence ----------------------------------------------------------------------

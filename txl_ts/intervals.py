@@ -26,6 +26,13 @@ class Intervals:
     def _calibrate(self, series: Series, valid: Series | None) -> None:
         """Conformal tables from the residuals of every stride-1 origin of the calibration
         tail whose whole horizon is known, in one `rolling_forecasts` pass."""
+        residuals, tail_rows = self._calibration_residuals(series, valid)
+        self.calibration_ = Calibration.from_residuals(residuals, tail_rows, self.horizon,
+                                                       residuals.shape[2])
+
+    def _calibration_residuals(self, series: Series, valid: Series | None
+                               ) -> tuple[np.ndarray, int]:
+        """The residuals (n_windows, H, C) behind `_calibrate`, and the tail's row count."""
         if valid is None:
             full = series
             tail_start = len(series.values) - self._n_val(len(series.values))
@@ -47,8 +54,7 @@ class Intervals:
                 forecasts = self._rolling_series(full, part)[:, :h]  # (n, H, C)
                 rows = part[:, None] + 1 + np.arange(h)[None, :]
                 np.subtract(values[rows], forecasts, out=residuals[lo : lo + len(part)])
-        self.calibration_ = Calibration.from_residuals(residuals, n - tail_start, h,
-                                                       values.shape[1])
+        return residuals, n - tail_start
 
     def predict_interval(self, coverage: float | list[float] = 0.9,
                          history: pd.DataFrame | None = None, *,
@@ -96,6 +102,8 @@ class Intervals:
         model = self._snapshot()
         model._check_calibrated()
         levels = check_levels(coverage, "coverage")
+        if model.id_col is not None:
+            return model._panel_bands("predict_interval", levels, history, future, horizon)
         steps = model._n_steps(horizon)
         half = model.calibration_.half_widths(levels)[:, :steps]  # (L, h, C)
         point = model.predict(history, future=future, horizon=steps)
@@ -145,6 +153,8 @@ class Intervals:
         model = self._snapshot()
         model._check_calibrated()
         levels = check_levels(alpha, "alpha")
+        if model.id_col is not None:
+            return model._panel_bands("predict_quantiles", levels, history, future, horizon)
         steps = model._n_steps(horizon)
         offsets = model.calibration_.offsets(levels)[:, :steps]  # (L, h, C)
         point = model.predict(history, future=future, horizon=steps)
@@ -152,6 +162,8 @@ class Intervals:
 
     def _check_calibrated(self) -> None:
         self._check_fitted()
+        if self.id_col is not None:  # each series model is checked on its own
+            return
         if not hasattr(self, "calibration_"):
             raise ValueError(f"this {type(self).__name__} has no conformal calibration (it was "
                              "saved by a version without intervals); refit it")

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from .base import BaseForecaster, Capabilities
 from .frames.validate import Series
@@ -83,7 +83,7 @@ class LookbackForecaster(BaseForecaster):
     targets, then the K covariates) and `fit_summary_`.
     """
 
-    capabilities = Capabilities(update=True, fast_rolling=True)
+    capabilities = Capabilities(update=True, fast_rolling=True, global_model=True)
 
     lookback: int | str
     horizon: int
@@ -141,40 +141,60 @@ class LookbackForecaster(BaseForecaster):
 
     def _fit_scaled(self, train: np.ndarray, valid: np.ndarray | None,
                     x_train: np.ndarray, x_valid: np.ndarray | None) -> None:
+        (part,) = self._fit_shared([(train, valid, x_train, x_valid)], ["df"])
+        self._attach(*part)
+
+    def _fit_shared(self, raws: list[tuple], names: list[str]) -> list[tuple]:
+        """Train one network over the series `raws`, each (train, valid, x_train, x_valid)
+        scaled as in `_fit_scaled`; returns each series' (full, x_full, val_start). Training
+        windows of every series are shuffled together, so each series contributes in
+        proportion to its length; the lookback is resolved for the shortest series."""
         started = time.perf_counter()
-        if valid is None:
-            full, val_start = train, len(train) - self._n_val(len(train))
-            x_full = x_train
-        else:
-            full, val_start = np.concatenate([train, valid]), len(train)
-            x_full = np.concatenate([x_train, x_valid])
-        self._resolve(val_start)
+        parts = []
+        for train, valid, x_train, x_valid in raws:
+            if valid is None:
+                full, val_start = train, len(train) - self._n_val(len(train))
+                x_full = x_train
+            else:
+                full, val_start = np.concatenate([train, valid]), len(train)
+                x_full = np.concatenate([x_train, x_valid])
+            parts.append((full, x_full, val_start))
+        self._resolve(min(start for _, _, start in parts))
         need, why = min_fit_rows(self.lookback_ + self.horizon, "lookback + horizon",
                                  self.val_size)
-        if len(train) < need:
-            raise ValueError(f"df has {len(train)} rows; at least {need} are needed ({why}; "
-                             f"lookback={self.lookback_} for frequency {self.freq_.freqstr})")
+        for (train, *_), name in zip(raws, names):
+            if len(train) < need:
+                raise ValueError(f"{name} has {len(train)} rows; at least {need} are needed "
+                                 f"({why}; lookback={self.lookback_} for frequency "
+                                 f"{self.freq_.freqstr})")
         if self.random_state is not None:
             torch.manual_seed(self.random_state)
-        self.net_ = self._build_net(full.shape[1])
-        values = torch.as_tensor(full.T, dtype=torch.float32)  # (C, T)
-        x_values = torch.as_tensor(x_full, dtype=torch.float32)  # (T, K)
+        self.net_ = self._build_net(parts[0][0].shape[1])
         length = self.lookback_ + self.horizon
-        # training windows: inputs inside the training rows and at least one target there
-        n_train = (val_start - self.lookback_ - 1) // self.window_step + 1
-        train_data = self._windows(Windows(values, length, self.window_step, n_train,
-                                           end=val_start), x_values)
+        train_sets, val_sets = [], []
+        for full, x_full, val_start in parts:
+            values = torch.as_tensor(full.T, dtype=torch.float32)  # (C, T)
+            x_values = torch.as_tensor(x_full, dtype=torch.float32)  # (T, K)
+            # training windows: inputs inside the training rows and one target there at least
+            n_train = (val_start - self.lookback_ - 1) // self.window_step + 1
+            train_sets.append(self._windows(Windows(values, length, self.window_step,
+                                                    n_train, end=val_start), x_values))
+            if val_start < len(full):
+                # validation windows: forecast origins at rows val_start - 1 .. len(full) - 2
+                first = val_start - self.lookback_
+                n_val = (len(full) - 1 - val_start) // self.window_step + 1
+                val_sets.append(self._windows(
+                    Windows(values[:, first:], length, self.window_step, n_val,
+                            end=len(full) - first), x_values[first:]))
         generator = torch.Generator().manual_seed(self.random_state or 0)
-        train_loader = DataLoader(train_data, batch_size=self.batch_size, shuffle=True,
-                                  generator=generator)
+        train_loader = DataLoader(train_sets[0] if len(train_sets) == 1
+                                  else ConcatDataset(train_sets),
+                                  batch_size=self.batch_size, shuffle=True, generator=generator)
         val_loader = None
-        if val_start < len(full):
-            # validation windows: forecast origins at rows val_start - 1 .. len(full) - 2
-            first = val_start - self.lookback_
-            n_val = (len(full) - 1 - val_start) // self.window_step + 1
-            val_data = self._windows(Windows(values[:, first:], length, self.window_step,
-                                             n_val, end=len(full) - first), x_values[first:])
-            val_loader = DataLoader(val_data, batch_size=self.val_batch_size or self.batch_size)
+        if val_sets:
+            val_loader = DataLoader(val_sets[0] if len(val_sets) == 1
+                                    else ConcatDataset(val_sets),
+                                    batch_size=self.val_batch_size or self.batch_size)
         summary = fit_module(
             self._build_module(self.net_), train_loader, val_loader,
             max_epochs=self.max_epochs, patience=self.patience, accelerator=self.accelerator,
@@ -182,11 +202,18 @@ class LookbackForecaster(BaseForecaster):
             verbose=self.verbose,
         )
         self.net_.eval().to(resolve_device(self.accelerator))
-        # (lookback, C + K) scaled: the rows the next forecast reads
+        n_train = sum(start for _, _, start in parts)
+        self.fit_summary_ = {**summary, "fit_seconds": time.perf_counter() - started,
+                             "n_train_rows": int(n_train),
+                             "n_val_rows": int(sum(len(f) for f, _, _ in parts) - n_train)}
+        if len(parts) > 1:
+            self.fit_summary_["n_series"] = len(parts)
+        return parts
+
+    def _attach(self, full: np.ndarray, x_full: np.ndarray, val_start: int) -> None:
+        """(lookback, C + K) scaled: the rows of one series the next forecast reads."""
         self.last_window_ = np.concatenate([full[-self.lookback_:], x_full[-self.lookback_:]],
                                            axis=1)
-        self.fit_summary_ = {**summary, "fit_seconds": time.perf_counter() - started,
-                             "n_train_rows": int(val_start), "n_val_rows": len(full) - val_start}
 
     def _windows(self, windows: Windows, x: torch.Tensor) -> Dataset:
         """`windows` as they are without covariates, else with the rows of `x` (T, K)."""

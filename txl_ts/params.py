@@ -234,6 +234,19 @@ TIME_COL = Param(
     "Column that holds the timestamps; None reads them from the DatetimeIndex. Pass it for "
     "frames with the time in a column.",
     type_doc="label or None")
+ID_COL = Param(
+    "id_col", None, "no_validation",
+    "Column naming each row's series, for a long frame (one row per series and timestamp, "
+    "as NeuralForecast and statsforecast take it: id_col=\"unique_id\", time_col=\"ds\"). "
+    "None takes a wide frame of one series. Series may start and end on their own dates; "
+    "neural models train one set of weights over all of them, statistical ones fit one "
+    "model per series. Needs time_col.",
+    type_doc="label or None")
+N_JOBS = Param(
+    "n_jobs", None, [Range(Integral, None, None, closed="neither"), None],
+    "Processes that fit the per-series models of a long frame (joblib's convention: None "
+    "is 1, -1 every core). Ignored for a wide frame.",
+    training_only=True)
 RANDOM_STATE = Param(
     "random_state", 0, [Range(Integral, None, None, closed="neither"), None],
     "Seed of the weight initialisation, the sampling of training windows and their "

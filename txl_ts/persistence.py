@@ -50,6 +50,8 @@ COVARIATE_ROLES = ("past_covariates", "future_covariates")
 # files written before covariates existed lack these; without covariates none of them changes
 # a forecast (covariate_width: TXL's future-covariate encoder)
 COVARIATE_PARAMS = (*COVARIATE_ROLES, "calendar", "holidays", "covariate_width")
+# files written before long frames existed were fitted on wide frames
+PANEL_PARAMS = ("id_col",)
 
 
 def label_to_json(label: Hashable) -> Any:
@@ -103,37 +105,58 @@ def save_model(model: Any, path: str | Path) -> Path:
     (a full disk, an interrupt) leaves an earlier save at `path` intact and never a half
     directory."""
     model._check_fitted()
-    path = Path(path)
-    params = _storable_params(model.get_params(deep=False))
-    params["targets"] = _targets_to_json(model.targets)
-    params["time_col"] = None if model.time_col is None else label_to_json(model.time_col)
-    for role in COVARIATE_ROLES:
-        params[role] = _targets_to_json(getattr(model, role))
-    covariate_scaler = getattr(model, "covariate_scaler_", None)
     config = {
         "format_version": FORMAT_VERSION,
         "class": type(model).__name__,
-        "params": params,
-        "fitted": {
-            "columns": [label_to_json(c) for c in model.columns_],
-            "freq": model.freq_.freqstr,
-            "last_timestamp": model.history_index_[-1].isoformat(),
-            "timezone": tz_name(model.history_index_.tz),
-            "scaler": scaler_to_json(model.scaler_),
-            # what calendar="auto" resolved to at fit (it depends on the training span)
-            "calendar_features": list(model._roles().calendar),
-            "covariate_scaler": (None if covariate_scaler is None
-                                 else scaler_to_json(covariate_scaler)),
-        },
+        "params": params_json(model),
+        "fitted": fitted_json(model),
         "extra": model._extra_state(),
     }
-    text = json.dumps(config, indent=2, default=_json_default)
     # compact: the quantile tables hold 37 x H x C numbers; null for a model loaded from a
     # file of a version without intervals (it still has none)
+    calibration = json.dumps(calibration_json(model), separators=(",", ":"))
+    return write_model_dir(path, config, calibration, model._tensors_to_save(), type(model))
+
+
+def params_json(model: Any) -> dict[str, Any]:
+    """The constructor's parameters as config.json stores them."""
+    params = _storable_params(model.get_params(deep=False))
+    params["targets"] = _targets_to_json(model.targets)
+    for name in ("time_col", "id_col"):
+        label = getattr(model, name, None)
+        params[name] = None if label is None else label_to_json(label)
+    for role in COVARIATE_ROLES:
+        params[role] = _targets_to_json(getattr(model, role))
+    return params
+
+
+def fitted_json(model: Any) -> dict[str, Any]:
+    """The fitted metadata of a (wide) model as config.json stores it."""
+    covariate_scaler = getattr(model, "covariate_scaler_", None)
+    return {
+        "columns": [label_to_json(c) for c in model.columns_],
+        "freq": model.freq_.freqstr,
+        "last_timestamp": model.history_index_[-1].isoformat(),
+        "timezone": tz_name(model.history_index_.tz),
+        "scaler": scaler_to_json(model.scaler_),
+        # what calendar="auto" resolved to at fit (it depends on the training span)
+        "calendar_features": list(model._roles().calendar),
+        "covariate_scaler": (None if covariate_scaler is None
+                             else scaler_to_json(covariate_scaler)),
+    }
+
+
+def calibration_json(model: Any) -> dict[str, Any] | None:
     tables = getattr(model, "calibration_", None)
-    calibration = json.dumps(None if tables is None else tables.to_json(),
-                             separators=(",", ":"))
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model._tensors_to_save().items()}
+    return None if tables is None else tables.to_json()
+
+
+def write_model_dir(path: str | Path, config: dict[str, Any], calibration: str,
+                    tensors: dict[str, torch.Tensor], cls: type) -> Path:
+    """Write the three files (with their checksums) aside, then install them at `path`."""
+    path = Path(path)
+    text = json.dumps(config, indent=2, default=_json_default)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.saving-"))
     tmp.chmod(0o755)  # mkdtemp's 0700 would make the saved model private
@@ -141,7 +164,7 @@ def save_model(model: Any, path: str | Path) -> Path:
         (tmp / "calibration.json").write_text(calibration)
         save_file(tensors, str(tmp / "weights.safetensors"))
         config[CHECKSUMS] = {
-            "config.json": _config_digest(json.loads(text), type(model)),
+            "config.json": _config_digest(json.loads(text), cls),
             **{name: _sha256((tmp / name).read_bytes())
                for name in ("calibration.json", "weights.safetensors")},
         }
@@ -164,8 +187,27 @@ def load_model(cls: type, path: str | Path):
         raise MissingModelFileError(f"{path} is not a directory written by save()")
     config_file, weights_file = path / "config.json", path / "weights.safetensors"
     config = _read_json(config_file)
+    if isinstance(config, dict) and "panel" in config:
+        raise CorruptModelError(f"{config_file}: holds a model fitted on a long frame; load "
+                                "it with the estimator's load()")
     model = _model_from_config(cls, config, config_file)
     checksums = _read_checksums(config, config_file)
+    tensors = read_tensors(weights_file)
+    restore_model(model, _Fields(tensors, f"{weights_file}", "tensor"), config["extra"],
+                  config_file, weights_file)
+    if config["format_version"] >= 3:  # older files have no calibration: no intervals
+        calibration = _read_calibration(path / "calibration.json", model)
+        if calibration is not None:
+            model.calibration_ = calibration
+    # last, so that a field that is plainly wrong is named by the checks above; what passes
+    # them may still be a flipped digit in a weight or a scaler mean, which only a digest sees
+    if checksums is not None:
+        _verify_checksums(checksums, path, config, cls)
+    return model
+
+
+def read_tensors(weights_file: Path) -> dict[str, torch.Tensor]:
+    """The tensors of weights.safetensors, every float finite."""
     if not weights_file.is_file():
         raise MissingModelFileError(f"{weights_file}: file is missing")
     try:
@@ -177,8 +219,14 @@ def load_model(cls: type, path: str | Path):
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise CorruptModelError(f"{weights_file}: tensor '{key}' has NaN or infinite "
                                     "values")
-    tensors = _Fields(tensors, f"{weights_file}", "tensor")
-    extra = _Fields(config["extra"], f"{config_file}", "field", "extra.")
+    return tensors
+
+
+def restore_model(model: Any, tensors: dict[str, torch.Tensor], extra: Any,
+                  config_file: Path | str, weights_file: Path | str) -> None:
+    """The model's own state from its tensors and 'extra' field, checked by a forecast."""
+    cls = type(model)
+    extra = _Fields(extra, f"{config_file}", "field", "extra.")
     if not isinstance(extra.get("fit_summary", {}), dict):
         raise CorruptModelError(f"{config_file}: field 'extra.fit_summary' must be an object")
     try:
@@ -197,21 +245,15 @@ def load_model(cls: type, path: str | Path):
             f"valid {cls.__name__} with the stored parameters and columns: "
             f"{type(err).__name__}: {err}"
         ) from err
-    if config["format_version"] >= 3:  # older files have no calibration: no intervals
-        calibration = _read_calibration(path / "calibration.json", model)
-        if calibration is not None:
-            model.calibration_ = calibration
-    # last, so that a field that is plainly wrong is named by the checks above; what passes
-    # them may still be a flipped digit in a weight or a scaler mean, which only a digest sees
-    if checksums is not None:
-        _verify_checksums(checksums, path, config, cls)
-    return model
 
 
 def _read_calibration(file: Path, model: Any) -> Calibration | None:
     """The conformal tables, or None where the model was saved without them (it was loaded
     from a file of a version without intervals, then saved again)."""
-    state = _read_json(file, allow_null=True)
+    return calibration_from_json(_read_json(file, allow_null=True), file, model)
+
+
+def calibration_from_json(state: Any, file: Path | str, model: Any) -> Calibration | None:
     if state is None:
         return None
     try:
@@ -246,7 +288,9 @@ def _install_model_dir(tmp: Path, path: Path) -> None:
         os.replace(tmp / name, path / name)
 
 
-def _model_from_config(cls: type, config: dict[str, Any], file: Path):
+def _model_from_config(cls: type, config: dict[str, Any], file: Path | str,
+                       fitted: bool = True):
+    """The model of config.json's parameters and, with `fitted`, its fitted metadata."""
     where = str(file)
     version = _get(config, "format_version", int, where, "format_version")
     if version > FORMAT_VERSION or version < 1:
@@ -264,8 +308,9 @@ def _model_from_config(cls: type, config: dict[str, Any], file: Path):
             params["targets"] = [label_from_json(t) for t in params["targets"]]
         elif params.get("targets") is not None:
             params["targets"] = label_from_json(params["targets"])
-        if params.get("time_col") is not None:
-            params["time_col"] = label_from_json(params["time_col"])
+        for name in ("time_col", "id_col"):
+            if params.get(name) is not None:
+                params[name] = label_from_json(params[name])
         for role in COVARIATE_ROLES:
             if isinstance(params.get(role), list):
                 params[role] = [label_from_json(t) for t in params[role]]
@@ -281,7 +326,7 @@ def _model_from_config(cls: type, config: dict[str, Any], file: Path):
     # before it existed takes its default; any other missing one would change the forecasts
     # so does a covariate role: files written before covariates existed had none
     defaults = [name for name in missing
-                if declared[name].training_only or name in COVARIATE_PARAMS]
+                if declared[name].training_only or name in (*COVARIATE_PARAMS, *PANEL_PARAMS)]
     params.update({name: declared[name].default for name in defaults})
     missing = [name for name in missing if name not in defaults]
     if unknown:
@@ -300,7 +345,8 @@ def _model_from_config(cls: type, config: dict[str, Any], file: Path):
         model._check_params()
     except (ValueError, TypeError) as err:
         raise CorruptModelError(f"{where}: field 'params' is invalid: {err}") from err
-
+    if not fitted:
+        return model
     fitted = _get(config, "fitted", dict, where, "fitted")
     raw_columns = _get(fitted, "columns", list, where, "fitted.columns")
     try:

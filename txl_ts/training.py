@@ -147,25 +147,30 @@ def naive_mse(values: np.ndarray, start: int, horizon: int) -> float:
     return total / count if count else float("nan")
 
 
-def check_fit_outcome(summary: dict[str, Any], values: np.ndarray, horizon: int) -> None:
+def check_fit_outcome(summary: dict[str, Any], values: np.ndarray | None, horizon: int,
+                      naive: float | None = None) -> None:
     """Compare the trained model's loss with the repeat-last forecast's on the same rows.
 
     `summary` is `fit_module`'s (plus `n_train_rows`); `values` the (T, C) scaled training and
     validation rows. The validation loss is used when there was validation, the last epoch's
-    training loss otherwise. Raises TrainingDivergedError, or warns (TrainingWarning).
+    training loss otherwise. `naive`: the repeat-last MSE where the caller computed it (the
+    mean over the series of a long frame). Raises TrainingDivergedError, or warns
+    (TrainingWarning).
     """
     best = summary.get("best_val_loss")
     if best is not None:
         loss, start, what = best, int(summary.get("n_train_rows", 0)), "validation"
     else:
         loss, start, what = summary.get("train_loss"), 0, "training"
-        values = values[: int(summary.get("n_train_rows", len(values)))]
+        if values is not None:
+            values = values[: int(summary.get("n_train_rows", len(values)))]
     if loss is None:
         return
     if not math.isfinite(loss):
         raise TrainingDivergedError(f"the best {what} loss is {loss}; training diverged: "
                                     "lower lr or check the data")
-    naive = naive_mse(values, start, horizon)
+    if naive is None:
+        naive = naive_mse(values, start, horizon)
     if not math.isfinite(naive):
         return
     ratio_text = (f"the {what} MSE {loss:.4g} (scaled units) against {naive:.4g} for "

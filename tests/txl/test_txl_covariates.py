@@ -127,8 +127,8 @@ def test_ridge_arx_start_learns_a_covariate_effect():
                                forecast_len=grid.forecast_len, lookback=48, norm_window=48,
                                season=8, n_future=n_future))
         x = torch.as_tensor(temp[None, :n_future * n].reshape(n_future, n), dtype=F32)
-        return fit_linear_path(net, grid, torch.as_tensor(y[None], dtype=F32), 480, x=x)[
-            "val_mse"]
+        return fit_linear_path(net, grid, [torch.as_tensor(y[None], dtype=F32)], [480],
+                               x=[x])["val_mse"]
 
     assert fitted(1) < 0.1 * fitted(0)
 

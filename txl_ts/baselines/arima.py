@@ -36,6 +36,8 @@ from ..frames.validate import Series
 from ..params import (
     COVARIATES,
     HORIZON,
+    ID_COL,
+    N_JOBS,
     TARGETS,
     TIME_COL,
     Choices,
@@ -130,6 +132,8 @@ class ARIMAForecaster(ModelIntervals, ARIMAPersistence, BaseForecaster):
         TARGETS,
         *COVARIATES,
         TIME_COL,
+        ID_COL,
+        N_JOBS,
     )
 
     capabilities = Capabilities(update=True, fast_rolling=True)
@@ -153,6 +157,8 @@ class ARIMAForecaster(ModelIntervals, ARIMAPersistence, BaseForecaster):
         calendar: str | list[str] | None = None,
         holidays: str | tuple[str, str] | None = None,
         time_col: str | None = None,
+        id_col: str | None = None,
+        n_jobs: int | None = None,
     ):
         self.horizon = horizon
         self.seasonal = seasonal
@@ -171,6 +177,8 @@ class ARIMAForecaster(ModelIntervals, ARIMAPersistence, BaseForecaster):
         self.calendar = calendar
         self.holidays = holidays
         self.time_col = time_col
+        self.id_col = id_col
+        self.n_jobs = n_jobs
 
     # ---- validation -----------------------------------------------------------------------
     def _check_params(self) -> None:

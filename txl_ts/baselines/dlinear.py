@@ -15,6 +15,7 @@ from ..params import (
     BATCH_SIZE,
     COVARIATES,
     HORIZON,
+    ID_COL,
     LOOKBACK,
     LR,
     MAX_EPOCHS,
@@ -162,6 +163,7 @@ class DLinearForecaster(LookbackForecaster):
         TARGETS,
         *COVARIATES,
         TIME_COL,
+        ID_COL,
         ACCELERATOR,
         TRAINER_KWARGS,
         VERBOSE,
@@ -188,6 +190,7 @@ class DLinearForecaster(LookbackForecaster):
         calendar: str | list[str] | None = None,
         holidays: str | tuple[str, str] | None = None,
         time_col: str | None = None,
+        id_col: str | None = None,
         accelerator: str = "auto",
         trainer_kwargs: dict[str, Any] | None = None,
         verbose: bool | None = None,
@@ -211,6 +214,7 @@ class DLinearForecaster(LookbackForecaster):
         self.calendar = calendar
         self.holidays = holidays
         self.time_col = time_col
+        self.id_col = id_col
         self.accelerator = accelerator
         self.trainer_kwargs = trainer_kwargs
         self.verbose = verbose

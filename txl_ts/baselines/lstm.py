@@ -15,6 +15,7 @@ from ..params import (
     COVARIATES,
     DROPOUT,
     HORIZON,
+    ID_COL,
     LOOKBACK,
     LR,
     MAX_EPOCHS,
@@ -190,6 +191,7 @@ class LSTMForecaster(LookbackForecaster):
         TARGETS,
         *COVARIATES,
         TIME_COL,
+        ID_COL,
         ACCELERATOR,
         TRAINER_KWARGS,
         VERBOSE,
@@ -218,6 +220,7 @@ class LSTMForecaster(LookbackForecaster):
         calendar: str | list[str] | None = None,
         holidays: str | tuple[str, str] | None = None,
         time_col: str | None = None,
+        id_col: str | None = None,
         accelerator: str = "auto",
         trainer_kwargs: dict[str, Any] | None = None,
         verbose: bool | None = None,
@@ -243,6 +246,7 @@ class LSTMForecaster(LookbackForecaster):
         self.calendar = calendar
         self.holidays = holidays
         self.time_col = time_col
+        self.id_col = id_col
         self.accelerator = accelerator
         self.trainer_kwargs = trainer_kwargs
         self.verbose = verbose

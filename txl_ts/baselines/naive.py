@@ -12,7 +12,17 @@ import torch
 from ..base import BaseForecaster, Capabilities
 from ..frames.scaling import identity_scaler
 from ..frames.validate import Series
-from ..params import COVARIATES, HORIZON, TARGETS, TIME_COL, Choices, Param, declared, positive_int
+from ..params import (
+    COVARIATES,
+    HORIZON,
+    ID_COL,
+    TARGETS,
+    TIME_COL,
+    Choices,
+    Param,
+    declared,
+    positive_int,
+)
 from ..seasonality import season_from_freq
 
 METHODS = ("last", "seasonal")
@@ -45,6 +55,7 @@ class NaiveForecaster(BaseForecaster):
         TARGETS,
         *COVARIATES,
         TIME_COL,
+    ID_COL,
     )
 
     def __init__(
@@ -58,6 +69,7 @@ class NaiveForecaster(BaseForecaster):
         calendar: str | list[str] | None = None,
         holidays: str | tuple[str, str] | None = None,
         time_col: str | None = None,
+        id_col: str | None = None,
     ):
         self.horizon = horizon
         self.method = method
@@ -68,6 +80,7 @@ class NaiveForecaster(BaseForecaster):
         self.calendar = calendar
         self.holidays = holidays
         self.time_col = time_col
+        self.id_col = id_col
 
     def _resolve_season(self, freq: pd.DateOffset) -> int:
         if self.method == "last":

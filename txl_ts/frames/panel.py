@@ -51,6 +51,67 @@ class Panel:
                            ) from None
 
 
+def split_long(df: object, *, id_col: Hashable, time_col: Hashable, name: str = "df"
+               ) -> dict[Hashable, pd.DataFrame]:
+    """Split a long frame into one wide frame per series, in the order ids first appear.
+
+    Each frame keeps `time_col` as a column and every column but `id_col`, its rows sorted by
+    time (stably: a duplicated timestamp is left for validation to name). The caller's frame
+    is never modified.
+
+    Raises
+    ------
+    TypeError
+        If `df` is not a DataFrame.
+    ValueError
+        If `id_col` or `time_col` is not a column (or they are the same), the frame is empty,
+        or a row has no id or no parseable timestamp (the message names the row and the
+        series).
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
+    if id_col == time_col:
+        raise ValueError(f"id_col and time_col are both {id_col!r}; they must name two "
+                         "columns")
+    for role, col in (("id_col", id_col), ("time_col", time_col)):
+        if col not in df.columns:
+            raise ValueError(f"{name}: {role}={col!r} is not a column of the frame "
+                             f"(columns: {list(df.columns)})")
+    if df.empty:
+        raise ValueError(f"{name} is empty")
+    ids = df[id_col]
+    if ids.isna().any():
+        row = int(np.flatnonzero(ids.isna().to_numpy())[0])
+        raise ValueError(f"{name}: missing series id in column {id_col!r} at row {row}")
+    try:
+        stamps = pd.DatetimeIndex(pd.to_datetime(df[time_col]))
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{name}: column {time_col!r} cannot be parsed as timestamps: "
+                         f"{err}") from err
+    if stamps.hasnans:
+        row = int(np.flatnonzero(stamps.isna())[0])
+        raise ValueError(f"{name}, series {ids.iloc[row]!r}: missing timestamp (NaT) in "
+                         f"column {time_col!r} at row {row}")
+    ticks = stamps.asi8
+    frames = {}
+    for sid, positions in ids.groupby(ids, sort=False).indices.items():
+        check_label(sid, f"{name}: series id")
+        order = positions[np.argsort(ticks[positions], kind="stable")]
+        frames[sid] = df.iloc[order].drop(columns=[id_col])
+    return frames
+
+
+def check_one_frequency(freqs: dict[Hashable, pd.DateOffset], name: str = "df") -> None:
+    """Raise ValueError naming the first series whose frequency differs from the first's."""
+    items = list(freqs.items())
+    first, freq = items[0]
+    for sid, other in items[1:]:
+        if other != freq:
+            raise ValueError(f"{name}, series {sid!r} has frequency {other.freqstr}, but "
+                             f"series {first!r} has {freq.freqstr}; all series must share "
+                             "one frequency")
+
+
 def validate_long(
     df: object,
     *,

@@ -145,6 +145,12 @@ def _select_targets(
     return chosen
 
 
+def frame_frequency(df: pd.DataFrame, time_col: Hashable | None, name: str
+                    ) -> pd.DateOffset:
+    """The frequency of a frame's timestamps (checked: no NaT, no duplicate, sorted)."""
+    return _frequency(_timestamps(df, time_col, name), name)
+
+
 def validate_frame(
     df: object,
     *,

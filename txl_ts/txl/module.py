@@ -35,8 +35,8 @@ class TXLModule(ForecastModule):
     """
 
     def __init__(self, net: TXLNet, grid: TokenGrid, *, segment_len: int, mem_len: int,
-                 burn_in: int, stateful: bool, val_start: int, lr: float, weight_decay: float,
-                 loss: str = "mse"):
+                 burn_in: int, stateful: bool, val_start: int | list[int], lr: float,
+                 weight_decay: float, loss: str = "mse"):
         super().__init__(lr, weight_decay)
         self.net, self.grid = net, grid
         self.segment_len, self.mem_len = segment_len, mem_len
@@ -146,8 +146,13 @@ class TXLModule(ForecastModule):
         """MSE from every origin of the validation tail, as the benchmark scores a test split.
 
         batch: (1, C + K, T) the whole scaled series (training rows, then the tail), the K
-        covariates after the C targets."""
+        covariates after the C targets; for a long frame, (index, that series), and the
+        series' own `val_start[index]`."""
         config = self.net.config
+        val_start = self.val_start
+        if isinstance(batch, (list, tuple)):
+            index, batch = batch
+            val_start = self.val_start[int(index[0])]
         series, x = batch[0, : config.n_channels], batch[0, config.n_channels :]
         stream = Stream(self.net, self.grid, self.segment_len, self.mem_len)
         heads, _ = stream.feed(stream.start(series.shape[0]), series.T.cpu().numpy(),
@@ -155,8 +160,8 @@ class TXLModule(ForecastModule):
         n_rows, horizon = series.shape[1], self.grid.horizon
         # full windows, as a test split is scored; a tail shorter than the horizon is scored
         # on the steps it has
-        last = n_rows - horizon + 1 if n_rows - horizon + 1 > self.val_start else n_rows
-        origins = self.grid.origins_after(self.val_start, last)
+        last = n_rows - horizon + 1 if n_rows - horizon + 1 > val_start else n_rows
+        origins = self.grid.origins_after(val_start, last)
         future = None
         if config.n_future:  # rows past the end (steps never scored) read as the mean
             future = torch.cat([x[config.n_past :].T, x.new_zeros(horizon, config.n_future)])
@@ -228,9 +233,9 @@ PRIOR_MARGIN = 0.01
 
 
 @torch.no_grad()
-def fit_linear_path(net: TXLNet, grid: TokenGrid, values: torch.Tensor, val_start: int,
-                    chunk: int = 2048, x: torch.Tensor | None = None
-                    ) -> dict[str, float | None]:
+def fit_linear_path(net: TXLNet, grid: TokenGrid, values: list[torch.Tensor],
+                    val_start: list[int], chunk: int = 2048,
+                    x: list[torch.Tensor] | None = None) -> dict[str, float | None]:
     """Warm-start the linear path by ridge regression towards a naive forecast.
 
     Solves min ||X W - Y||^2 + alpha n ||W - W_prior||^2 over every training origin whose
@@ -240,7 +245,8 @@ def fit_linear_path(net: TXLNet, grid: TokenGrid, values: torch.Tensor, val_star
     the lowest validation MSE, or the prior itself when no alpha beats it; repeat-last's
     choice replaces the seasonal one only when its validation MSE is more than
     `PRIOR_MARGIN` (1%) lower. The seasonal naive is kept when there is no validation tail.
-    Returns the choice. values: (C, T) scaled rows, the validation tail from `val_start` on.
+    Returns the choice. values: per series (C, T) scaled rows, the validation tail from
+    `val_start[i]` on; the origins of every series are pooled (a long frame's).
 
     Repeat-last is the better prior where a season back says little, as on quarterly US
     macro series, weekly CO2 or monthly sea temperature (validation 4% to 41% lower;
@@ -260,51 +266,48 @@ def fit_linear_path(net: TXLNet, grid: TokenGrid, values: torch.Tensor, val_star
     if net.future is not None and x is not None:
         return fit_arx_path(net, grid, values, x, val_start, chunk)
     cfg = net.config
-    padded = grid.pad(values)
     ctx, horizon = grid.context, grid.horizon
-    last = val_start - horizon + 1
-    train_origins = np.arange(max(grid.patch_len, cfg.lookback), last)
-    if len(train_origins) == 0:  # a short series: padded lookbacks are all there is
-        train_origins = np.arange(grid.patch_len, last)
-    if len(train_origins) == 0:
-        return {"alpha": None}
-    looks = padded.unfold(-1, ctx, 1)  # origin o reads looks[:, o]
-    targets = values.unfold(-1, horizon, 1)  # origin o forecasts targets[:, o]
     n_in = cfg.lookback
-    gram = values.new_zeros(n_in + 1, n_in + 1)
-    cross = values.new_zeros(n_in + 1, horizon)
+    dtype = values[0].dtype
+    gram = values[0].new_zeros(n_in + 1, n_in + 1)
+    cross = values[0].new_zeros(n_in + 1, horizon)
     n = 0
-    for lo in range(0, len(train_origins), chunk):
-        o = torch.as_tensor(train_origins[lo : lo + chunk])
-        x, mu, sigma = _normalised_lookback(looks[:, o].reshape(-1, ctx), cfg)
-        y = (targets[:, o].reshape(-1, horizon) - mu) / sigma
-        x = torch.cat([x, x.new_ones(len(x), 1)], 1)  # bias column
-        gram += x.T @ x
-        cross += x.T @ y
-        n += len(x)
+    validation = []  # per series: normalised lookbacks, their mean and std, the targets
+    for series, start in zip(values, val_start):  # the origins of every series, pooled
+        train_origins, val_origins = _origins(grid, n_in, start, series.shape[1])
+        looks = grid.pad(series).unfold(-1, ctx, 1)  # origin o reads looks[:, o]
+        targets = series.unfold(-1, horizon, 1)  # origin o forecasts targets[:, o]
+        for lo in range(0, len(train_origins), chunk):
+            o = torch.as_tensor(train_origins[lo : lo + chunk])
+            x, mu, sigma = _normalised_lookback(looks[:, o].reshape(-1, ctx), cfg)
+            y = (targets[:, o].reshape(-1, horizon) - mu) / sigma
+            x = torch.cat([x, x.new_ones(len(x), 1)], 1)  # bias column
+            gram += x.T @ x
+            cross += x.T @ y
+            n += len(x)
+        if len(val_origins):
+            o = torch.as_tensor(val_origins)
+            validation.append((*_normalised_lookback(looks[:, o].reshape(-1, ctx), cfg),
+                               targets[:, o].reshape(-1, horizon)))
+    if n == 0 or not validation:
+        return {"alpha": None}
     seasonal = torch.cat([net.linear.weight.T, net.linear.bias[None]], 0)  # (N + 1, H)
     last_value = torch.zeros_like(seasonal)
     last_value[n_in - 1] = 1.0  # every step repeats the newest row
-
-    val_origins = np.arange(max(val_start, grid.patch_len), values.shape[1] - horizon + 1)
-    if len(val_origins) == 0:
-        return {"alpha": None}
-    o = torch.as_tensor(val_origins)
-    x_val, mu_val, sigma_val = _normalised_lookback(looks[:, o].reshape(-1, ctx), cfg)
-    y_val = targets[:, o].reshape(-1, horizon)
+    x_val, mu_val, sigma_val, y_val = (torch.cat(t) for t in zip(*validation))
 
     def val_mse(w: torch.Tensor) -> float:
         forecast = mu_val + sigma_val * (x_val @ w[:-1] + w[-1])
         return float((forecast - y_val).pow(2).mean())
 
-    eye = torch.eye(n_in + 1, dtype=values.dtype)
+    eye = torch.eye(n_in + 1, dtype=dtype)
 
     def best_towards(start: torch.Tensor) -> tuple[float | None, torch.Tensor, float]:
         best_alpha, best_w, best = None, start, val_mse(start)
         for alpha in RIDGE_ALPHAS:
             lam = alpha * n
             w = torch.linalg.solve(gram.double() + lam * eye.double(),
-                                   (cross + lam * start).double()).to(values.dtype)
+                                   (cross + lam * start).double()).to(dtype)
             score = val_mse(w)
             if score < best:
                 best_alpha, best_w, best = alpha, w, score
@@ -338,8 +341,9 @@ def _origins(grid: TokenGrid, lookback: int, val_start: int, n_rows: int
 
 
 @torch.no_grad()
-def fit_arx_path(net: TXLNet, grid: TokenGrid, values: torch.Tensor, x: torch.Tensor,
-                 val_start: int, chunk: int = 2048) -> dict[str, float | None]:
+def fit_arx_path(net: TXLNet, grid: TokenGrid, values: list[torch.Tensor],
+                 x: list[torch.Tensor], val_start: list[int], chunk: int = 2048
+                 ) -> dict[str, float | None]:
     """`fit_linear_path` for a linear ARX map: forecast step h is
 
         mu + sigma * (lags . w_h + b_h) + phi(x_future[h]) . a_h
@@ -348,45 +352,55 @@ def fit_arx_path(net: TXLNet, grid: TokenGrid, values: torch.Tensor, x: torch.Te
     towards (the naive prior, a = 0) in closed form, each step h on its own regressors
     [sigma * lags, sigma, phi_h]: the lag block of the normal equations is shared by every
     step, so one solve per alpha covers it, and each step's covariate block is a small Schur
-    complement. values: (C, T) targets; x: (K, T) covariates; returns the choice."""
+    complement. values: per series (C, T) targets; x: their (K, T) covariates; returns the
+    choice."""
     cfg = net.config
     ctx, horizon, n_in = grid.context, grid.horizon, cfg.lookback
-    train_origins, val_origins = _origins(grid, n_in, val_start, values.shape[1])
-    if len(train_origins) == 0 or len(val_origins) == 0:
-        return {"alpha": None}
-    looks = grid.pad(values).unfold(-1, ctx, 1)  # origin o reads looks[:, o]
-    targets = values.unfold(-1, horizon, 1)  # origin o forecasts targets[:, o]
-    future = x[cfg.n_past :].T  # (T, Kf)
-    recent = grid.pad(x[cfg.n_past :]).unfold(-1, cfg.norm_window, 1)  # (Kf, ., norm)
 
-    def regressors(o: np.ndarray) -> tuple[torch.Tensor, ...]:
-        """Rows (C n) of origins o: lag block (C n, N + 1), covariate features
-        (C n, H, 2 Q), targets minus mu (C n, H), mu and sigma (C n, 1)."""
-        o = torch.as_tensor(o)
-        lags, mu, sigma = _normalised_lookback(looks[:, o].reshape(-1, ctx), cfg)
-        lags = sigma * torch.cat([lags, lags.new_ones(len(lags), 1)], 1)
-        level = recent_level(recent[:, o + ctx - cfg.norm_window].permute(1, 2, 0),
-                             cfg.norm_window)  # (n, Q)
-        phi = arx_features(horizon_rows(future, o, horizon), level)  # (n, H, 2 Q)
-        phi = phi.repeat(values.shape[0], 1, 1)  # every channel's
-        return lags, phi, targets[:, o].reshape(-1, horizon) - mu, mu, sigma
+    def regressors(series: torch.Tensor, x_rows: torch.Tensor):
+        """For one series: a function of origins o giving rows (C n) of the lag block
+        (C n, N + 1), covariate features (C n, H, 2 Q), targets minus mu (C n, H)."""
+        looks = grid.pad(series).unfold(-1, ctx, 1)  # origin o reads looks[:, o]
+        targets = series.unfold(-1, horizon, 1)  # origin o forecasts targets[:, o]
+        future = x_rows[cfg.n_past :].T  # (T, Kf)
+        recent = grid.pad(x_rows[cfg.n_past :]).unfold(-1, cfg.norm_window, 1)  # (Kf, ., n)
+
+        def at(o: np.ndarray) -> tuple[torch.Tensor, ...]:
+            o = torch.as_tensor(o)
+            lags, mu, sigma = _normalised_lookback(looks[:, o].reshape(-1, ctx), cfg)
+            lags = sigma * torch.cat([lags, lags.new_ones(len(lags), 1)], 1)
+            level = recent_level(recent[:, o + ctx - cfg.norm_window].permute(1, 2, 0),
+                                 cfg.norm_window)  # (n, Q)
+            phi = arx_features(horizon_rows(future, o, horizon), level)  # (n, H, 2 Q)
+            phi = phi.repeat(series.shape[0], 1, 1)  # every channel's
+            return lags, phi, targets[:, o].reshape(-1, horizon) - mu
+
+        return at
 
     n_z = net.future.arx.shape[1]  # 2 Q
-    gram = values.new_zeros(n_in + 1, n_in + 1).double()  # L'L
-    cross = values.new_zeros(n_in + 1, horizon).double()  # L'Y
-    mixed = values.new_zeros(horizon, n_in + 1, n_z).double()  # L'Z_h
-    z_gram = values.new_zeros(horizon, n_z, n_z).double()  # Z_h'Z_h
-    z_cross = values.new_zeros(horizon, n_z).double()  # Z_h'y_h
+    gram = values[0].new_zeros(n_in + 1, n_in + 1).double()  # L'L
+    cross = values[0].new_zeros(n_in + 1, horizon).double()  # L'Y
+    mixed = values[0].new_zeros(horizon, n_in + 1, n_z).double()  # L'Z_h
+    z_gram = values[0].new_zeros(horizon, n_z, n_z).double()  # Z_h'Z_h
+    z_cross = values[0].new_zeros(horizon, n_z).double()  # Z_h'y_h
     n = 0
-    for lo in range(0, len(train_origins), chunk):
-        lags, phi, y, _, _ = (t.double() for t in regressors(train_origins[lo : lo + chunk]))
-        gram += lags.T @ lags
-        cross += lags.T @ y
-        mixed += torch.einsum("ni,nhk->hik", lags, phi)
-        z_gram += torch.einsum("nhk,nhj->hkj", phi, phi)
-        z_cross += torch.einsum("nhk,nh->hk", phi, y)
-        n += len(lags)
-    lags_val, phi_val, y_val, _, _ = (t.double() for t in regressors(val_origins))
+    validation = []
+    for series, x_rows, start in zip(values, x, val_start):  # every series' origins, pooled
+        train_origins, val_origins = _origins(grid, n_in, start, series.shape[1])
+        at = regressors(series, x_rows)
+        for lo in range(0, len(train_origins), chunk):
+            lags, phi, y = (t.double() for t in at(train_origins[lo : lo + chunk]))
+            gram += lags.T @ lags
+            cross += lags.T @ y
+            mixed += torch.einsum("ni,nhk->hik", lags, phi)
+            z_gram += torch.einsum("nhk,nhj->hkj", phi, phi)
+            z_cross += torch.einsum("nhk,nh->hk", phi, y)
+            n += len(lags)
+        if len(val_origins):
+            validation.append(tuple(t.double() for t in at(val_origins)))
+    if n == 0 or not validation:
+        return {"alpha": None}
+    lags_val, phi_val, y_val = (torch.cat(t) for t in zip(*validation))
 
     def val_mse(w: torch.Tensor, a: torch.Tensor) -> float:
         forecast = lags_val @ w + torch.einsum("nhk,hk->nh", phi_val, a)

@@ -56,8 +56,7 @@ def split_long(df: object, *, id_col: Hashable, time_col: Hashable, name: str = 
     """Split a long frame into one wide frame per series, in the order ids first appear.
 
     Each frame keeps `time_col` as a column and every column but `id_col`, its rows sorted by
-    time (stably: a duplicated timestamp is left for validation to name). The caller's frame
-    is never modified.
+    time. The caller's frame is never modified.
 
     Raises
     ------
@@ -65,8 +64,8 @@ def split_long(df: object, *, id_col: Hashable, time_col: Hashable, name: str = 
         If `df` is not a DataFrame.
     ValueError
         If `id_col` or `time_col` is not a column (or they are the same), the frame is empty,
-        or a row has no id or no parseable timestamp (the message names the row and the
-        series).
+        a row has no id or no parseable timestamp, or a series repeats a timestamp (the
+        message names the row or the timestamp, and the series).
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
@@ -97,6 +96,11 @@ def split_long(df: object, *, id_col: Hashable, time_col: Hashable, name: str = 
     for sid, positions in ids.groupby(ids, sort=False).indices.items():
         check_label(sid, f"{name}: series id")
         order = positions[np.argsort(ticks[positions], kind="stable")]
+        repeated = np.flatnonzero(np.diff(ticks[order]) == 0)
+        if repeated.size:
+            raise ValueError(f"{name}, series {sid!r}: duplicate timestamp "
+                             f"{stamps[order[repeated[0]]]} (two rows of the same "
+                             f"({id_col!r}, {time_col!r}) pair)")
         frames[sid] = df.iloc[order].drop(columns=[id_col])
     return frames
 

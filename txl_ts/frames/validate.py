@@ -49,7 +49,10 @@ def _timestamps(df: pd.DataFrame, time_col: str | None, name: str) -> pd.Datetim
         raise ValueError(f"{name}: missing timestamp (NaT) at row {bad}")
     duplicated = stamps.duplicated()
     if duplicated.any():
-        raise ValueError(f"{name}: duplicate timestamp {stamps[duplicated][0]}")
+        # the usual cause: a long frame of many series handed over as one wide frame
+        raise ValueError(f"{name}: duplicate timestamp {stamps[duplicated][0]}; if the frame "
+                         "holds several series in long form (one row per series and "
+                         "timestamp), name the series column with id_col=")
     if not stamps.is_monotonic_increasing:
         bad = int(np.flatnonzero(np.diff(stamps.asi8) < 0)[0]) + 1
         raise ValueError(

@@ -332,3 +332,43 @@ def test_any_ragged_long_frame_forecasts_as_its_series_one_by_one(spans):
         got = long[long["unique_id"] == sid]
         np.testing.assert_array_equal(got["ds"].to_numpy(), wide.index.to_numpy())
         np.testing.assert_array_equal(got["y"].to_numpy(), wide["y"].to_numpy())
+
+
+# ---- with covariates ------------------------------------------------------------------------
+def with_temperature(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with a column temp, known ahead, that y follows."""
+    rng = np.random.default_rng(3)
+    out = df.copy()
+    out["temp"] = rng.normal(size=len(out)).cumsum() * 0.1
+    out["y"] = out["y"] + out["temp"]
+    return out
+
+
+def future_temperature(df: pd.DataFrame, steps: int = H) -> pd.DataFrame:
+    """The `steps` hours of temp after each series' end."""
+    parts = []
+    for sid, part in df.groupby("unique_id", sort=False):
+        ds = pd.date_range(part["ds"].max() + pd.Timedelta(hours=1), periods=steps, freq="h")
+        parts.append(pd.DataFrame({"unique_id": sid, "ds": ds,
+                                   "temp": np.linspace(0, 1, steps)}))
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.mark.parametrize("name", ["txl", "arima"])
+def test_long_frames_take_covariates_known_ahead_per_series(name):
+    df = with_temperature(panel())
+    model = make(name, future_covariates=["temp"], **LONG).fit(df)
+    future = future_temperature(df)
+    forecast = model.predict(future=future)
+    assert forecast["unique_id"].value_counts().to_dict() == {sid: H for sid in SERIES}
+    # the future rows of one series drive that series only
+    warmer = future.assign(temp=np.where(future["unique_id"] == "b", future["temp"] + 5,
+                                         future["temp"]))
+    changed = model.predict(future=warmer)
+    moved = (changed["y"] - forecast["y"]).abs().groupby(forecast["unique_id"]).max()
+    assert moved["b"] > 0
+    assert moved["a"] == moved["c"] == 0
+    with pytest.raises(ValueError, match=r"series 'c'"):
+        model.predict(future=future[future["unique_id"] != "c"])
+    bands = model.predict_interval(0.8, future=future)
+    assert {"y_lower_80", "y_upper_80"} <= set(bands.columns)

@@ -8,35 +8,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import ConcatDataset, DataLoader
 
 from .base import BaseForecaster, Capabilities
 from .frames.validate import Series
 from .params import declared
 from .seasonality import auto_lookback, auto_patch_len, season_from_freq
 from .training import (
-    Windows,
     fit_module,
     min_fit_rows,
     resolve_device,
     validation_rows,
 )
 from .txl import Stream, StreamState, TokenGrid, TXLConfig, TXLModule, TXLNet
-from .txl.covariates import recent_level
-from .txl.hyperparams import TXL_PARAMS
-from .txl.memory import TXLState, check_stream_state, forecasts_at
-from .txl.module import Chunks, fit_linear_path
-
-
-def default_stride(patch_len: int, horizon: int) -> int:
-    """`stride=None`: one token per patch, or per half patch when the horizon is at most two
-    patches. The newest token ends up to stride - 1 rows before a forecast origin, and that
-    staleness is a large part of a short horizon. On validation (seed 0; docs/benchmarks.md
-    section 4, fifth file), a half stride lowered the MSE at 24 and 48 hours ahead in every
-    cell where the network trained (by 0.2% to 2.3%) and raised it by at most 0.3% where the
-    ridge start was kept; at 96 hours it raised it by 0.45% on average. Saved models keep the
-    stride they were fitted with."""
-    return max(1, patch_len // 2) if horizon <= 2 * patch_len else patch_len
+from .txl.batches import fit_loaders
+from .txl.hyperparams import TXL_PARAMS, default_stride
+from .txl.memory import TXLState, check_stream_state, forecast_many, forecasts_at
+from .txl.module import fit_linear_path
 
 
 @declared
@@ -294,48 +281,14 @@ class TXLForecaster(BaseForecaster):
                                     else None))
                  if self.linear_init != "seasonal" else {"alpha": None})
         generator = torch.Generator().manual_seed(self.random_state or 0)
-        train_sets, val_sets = [], []
-        for values, x_values, val_start in series:
-            # training and validation read the K covariate rows after the C target rows
-            values = torch.cat([values, x_values]) if x_values.shape[0] else values  # (C+K, T)
-            # window i starts at padded column i * stride: `context` rows before token i's end
-            shifted = grid.pad(values)[:, grid.patch_len :]
-            end = grid.context + val_start - grid.patch_len  # training rows end here
-            n_train_tokens = grid.n_tokens(val_start)
-            window_tokens = min(self.n_segments * self.segment_len, n_train_tokens)
-            if self.stateful:
-                n_streams = max(1, min(self.batch_size, n_train_tokens // self.segment_len))
-                per_stream = n_train_tokens // n_streams
-                train_sets.append(Chunks(shifted, grid, n_streams, per_stream,
-                                         self.segment_len, end=end))
-            else:
-                train_sets.append(Windows(shifted, grid.window_rows(window_tokens),
-                                          grid.stride, n_starts=n_train_tokens - window_tokens
-                                          + 1, end=end))
-            if val_start < values.shape[1]:
-                val_sets.append((values, val_start))
-        if len(train_sets) > 1:
-            # a window's length depends on the series only through short series: pad to one
-            length = max(d.length for d in train_sets)
-            for d in train_sets:
-                d.length = length
-        data = train_sets[0] if len(train_sets) == 1 else ConcatDataset(train_sets)
-        if self.stateful:
-            train_loader = DataLoader(data, batch_size=None, shuffle=False)
-        else:
-            train_loader = DataLoader(data, batch_size=self.batch_size, shuffle=True,
-                                      generator=generator)
-        val_loader = None
-        if len(series) == 1 and val_sets:
-            val_loader = DataLoader([val_sets[0][0]], batch_size=1)
-        elif val_sets:  # one item per series: the loss is the mean of the series' MSEs
-            val_loader = DataLoader(list(enumerate(v for v, _ in val_sets)), batch_size=1)
+        train_loader, val_loader, val_start = fit_loaders(
+            series, grid, n_segments=self.n_segments, segment_len=self.segment_len,
+            stateful=self.stateful, batch_size=self.batch_size, generator=generator)
         module = TXLModule(
             self.net_, grid, segment_len=self.net_.config.segment_len,
             mem_len=self.net_.config.mem_len,
             burn_in=self.burn_in_, stateful=self.stateful,
-            val_start=(val_sets[0][1] if len(series) == 1 and val_sets
-                       else [s for _, s in val_sets]),
+            val_start=val_start,
             lr=self.lr, weight_decay=self.weight_decay, loss=self.loss,
         )
         summary = fit_module(
@@ -374,32 +327,14 @@ class TXLForecaster(BaseForecaster):
                              "rows of history are needed")
         return self._stream().forecast(state, x_future).T.double().cpu().numpy()  # (H, C)
 
-    @torch.no_grad()
     def _forecast_members(self, members: list[Any], x_futures: list[np.ndarray]
                           ) -> list[np.ndarray]:
-        """Every series' forecast from its stream in one batched read: `Stream.forecast` of
-        all the members' states at once (S series of C channels as S * C rows)."""
+        """Every series' forecast from its stream in one batched read."""
         states = [m.state_ for m in members]
         if any(s.last_head is None for s in states):
             return super()._forecast_members(members, x_futures)
-        first = members[0]
-        net, grid, config = first.net_, first.grid_, first.net_.config
-        c, horizon = states[0].buffer.shape[0], grid.horizon
-        heads = torch.cat([s.last_head for s in states])  # (S C, F [+ E])
-        lags = torch.as_tensor([grid.newest(s.n_rows)[1] for s in states],
-                               device=heads.device).repeat_interleave(c)  # (S C,)
-        residual = heads.gather(1, lags[:, None] + torch.arange(horizon, device=heads.device))
-        effect = None
-        if config.n_future:  # every channel of a series reads that series' covariates
-            future = torch.as_tensor(np.stack([x[:, config.n_past :] for x in x_futures]),
-                                     dtype=heads.dtype, device=heads.device)  # (S, H, Kf)
-            level = torch.stack([recent_level(s.covariates[config.n_past :].T,
-                                              config.norm_window) for s in states])
-            effect = net.future_effect(heads, lags, future.repeat_interleave(c, 0),
-                                       level.repeat_interleave(c, 0))
-        buffers = torch.cat([s.buffer for s in states])  # (S C, context)
-        out = net.forecast(buffers, residual, effect).double().cpu().numpy()  # (S C, H)
-        return list(out.reshape(len(states), c, horizon).transpose(0, 2, 1))  # S x (H, C)
+        first = members[0]  # a panel's members share one network
+        return forecast_many(first.net_, first.grid_, states, x_futures)
 
     def _forecast_scaled(self, history: np.ndarray | None,
                          x_history: np.ndarray | None = None,

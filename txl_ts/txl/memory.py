@@ -285,6 +285,30 @@ def forecasts_at(net: TXLNet, grid: TokenGrid, heads: torch.Tensor, padded: torc
     return torch.cat(out) if out else padded.new_zeros(0, padded.shape[0], grid.horizon)
 
 
+@torch.no_grad()
+def forecast_many(net: TXLNet, grid: TokenGrid, states: list[StreamState],
+                  x_futures: list[np.ndarray]) -> list[np.ndarray]:
+    """`Stream.forecast` of many series' states in one batched read (S series of C channels
+    as S * C rows); each state must hold a complete token. Returns S arrays (H, C)."""
+    config = net.config
+    c, horizon = states[0].buffer.shape[0], grid.horizon
+    heads = torch.cat([s.last_head for s in states])  # (S C, F [+ E])
+    lags = torch.as_tensor([grid.newest(s.n_rows)[1] for s in states],
+                           device=heads.device).repeat_interleave(c)  # (S C,)
+    residual = heads.gather(1, lags[:, None] + torch.arange(horizon, device=heads.device))
+    effect = None
+    if config.n_future:  # every channel of a series reads that series' covariates
+        future = torch.as_tensor(np.stack([x[:, config.n_past :] for x in x_futures]),
+                                 dtype=heads.dtype, device=heads.device)  # (S, H, Kf)
+        level = torch.stack([recent_level(s.covariates[config.n_past :].T,
+                                          config.norm_window) for s in states])
+        effect = net.future_effect(heads, lags, future.repeat_interleave(c, 0),
+                                   level.repeat_interleave(c, 0))
+    buffers = torch.cat([s.buffer for s in states])  # (S C, context)
+    out = net.forecast(buffers, residual, effect).double().cpu().numpy()  # (S C, H)
+    return list(out.reshape(len(states), c, horizon).transpose(0, 2, 1))  # S x (H, C)
+
+
 def check_stream_state(stream: object, name: str, config: TXLConfig, grid: TokenGrid,
                        dtype: torch.dtype) -> None:
     """Raise ValueError unless `stream` is a state of a network of `config` on `grid` whose

@@ -9,9 +9,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import Dataset
 
-from ..training import ForecastModule, Windows, masked_mse
+from ..training import ForecastModule, masked_mse
 from .covariates import arx_features, covariate_rows, horizon_rows, recent_level
 from .grid import TokenGrid
 from .memory import Memory, Stream, advance, forecasts_at, token_windows
@@ -205,24 +204,6 @@ class TXLModule(ForecastModule):
         ], milestones=[warm])
         return {"optimizer": optimizer,
                 "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
-
-
-class Chunks(Dataset):
-    """Stateful mode: step j gives segment j of each of B contiguous streams, in time order."""
-
-    def __init__(self, values: torch.Tensor, grid: TokenGrid, n_streams: int,
-                 tokens_per_stream: int, segment_len: int, end: int):
-        self.windows = Windows(values, grid.window_rows(segment_len), grid.stride,
-                               n_streams * tokens_per_stream, end=end)
-        self.n_streams, self.tokens_per_stream = n_streams, tokens_per_stream
-        self.segment_len = segment_len
-
-    def __len__(self) -> int:
-        return self.tokens_per_stream // self.segment_len
-
-    def __getitem__(self, j: int) -> torch.Tensor:
-        starts = [s * self.tokens_per_stream + j * self.segment_len for s in range(self.n_streams)]
-        return torch.stack([self.windows[t] for t in starts])  # (B, C, R)
 
 
 # ridge strengths (times the sample count), plus "no fit" (the prior itself)

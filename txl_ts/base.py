@@ -37,8 +37,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from . import persistence_panel
-from .datapath import DataPath
-from .frames.checks import check_cutoffs, check_outliers
+from .datapath import DataPath, PreparedFit
+from .frames.checks import check_outliers
 from .frames.roles import Roles
 from .frames.validate import Series
 from .intervals import Intervals
@@ -46,22 +46,6 @@ from .panel_model import PanelMethods
 from .threads import with_torch_threads
 
 CALIBRATION_SIZE = 0.2  # calibration tail of models without a validation tail of their own
-
-
-@dataclass(frozen=True)
-class PreparedFit:
-    """A validated fit frame: the series (and validation rows), scaled, with covariates."""
-
-    series: Series
-    valid_series: Series | None
-    train: np.ndarray  # (T, C) scaled
-    valid: np.ndarray | None  # (V, C) scaled
-    x_train: np.ndarray  # (T, K) scaled
-    x_valid: np.ndarray | None  # (V, K) scaled
-
-    def joined(self) -> np.ndarray:
-        """Training then validation rows (T + V, C)."""
-        return self.train if self.valid is None else np.concatenate([self.train, self.valid])
 
 
 @dataclass(frozen=True)
@@ -426,47 +410,6 @@ class BaseForecaster(PanelMethods, DataPath, Intervals, BaseEstimator):
         view = object.__new__(type(self))
         view.__dict__ = self.__dict__
         return view
-
-    @with_torch_threads
-    def rolling_forecasts(self, df: pd.DataFrame, cutoffs: np.ndarray) -> np.ndarray:
-        """Forecasts from many cutoffs of one frame, in one pass where the model allows.
-
-        Each forecast equals `predict(history=df[:c + 1])` for its cutoff `c` (up to float
-        rounding for the neural models), but models with `capabilities.fast_rolling` compute
-        them all in about one pass over `df`. `backtest` and the interval calibration use it.
-
-        Parameters
-        ----------
-        df : DataFrame
-            A frame with the fitted target columns and frequency (a DatetimeIndex or
-            `time_col`); the model's fitted state is not used or changed.
-        cutoffs : array-like of int
-            Row positions in `df`: rows `df[:c + 1]` are known at cutoff `c`. Each must leave
-            the model's minimum history before it; an empty array gives an empty result.
-
-        Returns
-        -------
-        numpy.ndarray
-            Shape (n_cutoffs, horizon, n_columns), in the data's units, in the order of
-            `cutoffs`.
-
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            Before `fit`.
-        ValueError
-            If `df` is malformed or does not match the fitted columns or frequency, or a
-            cutoff is not an integer position inside `df` with enough history before it.
-        """
-        self._check_fitted()
-        if self.id_col is not None:
-            raise ValueError("rolling_forecasts takes one series: call it on "
-                             "series_model(<id>), or use txl_ts.backtest on the long frame")
-        series = self._validate_history(df, name="df")
-        cutoffs = check_cutoffs(cutoffs, len(series.values), self._min_history_length()[0])
-        if not len(cutoffs):
-            return np.empty((0, self.horizon, len(self.columns_)))
-        return self._rolling_series(series, cutoffs)
 
     # ---- persistence ----------------------------------------------------------------------
     def _tensors_to_save(self) -> dict[str, torch.Tensor]:

@@ -1,18 +1,18 @@
 """The fitted model's side of the data path: frames checked against what the model was fitted
-on (columns, frequency, time zone, the scale of the values), train-only scaling, and forecast
-arrays back to frames. `BaseForecaster` mixes it in; the frame-level work lives in
-`txl_ts.frames`."""
+on (columns, frequency, time zone, the scale of the values), train-only scaling, forecast
+arrays back to frames, and forecasts from many cutoffs of one frame (`rolling_forecasts`).
+`BaseForecaster` mixes it in; the frame-level work lives in `txl_ts.frames`."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from sklearn.preprocessing import StandardScaler
 
-from .frames.checks import MAX_ABS_SCALED, check_scaled
+from .frames.checks import MAX_ABS_SCALED, check_cutoffs, check_scaled
 from .frames.roles import (
     Roles,
     as_labels,
@@ -24,6 +24,23 @@ from .frames.roles import (
 from .frames.scaling import Scaling
 from .frames.stamps import FutureStamps, fast_continuation, future_index
 from .frames.validate import Series, validate_frame
+from .threads import with_torch_threads
+
+
+@dataclass(frozen=True)
+class PreparedFit:
+    """A validated fit frame: the series (and validation rows), scaled, with covariates."""
+
+    series: Series
+    valid_series: Series | None
+    train: np.ndarray  # (T, C) scaled
+    valid: np.ndarray | None  # (V, C) scaled
+    x_train: np.ndarray  # (T, K) scaled
+    x_valid: np.ndarray | None  # (V, K) scaled
+
+    def joined(self) -> np.ndarray:
+        """Training then validation rows (T + V, C)."""
+        return self.train if self.valid is None else np.concatenate([self.train, self.valid])
 
 
 class DataPath:
@@ -322,3 +339,45 @@ class DataPath:
         out = self._unscale(scaled.reshape(n * h, c)).reshape(n, h, c)
         self._check_forecast(scaled, out)
         return out
+
+    @with_torch_threads
+    def rolling_forecasts(self, df: pd.DataFrame, cutoffs: np.ndarray) -> np.ndarray:
+        """Forecasts from many cutoffs of one frame, in one pass where the model allows.
+
+        Each forecast equals `predict(history=df[:c + 1])` for its cutoff `c` (up to float
+        rounding for the neural models), but models with `capabilities.fast_rolling` compute
+        them all in about one pass over `df`. `backtest` and the interval calibration use it.
+
+        Parameters
+        ----------
+        df : DataFrame
+            A frame with the fitted target columns and frequency (a DatetimeIndex or
+            `time_col`); the model's fitted state is not used or changed.
+        cutoffs : array-like of int
+            Row positions in `df`: rows `df[:c + 1]` are known at cutoff `c`. Each must leave
+            the model's minimum history before it; an empty array gives an empty result.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n_cutoffs, horizon, n_columns), in the data's units, in the order of
+            `cutoffs`.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before `fit`.
+        ValueError
+            If `df` is malformed or does not match the fitted columns or frequency, or a
+            cutoff is not an integer position inside `df` with enough history before it.
+        """
+        self._check_fitted()
+        if self.id_col is not None:
+            raise ValueError("rolling_forecasts takes one series: call it on "
+                             "series_model(<id>), or backtest the long frame with "
+                             "txl_ts.backtest_panel.backtest_long")
+        series = self._validate_history(df, name="df")
+        cutoffs = check_cutoffs(cutoffs, len(series.values), self._min_history_length()[0])
+        if not len(cutoffs):
+            return np.empty((0, self.horizon, len(self.columns_)))
+        return self._rolling_series(series, cutoffs)

@@ -15,6 +15,7 @@ import pytest
 
 from txl_ts import TXLForecaster, plotting
 from txl_ts.backtest import backtest
+from txl_ts.backtest_panel import backtest_long
 from txl_ts.baselines import (
     ARIMAForecaster,
     DLinearForecaster,
@@ -27,9 +28,9 @@ from txl_ts.tuning import tune
 ESTIMATORS = [TXLForecaster, LSTMForecaster, DLinearForecaster, ARIMAForecaster,
               NaiveForecaster]
 METHODS = ["fit", "predict", "predict_interval", "predict_quantiles", "update", "save", "load",
-           "rolling_forecasts"]
+           "rolling_forecasts", "series_model"]
 TXL_METHODS = ["get_state", "set_state", "reset_state"]
-FUNCTIONS = [backtest, tune, run_grid, plotting.plot_forecast, plotting.plot_backtest_errors,
+FUNCTIONS = [backtest, backtest_long, tune, run_grid, plotting.plot_forecast, plotting.plot_backtest_errors,
              plotting.plot_backtest_window, plotting.date_axis]
 
 _ENTRY = re.compile(r"^([A-Za-z_]\w*(?:, [A-Za-z_]\w*)*) :")

@@ -85,7 +85,9 @@ def backtest_long(
         As for `txl_ts.backtest.backtest`, per series: a row position within each series
         (negative counts from each series' own end, so `start=-720` scores the last 720
         rows of every series whatever its length) or a timestamp found in every series.
-    stride, mase_lag, keep_forecasts, coverage, progress
+    id_col, time_col : hashable
+        The columns of the series ids and the timestamps.
+    stride, mase_lag, keep_forecasts, coverage, progress : optional
         As for `txl_ts.backtest.backtest`.
 
     Returns

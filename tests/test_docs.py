@@ -30,8 +30,8 @@ ESTIMATORS = [TXLForecaster, LSTMForecaster, DLinearForecaster, ARIMAForecaster,
 METHODS = ["fit", "predict", "predict_interval", "predict_quantiles", "update", "save", "load",
            "rolling_forecasts", "series_model"]
 TXL_METHODS = ["get_state", "set_state", "reset_state"]
-FUNCTIONS = [backtest, backtest_long, tune, run_grid, plotting.plot_forecast, plotting.plot_backtest_errors,
-             plotting.plot_backtest_window, plotting.date_axis]
+FUNCTIONS = [backtest, backtest_long, tune, run_grid, plotting.plot_forecast,
+             plotting.plot_backtest_errors, plotting.plot_backtest_window, plotting.date_axis]
 
 _ENTRY = re.compile(r"^([A-Za-z_]\w*(?:, [A-Za-z_]\w*)*) :")
 

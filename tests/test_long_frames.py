@@ -372,3 +372,21 @@ def test_long_frames_take_covariates_known_ahead_per_series(name):
         model.predict(future=future[future["unique_id"] != "c"])
     bands = model.predict_interval(0.8, future=future)
     assert {"y_lower_80", "y_upper_80"} <= set(bands.columns)
+
+
+def test_backtest_takes_a_long_frame_when_the_models_name_id_col():
+    from txl_ts.backtest import backtest
+
+    df = panel()
+    models = {"snaive": NaiveForecaster(H, "seasonal", season=24, targets=["y"], **LONG)}
+    by_backtest = backtest(models, df, H, start=-48)
+    by_long = backtest_long(models, df, H, start=-48, **LONG)
+    timed = [c for c in by_long.per_series.columns if c.endswith("seconds")]
+    pd.testing.assert_frame_equal(by_backtest.per_series.drop(columns=timed),
+                                  by_long.per_series.drop(columns=timed))
+    with pytest.raises(ValueError, match="refit: not available for a long frame"):
+        backtest(models, df, H, start=-48, refit=24)
+    mixed = {**models, "wide": NaiveForecaster(H, "seasonal", season=24, targets=["y"],
+                                               time_col="ds")}
+    with pytest.raises(ValueError, match="same id_col"):
+        backtest(mixed, df, H, start=-48)

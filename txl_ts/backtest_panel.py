@@ -2,7 +2,7 @@
 
 Each model is fitted once on the long frame (a global model over all series, a local one per
 series), on each series' rows before its `train_end`, with the rows from there to its `start`
-as validation data. Then every series is backtested as a wide frame (`txl_ts.backtest`) by
+as validation data. Then every series is backtested as a wide frame (`txl_ts.backtest_frame`) by
 its own fitted model (`series_model`), on the windows of its own scored span: no window of
 any series is dropped. Metrics are reported per series and pooled.
 """
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from .backtest import BacktestResult, _position, backtest
+from .backtest_frame import BacktestResult, _position, backtest_frame
 from .backtest_targets import _is_fitted
 from .frames.panel import split_long
 
@@ -140,7 +140,7 @@ def backtest_long(
             except ValueError as err:
                 raise ValueError(f"model {name!r}: {err}") from err
         try:
-            result = backtest(members, frame.reset_index(drop=True), horizon, s, e,
+            result = backtest_frame(members, frame.reset_index(drop=True), horizon, s, e,
                               stride=stride, train_end=t, mase_lag=mase_lag,
                               time_col=time_col, keep_forecasts=keep_forecasts,
                               coverage=coverage)

@@ -37,10 +37,11 @@ SERIES_STATE = ("scaler_", "covariate_scaler_", "history_index_", "calibration_"
 
 @contextmanager
 def series_errors(series_id: Hashable) -> Iterator[None]:
-    """Make a ValueError raised for one series of a long frame name that series."""
+    """Make a ValueError or TypeError raised for one series of a long frame name that
+    series."""
     try:
         yield
-    except ValueError as err:
+    except (ValueError, TypeError) as err:
         text = f"series {series_id!r}"
         if text in str(err):
             raise

@@ -101,7 +101,13 @@ def split_long(df: object, *, id_col: Hashable, time_col: Hashable, name: str = 
             raise ValueError(f"{name}, series {sid!r}: duplicate timestamp "
                              f"{stamps[order[repeated[0]]]} (two rows of the same "
                              f"({id_col!r}, {time_col!r}) pair)")
-        frames[sid] = df.iloc[order].drop(columns=[id_col])
+        frame = df.iloc[order].drop(columns=[id_col])
+        # a column is object-typed for every series if one series holds text: give each
+        # series the dtype its own values have, so that validation names the series at fault
+        mixed = [c for c in frame.columns if frame[c].dtype == object and c != time_col]
+        if mixed:
+            frame[mixed] = frame[mixed].infer_objects()
+        frames[sid] = frame
     return frames
 
 

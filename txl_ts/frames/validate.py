@@ -141,8 +141,8 @@ def _select_targets(
             raise ValueError(f"{name}: target columns {missing} are not in the frame")
         for c in chosen:
             if not _is_target_dtype(df[c]):
-                raise TypeError(
-                    f"{name}: target column {c!r} is not numeric (dtype {df[c].dtype})")
+                raise TypeError(f"{name}: target column {c!r} is not numeric (dtype "
+                                f"{df[c].dtype}{_first_text(df[c])})")
     for c in chosen:
         check_label(c, name)
     return chosen
@@ -217,3 +217,11 @@ def validate_frame(
     return Series(values=values, index=pd.DatetimeIndex(stamps, freq=None), columns=columns,
                   freq=freq)
 
+
+def _first_text(column: pd.Series) -> str:
+    """"; e.g. 'n/a' at row 7": the first value of an object column that is not a number."""
+    if column.dtype != object:
+        return ""
+    numbers = pd.to_numeric(column, errors="coerce")
+    bad = np.flatnonzero((numbers.isna() & column.notna()).to_numpy())
+    return f"; e.g. {column.iloc[bad[0]]!r} at row {bad[0]}" if bad.size else ""

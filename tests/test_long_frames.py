@@ -390,3 +390,13 @@ def test_backtest_takes_a_long_frame_when_the_models_name_id_col():
                                                time_col="ds")}
     with pytest.raises(ValueError, match="same id_col"):
         backtest(mixed, df, H, start=-48)
+
+
+@pytest.mark.parametrize("name", GLOBAL)
+def test_a_global_fit_reports_its_one_training_run(name, tmp_path):
+    _, model, _ = fitted_model(name)
+    summary = model.fit_summary_
+    assert summary["n_series"] == len(SERIES)
+    assert summary["epochs"] >= 1
+    model.save(tmp_path / name)
+    assert type(model).load(tmp_path / name).fit_summary_ == summary

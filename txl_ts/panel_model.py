@@ -145,6 +145,8 @@ class PanelMethods:
         self.freq_ = first.freq_
         self.roles_ = first.roles_
         self.fit_params_ = self._prediction_params()
+        if self.capabilities.global_model:  # the one training run's summary (epochs, losses)
+            self.fit_summary_ = first.fit_summary_
 
     def _fit_global(self, template: Any, frames: dict[Hashable, pd.DataFrame],
                     valids: dict[Hashable, pd.DataFrame]) -> dict[Hashable, Any]:

@@ -137,6 +137,8 @@ def load(cls: type, path: str | Path):
     head.columns_, head.n_features_in_ = list(first.columns_), len(first.columns_)
     head.freq_, head.roles_ = first.freq_, first.roles_
     head.fit_params_ = head._prediction_params()
+    if shared and hasattr(first, "fit_summary_"):
+        head.fit_summary_ = first.fit_summary_
     pooled = calibration_from_json(tables.get("pooled"), path / "calibration.json", first)
     if pooled is not None:
         head.pooled_calibration_ = pooled

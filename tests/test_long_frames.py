@@ -400,3 +400,15 @@ def test_a_global_fit_reports_its_one_training_run(name, tmp_path):
     assert summary["epochs"] >= 1
     model.save(tmp_path / name)
     assert type(model).load(tmp_path / name).fit_summary_ == summary
+
+
+def test_integer_ids_come_back_as_integers_and_merge_with_the_input(tmp_path):
+    df = panel()
+    df["unique_id"] = df["unique_id"].map({"a": 101, "b": 7, "c": 55})
+    model = MODELS["naive"](targets=["y"], **LONG).fit(df)
+    forecast = model.predict()
+    assert forecast["unique_id"].dtype == df["unique_id"].dtype
+    joined = forecast.merge(df[["unique_id"]].drop_duplicates(), on="unique_id")
+    assert len(joined) == len(forecast)
+    model.save(tmp_path / "m")
+    pd.testing.assert_frame_equal(type(model).load(tmp_path / "m").predict(), forecast)

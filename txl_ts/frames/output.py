@@ -46,5 +46,6 @@ def long_frame(ids: Sequence[Hashable], indexes: Sequence[pd.DatetimeIndex],
     frame = pd.DataFrame(np.concatenate(values) if values else np.empty((0, len(columns))),
                          columns=column_index(columns))
     frame.insert(0, time_col, indexes[0].append(list(indexes[1:])) if indexes else [])
-    frame.insert(0, id_col, np.repeat(np.asarray(ids, dtype=object), n))
+    # the ids' own dtype (int64 ids stay int64), so the forecast merges with the caller's frame
+    frame.insert(0, id_col, pd.Series(list(ids), dtype=None).repeat(n).to_numpy())
     return frame

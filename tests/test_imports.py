@@ -26,7 +26,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # plain helpers: the data layer, frequencies, interval calibration, bundled data,
     # Lightning set-up
     "foundation": ("txl_ts.frames.*", "txl_ts.params", "txl_ts.threads", "txl_ts.cli_roles",
-                   "txl_ts.cli", "txl_ts.protocol", "txl_ts.metrics",
+                   "txl_ts.cli", "txl_ts.protocol", "txl_ts.protocol_long", "txl_ts.metrics",
                    "txl_ts.seasonality", "txl_ts.conformal",
                    "txl_ts.datasets", "txl_ts.training"),
     # the Transformer-XL network, its memory, streaming and training module
@@ -39,9 +39,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "estimators": ("txl_ts.forecaster", "txl_ts.baselines.*", "txl_ts"),
     "workflows": ("txl_ts.machine", "txl_ts.backtest_targets", "txl_ts.backtest_frame",
                   "txl_ts.backtest_panel", "txl_ts.backtest",
-                  "txl_ts.benchmark", "txl_ts.grid_files",
+                  "txl_ts.benchmark", "txl_ts.benchmark_long", "txl_ts.grid_files",
                   "txl_ts.grid_tasks", "txl_ts.grid", "txl_ts.search_space", "txl_ts.studies",
-                  "txl_ts.tuning", "txl_ts.demo", "txl_ts.plotting"),
+                  "txl_ts.tuning_data", "txl_ts.tuning", "txl_ts.demo", "txl_ts.plotting"),
     "command line": ("txl_ts.__main__",),
 }
 

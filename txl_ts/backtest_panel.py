@@ -57,13 +57,13 @@ def backtest_long(
     models: Mapping[str, Any],
     df: pd.DataFrame,
     horizon: int,
-    start: int | pd.Timestamp,
-    end: int | pd.Timestamp | None = None,
+    start: int | pd.Timestamp | Mapping[Hashable, int | pd.Timestamp],
+    end: int | pd.Timestamp | Mapping[Hashable, int | pd.Timestamp] | None = None,
     *,
     id_col: Hashable,
     time_col: Hashable,
     stride: int = 1,
-    train_end: int | pd.Timestamp | None = None,
+    train_end: int | pd.Timestamp | Mapping[Hashable, int | pd.Timestamp] | None = None,
     mase_lag: int = 1,
     keep_forecasts: bool = True,
     coverage: float | list[float] | None = None,
@@ -81,10 +81,12 @@ def backtest_long(
         The long frame: `id_col`, `time_col`, the targets and any covariate columns.
     horizon : int
         Steps scored after each cutoff.
-    start, end, train_end : int or Timestamp
+    start, end, train_end : int, Timestamp or mapping
         As for `txl_ts.backtest.backtest`, per series: a row position within each series
         (negative counts from each series' own end, so `start=-720` scores the last 720
-        rows of every series whatever its length) or a timestamp found in every series.
+        rows of every series whatever its length) or a timestamp found in every series; or
+        a mapping {series id: position or timestamp} with an entry for every series, for
+        borders of each series' own (a 70/10/20 split of each series' own length).
     id_col, time_col : hashable
         The columns of the series ids and the timestamps.
     stride, mase_lag, keep_forecasts, coverage, progress : optional
@@ -107,10 +109,12 @@ def backtest_long(
     for sid, frame in frames.items():
         index = pd.DatetimeIndex(pd.to_datetime(frame[time_col]))
         where = f"df, series {sid!r}"
-        s = _position(start, index, f"start ({where})")
-        e = len(index) if end is None else _position(end, index, f"end ({where})",
+        s_i, e_i, t_i = (_of_series(v, sid, n) for v, n in
+                         ((start, "start"), (end, "end"), (train_end, "train_end")))
+        s = _position(s_i, index, f"start ({where})")
+        e = len(index) if e_i is None else _position(e_i, index, f"end ({where})",
                                                       inclusive_end=True)
-        t = s if train_end is None else _position(train_end, index, f"train_end ({where})")
+        t = s if t_i is None else _position(t_i, index, f"train_end ({where})")
         if not 1 <= t <= s:
             raise ValueError(f"{where}: train_end ({t}) must lie in [1, start={s}]")
         spans[sid] = (s, e, t)
@@ -155,6 +159,17 @@ def backtest_long(
             progress(name, fit_seconds[name] + float(metrics.loc[name, "predict_seconds"]))
     return PanelBacktestResult(metrics=metrics, per_series=per_series, results=results,
                                models=fitted)
+
+
+def _of_series(where: Any, series_id: Hashable, name: str) -> Any:
+    """`where` itself, or its entry for `series_id` when it is a mapping (series of their
+    own lengths split by their own protocol each have their own borders)."""
+    if not isinstance(where, Mapping):
+        return where
+    if series_id not in where:
+        raise ValueError(f"{name} is a mapping of series to positions, but has no entry for "
+                         f"series {series_id!r}")
+    return where[series_id]
 
 
 def _long(frames: dict[Hashable, pd.DataFrame], spans: dict[Hashable, tuple[int, int]],

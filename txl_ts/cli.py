@@ -297,7 +297,13 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
                         "sets: default per --features (S: OT, WetBulbCelsius)")
     add_role_arguments(parser)
     parser.add_argument("--time-col", default=None, metavar="COL",
-                        help="CSV: the timestamp column (default: 'date', else the first)")
+                        help="CSV: the timestamp column (default: 'date', else the first; "
+                        "required with --id-col)")
+    parser.add_argument("--id-col", default=None, metavar="COL",
+                        help="a long CSV (one row per series and timestamp): the column "
+                        "naming each row's series. Each series is split on its own length; "
+                        "each model is fitted once over all series; reports pool the series "
+                        "and list each one. Needs --time-col; --features does not apply")
     parser.add_argument("--val-size", type=val_size_arg, default=None, metavar="N|FRACTION",
                         help="CSV: the validation rows before the test split, a count or a "
                         "fraction of all rows (default 0.1: a 70/10/20 split)")
@@ -351,7 +357,7 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--features", choices=("M", "S"), default="M",
                         help="M: every column that is not a covariate in and out; S: the "
                         "target column only (a CSV needs --target); covariates are inputs "
-                        "in both")
+                        "in both. With --id-col, --target chooses the columns and S is refused")
     _add_data_arguments(parser)
     parser.add_argument("--seeds", type=positive_int, default=1,
                         help="seeds 0..N-1 for the neural models (mean ± std)")

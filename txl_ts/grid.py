@@ -353,7 +353,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """`python -m txl_ts benchmark`: the grid with `--out-dir`, otherwise one cell.
+    """`python -m txl_ts benchmark`: the grid with `--out-dir`, otherwise one cell; a long
+    CSV (`--id-col`) runs `txl_ts.benchmark_long`.
 
     The command starts here, above both, so that the one-cell module (`txl_ts.benchmark`)
     never imports the grid. Every data set is loaded first, so a bad CSV fails before any
@@ -374,6 +375,10 @@ def run(args: argparse.Namespace) -> int:
     ValueError
         On a bad data set, `--target` or `--out-dir` (one line on the command line).
     """
+    if getattr(args, "id_col", None) is not None:  # a long CSV: its own module
+        from . import benchmark_long
+
+        return benchmark_long.run(args)
     if args.out_dir is None:
         return benchmark.run(args)
     check_counts(args)

@@ -195,9 +195,24 @@ def seasons_of(df: pd.DataFrame) -> tuple[int | None, int | None]:
     """The seasonal naive's lag (the frequency's season by `seasonality.season_from_freq`;
     None when the frequency has none) and the steps in a week for sub-daily data whose step
     divides a week (None otherwise)."""
+    return seasons_of_freq(df.index.freq)
+
+
+def seasons_of_freq(freq: pd.DateOffset) -> tuple[int | None, int | None]:
+    """`seasons_of` for a frequency (a long frame's series share one, but no index).
+
+    Parameters
+    ----------
+    freq : pandas.DateOffset
+        The data's frequency.
+
+    Returns
+    -------
+    tuple of (int or None, int or None)
+        The season and the steps in a week, as `seasons_of`.
+    """
     from .seasonality import season_from_freq
 
-    freq = df.index.freq
     try:
         season = season_from_freq(freq)
     except ValueError:

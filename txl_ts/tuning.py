@@ -39,7 +39,6 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import optuna
 import pandas as pd
 
@@ -70,6 +69,12 @@ from .studies import (  # noqa: F401 - study_storage re-exported for the command
     study_storage,
 )
 from .training import TrainingDivergedError
+from .tuning_data import (  # noqa: F401 - split_tail re-exported: txl_ts.tuning's public names
+    LongTail,
+    long_validation_mse,
+    split_long_tail,
+    split_tail,
+)
 
 #: Errors that fail one trial (recorded in its "error" user attribute) but not the study.
 TRIAL_ERRORS: tuple[type[Exception], ...] = (TrainingDivergedError, FloatingPointError,
@@ -104,51 +109,6 @@ class TuneResult:
 
 
 # ---- objective ------------------------------------------------------------------------------
-def split_tail(df: pd.DataFrame, val_size: float | int, horizon: int) -> tuple[int, int]:
-    """Split `df` in time into a fit part and a validation tail.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        The rows to tune on.
-    val_size : float or int
-        The tail: a fraction in (0, 1) of `len(df)` or a row count.
-    horizon : int
-        The forecast horizon; the tail must hold at least one.
-
-    Returns
-    -------
-    tuple of (int, int)
-        The fit rows and the validation rows.
-
-    Raises
-    ------
-    TypeError
-        When `df` is no DataFrame or `val_size` no number.
-    ValueError
-        When the tail is shorter than `horizon` or leaves no rows to fit on.
-    """
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
-    n = len(df)
-    if isinstance(val_size, bool) or not isinstance(val_size, (int, float, np.integer,
-                                                               np.floating)):
-        raise TypeError(f"val_size must be a fraction in (0, 1) or a row count, got {val_size!r}")
-    if isinstance(val_size, (float, np.floating)) and not float(val_size).is_integer():
-        if not 0.0 < val_size < 1.0:
-            raise ValueError(f"val_size must be a fraction in (0, 1) or a row count, "
-                             f"got {val_size}")
-        n_val = int(round(val_size * n))
-    else:
-        n_val = int(val_size)
-    if n_val < horizon:
-        raise ValueError(f"the validation tail has {n_val} rows (val_size={val_size} of "
-                         f"{n}); at least horizon={horizon} are needed to score one forecast")
-    if n_val >= n:
-        raise ValueError(f"val_size={val_size} leaves no rows to fit on (df has {n} rows)")
-    return n - n_val, n_val
-
-
 def validation_mse(model: TXLForecaster, df: pd.DataFrame, n_fit: int) -> float:
     """The validation score `tune` minimises.
 
@@ -234,6 +194,10 @@ def tune(
     ----------
     df : pandas.DataFrame
         The rows to tune on (a DatetimeIndex or the model's `time_col`), never a test split.
+        A long frame (one row per series and timestamp) when `fixed_params` names `id_col`
+        and `time_col`: every trial fits one global model over all series, each series'
+        last `val_size` rows are its validation tail, and the score is the pooled
+        validation MSE (`long_validation_mse`: the mean of the series' MSEs).
     horizon : int, default 96
         The forecast horizon of every trial's model.
     n_trials : int or None, default 50
@@ -262,9 +226,10 @@ def tune(
         Seeds the TPE sampler (offset by the trials already in the study, so a resumed study
         does not repeat its start-up samples) and every trial's model. Give each worker
         process sharing a study its own value.
-    val_size : float or int, default 0.2
+    val_size : float, int or mapping, default 0.2
         The validation tail: a fraction in (0, 1) of `len(df)` or a row count of at least
-        `horizon`.
+        `horizon`. For a long frame, per series: a fraction of its rows, a row count, or a
+        mapping {series id: row count}.
     fixed_params : dict or None, default None
         `TXLForecaster` parameters for every trial (e.g. `max_epochs`, `patience`,
         `trainer_kwargs`, and the column roles `targets`, `past_covariates`,
@@ -308,13 +273,22 @@ def tune(
         if n_trials < 1:
             raise ValueError(f"n_trials must be a positive int or None, got {n_trials}")
         n_trials = int(n_trials)
-    n_fit, n_val = split_tail(df, val_size, horizon)
     fixed = dict(fixed_params or {})
+    long: LongTail | None = None
+    if fixed.get("id_col") is None:
+        n_fit, n_val = split_tail(df, val_size, horizon)
+        fit_df, tail_df, space_df = df.iloc[:n_fit], df.iloc[n_fit:], df.iloc[:n_fit]
+    else:  # a long frame: every series' own tail; the study records the rows in all
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+        long = split_long_tail(df, val_size, horizon, id_col=fixed["id_col"],
+                               time_col=fixed.get("time_col"))
+        fit_df, tail_df, space_df = long.fit, long.tail, long.shortest_fit
+        n_fit, n_val = sum(long.n_fit.values()), sum(long.n_val.values())
     for key in ("horizon", "val_size"):
         if key in fixed:
             raise ValueError(f"{key!r} is an argument of tune, not a fixed_param")
-    fit_df, tail_df = df.iloc[:n_fit], df.iloc[n_fit:]
-    data = data_space(fit_df, horizon, fixed) if search_space is None else None
+    data = data_space(space_df, horizon, fixed) if search_space is None else None
     space = search_space if data is None else data.search_space(fixed)
     if not callable(space):
         raise TypeError("search_space must be a callable(trial) -> dict of model parameters")
@@ -343,7 +317,8 @@ def tune(
             trial.set_user_attr("random_state", random_state)
             try:
                 model = TXLForecaster(**kwargs).fit(fit_df, validation_data=tail_df)
-                score = validation_mse(model, df, n_fit)
+                score = (validation_mse(model, df, n_fit) if long is None
+                         else long_validation_mse(model, df, long))
                 if not math.isfinite(score):
                     raise FloatingPointError(f"validation MSE is {score}")
             except TRIAL_ERRORS as err:
@@ -418,11 +393,27 @@ def run(args: argparse.Namespace) -> int:
 
     optuna.logging.set_verbosity(optuna.logging.INFO)
     data = data_options(args)
-    full, split = load_protocol(args.dataset, **data)
-    roles = model_roles(full, data)  # every trial's model gets them (fixed, not searched)
-    # the benchmark's train and validation rows only: the test split never reaches tune
-    df = full.iloc[: split.test_start]
-    n_fit, n_val = split.train_end, split.test_start - split.train_end
+    val_size: int | dict[Any, int]
+    if getattr(args, "id_col", None) is not None:  # a long CSV: each series split on its own
+        from .protocol_long import load_long_protocol, long_roles
+
+        long = load_long_protocol(args.dataset, args.horizon, id_col=args.id_col, **data)
+        roles = long_roles(long, data)  # id, time, targets and covariates: fixed
+        covariates = {k: v for k, v in roles.items()
+                      if k not in ("id_col", "time_col", "targets")}
+        # every series' train and validation rows only: no test row reaches tune
+        df = long.head(long.borders("test_start"))
+        val_size = {sid: s.test_start - s.train_end for sid, s in long.splits.items()}
+        n_fit, n_val = sum(long.borders("train_end").values()), sum(val_size.values())
+        scope = f"pooled over the validation rows of {len(val_size)} series, {n_val} in all"
+    else:
+        full, split = load_protocol(args.dataset, **data)
+        roles = model_roles(full, data)  # every trial's model gets them (fixed, not searched)
+        covariates = roles
+        # the benchmark's train and validation rows only: the test split never reaches tune
+        df = full.iloc[: split.test_start]
+        n_fit, n_val = split.train_end, split.test_start - split.train_end
+        val_size, scope = n_val, f"rows {n_fit}..{n_fit + n_val - 1}"
     fixed: dict[str, Any] = dict(roles)
     if args.max_epochs is not None:
         fixed["max_epochs"] = args.max_epochs
@@ -432,15 +423,15 @@ def run(args: argparse.Namespace) -> int:
     print(f"study: {where}", flush=True)
     # a study with covariates is another study: its own default name, so that both can live
     # in one storage
-    tag = f"-cov-{short_hash(jsonable(roles))}" if roles else ""
-    if roles:
-        print(f"roles: {', '.join(f'{k}={v}' for k, v in roles.items())}", flush=True)
+    tag = f"-cov-{short_hash(jsonable(covariates))}" if covariates else ""
+    if covariates:
+        print(f"roles: {', '.join(f'{k}={v}' for k, v in covariates.items())}", flush=True)
     with sigterm_as_interrupt():
         result = tune(
             df, horizon=args.horizon, n_trials=args.n_trials, timeout=args.timeout,
             storage=storage,
             study_name=args.study_name or f"{dataset_label(args.dataset)}-h{args.horizon}{tag}",
-            pruner=args.pruner, random_state=args.seed, val_size=n_val, fixed_params=fixed,
+            pruner=args.pruner, random_state=args.seed, val_size=val_size, fixed_params=fixed,
             refit=args.save_model is not None,
         )
     states = pd.Series([t.state.name for t in result.study.trials]).value_counts()
@@ -449,7 +440,7 @@ def run(args: argparse.Namespace) -> int:
     if result.best_params is None:
         print("no trial completed")
         return 1
-    print(f"validation MSE (scaled, rows {n_fit}..{n_fit + n_val - 1}): {result.best_value:.4f}")
+    print(f"validation MSE (scaled, {scope}): {result.best_value:.4f}")
     first = result.study.trials[0]
     if first.state == optuna.trial.TrialState.COMPLETE and first.user_attrs.get("defaults"):
         print(f"  the default model (trial 0): {first.value:.4f}")

@@ -419,6 +419,13 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training batches per epoch (Lightning limit_train_batches)")
     parser.add_argument("--save-model", default=None, metavar="DIR",
                         help="save the refitted best model into DIR")
+    parser.add_argument("--heartbeat", type=positive_int, default=60, metavar="SECONDS",
+                        help="--storage/--out-dir: a running trial records a heartbeat this "
+                        "often, so that the trial of a killed worker is marked FAIL by the "
+                        "next worker once --grace-period passes without one (default 60)")
+    parser.add_argument("--grace-period", type=positive_int, default=None, metavar="SECONDS",
+                        help="seconds without a heartbeat after which a running trial counts "
+                        "as dead (default: twice --heartbeat); must exceed --heartbeat")
 
 
 class Parser(argparse.ArgumentParser):

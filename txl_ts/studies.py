@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import signal
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +26,10 @@ ATTR = "txl_ts"  # study user attribute describing what the study was run on
 # Seconds a driver may take to connect to a database server before the storage is refused,
 # so that an unreachable server fails at once instead of after the driver's long default.
 CONNECT_TIMEOUT = 10
+
+# Tries at opening an RDB storage while another worker creates Optuna's tables in the same
+# empty database (see `open_storage`).
+SCHEMA_ATTEMPTS = 5
 
 
 def safe_url(url: str) -> str:
@@ -42,7 +48,11 @@ def open_storage(storage: str | optuna.storages.BaseStorage | None,
     """The storage of `storage`: a URL becomes an `RDBStorage` with heartbeats, so that a
     trial of a killed worker is failed once `grace_period` seconds pass without its heartbeat;
     an object or None is returned as it is. Raises ValueError naming the URL (password
-    hidden) and what failed."""
+    hidden) and what failed.
+
+    Workers started together on an empty database race to create Optuna's tables, and all but
+    one fail (on PostgreSQL: `UniqueViolation ... pg_type_typname_nsp_index`); such a failure
+    is retried, up to `SCHEMA_ATTEMPTS` times, after a short random sleep."""
     if storage is None or isinstance(storage, optuna.storages.BaseStorage):
         return storage
     if not isinstance(storage, str):
@@ -52,15 +62,36 @@ def open_storage(storage: str | optuna.storages.BaseStorage | None,
     engine_kwargs: dict[str, Any] = {}
     if storage.startswith(("postgresql", "mysql")):
         engine_kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
-    try:
-        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna; wanted here
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                storage, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
-                grace_period=grace_period)
-    except Exception as err:  # noqa: BLE001 - sqlalchemy's and the drivers' errors vary
-        raise ValueError(f"cannot open the Optuna storage {shown}: "
-                         f"{_storage_problem(err, storage)}") from err
+    for attempt in range(SCHEMA_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna: wanted
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    storage, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
+                    grace_period=grace_period)
+        except Exception as err:  # noqa: BLE001 - sqlalchemy's and the drivers' errors vary
+            if attempt + 1 < SCHEMA_ATTEMPTS and _schema_race(err):
+                # Another worker is creating Optuna's tables in the same empty database at
+                # this moment: once it commits, the tables exist and a new try just uses
+                # them. Jitter, so that two workers that collided do not collide again.
+                time.sleep(random.uniform(0.2, 1.0) * (attempt + 1))
+                continue
+            raise ValueError(f"cannot open the Optuna storage {shown}: "
+                             f"{_storage_problem(err, storage)}") from err
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _schema_race(err: Exception) -> bool:
+    """Whether `err` is what a worker gets when another creates the same Optuna tables at the
+    same moment: PostgreSQL's `UniqueViolation ... pg_type_typname_nsp_index` or
+    `type/relation ... already exists`, MySQL's `Table ... already exists`, or a duplicate
+    row in Optuna's version table."""
+    from sqlalchemy import exc
+
+    if not isinstance(err, exc.DBAPIError):
+        return False
+    text = str(getattr(err, "orig", None) or err).lower()
+    return "already exists" in text or "duplicate" in text
 
 
 def _storage_problem(err: Exception, url: str) -> str:

@@ -302,7 +302,10 @@ def tune(
     check_study(study, setting)
     fail_stale(study)
     if data is not None and not study.trials:
-        study.enqueue_trial(first_trial(data, space), user_attrs={"defaults": True})
+        # skip_if_exists: a worker started at the same moment may have enqueued it already
+        # (this narrows that race; it cannot close it: both may see no trials)
+        study.enqueue_trial(first_trial(data, space), user_attrs={"defaults": True},
+                            skip_if_exists=True)
     seed = None if random_state is None else int(random_state) + len(study.trials)
     study.sampler = optuna.samplers.TPESampler(seed=seed)
     use_pruning = not isinstance(study.pruner, optuna.pruners.NopPruner)
@@ -419,6 +422,10 @@ def run(args: argparse.Namespace) -> int:
         fixed["max_epochs"] = args.max_epochs
     if args.max_train_batches is not None:
         fixed["trainer_kwargs"] = {"limit_train_batches": args.max_train_batches}
+    grace_period = args.grace_period or 2 * args.heartbeat
+    if grace_period <= args.heartbeat:  # a live worker's trial would be failed between beats
+        raise ValueError(f"--grace-period ({grace_period} s) must exceed --heartbeat "
+                         f"({args.heartbeat} s)")
     storage, where = study_storage(args.storage, args.out_dir)
     print(f"study: {where}", flush=True)
     # a study with covariates is another study: its own default name, so that both can live
@@ -432,7 +439,8 @@ def run(args: argparse.Namespace) -> int:
             storage=storage,
             study_name=args.study_name or f"{dataset_label(args.dataset)}-h{args.horizon}{tag}",
             pruner=args.pruner, random_state=args.seed, val_size=val_size, fixed_params=fixed,
-            refit=args.save_model is not None,
+            refit=args.save_model is not None, heartbeat_interval=args.heartbeat,
+            grace_period=grace_period,
         )
     states = pd.Series([t.state.name for t in result.study.trials]).value_counts()
     print(f"study {result.study.study_name!r}: {len(result.study.trials)} trials "

@@ -249,10 +249,10 @@ def run_grid(datasets: list[str], horizons: list[int], models: list[str], *, see
     # connect only when there is work: a finished grid resumes without its cluster
     cluster = grid_dask.connect(scheduler) if scheduler is not None and todo else None
     try:
-        where = (f"on {cluster.describe()}" if cluster is not None
-                 else f"with {min(jobs, len(todo) or 1)} worker(s)")
+        where = (f" on {cluster.describe()}" if cluster is not None
+                 else f" with {min(jobs, len(todo))} worker(s)" if todo else "")
         log(f"grid: {len(cells) + len(result.skipped)} cells, {len(result.skipped)} "
-            f"finished already (skipped), {len(todo)} tasks to run {where}")
+            f"finished already (skipped), {len(todo)} tasks to run{where}")
         return _run_tasks(todo, cells, parts, result, out_dir, jobs, settings, log, cluster)
     finally:
         if cluster is not None:

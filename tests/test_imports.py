@@ -40,7 +40,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "workflows": ("txl_ts.machine", "txl_ts.backtest_targets", "txl_ts.backtest_frame",
                   "txl_ts.backtest_panel", "txl_ts.backtest",
                   "txl_ts.benchmark", "txl_ts.benchmark_long", "txl_ts.grid_files",
-                  "txl_ts.grid_tasks", "txl_ts.grid", "txl_ts.search_space", "txl_ts.studies",
+                  "txl_ts.grid_tasks", "txl_ts.grid_dask", "txl_ts.grid",
+                  "txl_ts.search_space", "txl_ts.studies",
                   "txl_ts.tuning_data", "txl_ts.tuning", "txl_ts.demo", "txl_ts.plotting"),
     "command line": ("txl_ts.__main__",),
 }

@@ -454,9 +454,10 @@ def run(args: argparse.Namespace) -> int:
     check_counts(args)
     if args.out_dir is not None:
         raise SystemExit("--out-dir runs a grid: use txl_ts.grid.run")
-    if len(args.dataset) > 1 or len(args.horizon) > 1 or args.jobs > 1 or args.force:
-        raise SystemExit("several data sets or horizons, --jobs and --force need --out-dir "
-                         "(the grid)")
+    if (len(args.dataset) > 1 or len(args.horizon) > 1 or args.jobs > 1 or args.force
+            or getattr(args, "scheduler", None)):
+        raise SystemExit("several data sets or horizons, --jobs, --force and --scheduler need "
+                         "--out-dir (the grid)")
     data = check_data(args)
     report = run_benchmark(
         args.dataset[0], args.horizon[0], args.models, features=args.features,

@@ -383,6 +383,10 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:
                         "on a GPU machine they share the GPU)")
     parser.add_argument("--force", action="store_true",
                         help="grid: rerun every cell, even finished ones")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="grid: run the tasks on the Dask cluster whose scheduler is at "
+                        "ADDRESS (tcp://HOST:PORT) instead of --jobs local processes; needs "
+                        "pip install \"txl-ts[dask]\"")
 
 
 def add_tune_arguments(parser: argparse.ArgumentParser) -> None:

@@ -25,6 +25,10 @@ everything else matches (the committed `results/` were computed on the bundled d
 has not changed). A cell or seed file that is not JSON or not of the grid's shape is moved
 aside to `NAME.malformed-<UTC time>` with a warning and runs again.
 
+With `--scheduler tcp://HOST:PORT` (`run_grid(..., scheduler=...)`) the tasks run on a Dask
+cluster instead of local processes (`txl_ts.grid_dask`); the results come back here and
+this process writes every file, so all of the above holds there too.
+
 The tasks themselves (settings, one task in a worker, a cell's report) live in
 `txl_ts.grid_tasks` and the grid's files (their shape, reading them, fingerprints) in
 `txl_ts.grid_files`; this module schedules them and resumes.
@@ -39,15 +43,14 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from . import benchmark
+from . import benchmark, grid_dask
 from .benchmark import (
     STOCHASTIC,
     _json_safe,
@@ -75,6 +78,7 @@ from .grid_tasks import (  # noqa: F401 - re-exported: txl_ts.grid's public name
     _protocol,
     cell_report,
     data_fingerprint,
+    lost_task,
     run_task,
 )
 
@@ -142,8 +146,10 @@ class GridResult:
 def run_grid(datasets: list[str], horizons: list[int], models: list[str], *, seeds: int,
              out_dir: Path, jobs: int = 1, force: bool = False,
              settings: Settings | None = None,
-             log: Callable[[str], None] | None = None) -> GridResult:
-    """Run every unfinished (data set, horizon, model, seed) task in `jobs` processes.
+             log: Callable[[str], None] | None = None,
+             scheduler: Any = None) -> GridResult:
+    """Run every unfinished (data set, horizon, model, seed) task in `jobs` processes, or on
+    a Dask cluster (`scheduler`).
 
     A cell is finished, and skipped, when its report in `out_dir` matches today's settings,
     model parameters and data fingerprint (see the module's docstring); a finished seed of an
@@ -174,6 +180,11 @@ def run_grid(datasets: list[str], horizons: list[int], models: list[str], *, see
     log : callable or None, default None
         Receives one line per finished task, stale cell and malformed file; None writes
         them to stderr above the progress bar.
+    scheduler : str, distributed.Client, cluster or None, default None
+        Run the tasks on this Dask cluster instead (`txl_ts.grid_dask`; needs
+        `distributed`): a scheduler's address ("tcp://HOST:8786"), a client (left open)
+        or a cluster object. The results come back to this process, which writes every
+        file, so resuming, fingerprints and the progress bar work as with `jobs`.
 
     Returns
     -------
@@ -184,9 +195,19 @@ def run_grid(datasets: list[str], horizons: list[int], models: list[str], *, see
     Raises
     ------
     ValueError
-        When `out_dir` is an existing file or cannot be created, or a data set cannot be
-        loaded (the message names the file and the column).
+        When `out_dir` is an existing file or cannot be created, a data set cannot be
+        loaded (the message names the file and the column), or both `jobs` > 1 and
+        `scheduler` are given.
+    ModuleNotFoundError
+        With `scheduler` where `distributed` is not installed.
+    ConnectionError
+        When no Dask scheduler answers at `scheduler`.
     """
+    if scheduler is not None:
+        if jobs != 1:
+            raise ValueError("give --jobs or --scheduler, not both: on a Dask cluster its "
+                             "workers decide how many tasks run at once")
+        grid_dask.require()  # before any data is loaded
     settings = settings or Settings()
     log = log or (lambda msg: tqdm.write(msg, file=sys.stderr))
     out_dir = _output_dir(out_dir)
@@ -225,9 +246,26 @@ def run_grid(datasets: list[str], horizons: list[int], models: list[str], *, see
                 if changed:
                     log(f"{cell}: data changed since the cell was written; rerunning")
     result.n_tasks = len(todo)
-    log(f"grid: {len(cells) + len(result.skipped)} cells, {len(result.skipped)} finished "
-        f"already (skipped), {len(todo)} tasks to run with {min(jobs, len(todo) or 1)} "
-        f"worker(s)")
+    # connect only when there is work: a finished grid resumes without its cluster
+    cluster = grid_dask.connect(scheduler) if scheduler is not None and todo else None
+    try:
+        where = (f" on {cluster.describe()}" if cluster is not None
+                 else f" with {min(jobs, len(todo))} worker(s)" if todo else "")
+        log(f"grid: {len(cells) + len(result.skipped)} cells, {len(result.skipped)} "
+            f"finished already (skipped), {len(todo)} tasks to run{where}")
+        return _run_tasks(todo, cells, parts, result, out_dir, jobs, settings, log, cluster)
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def _run_tasks(todo: list[Task], cells: dict[str, list[Task]],
+               parts: dict[str, dict[int | None, dict[str, Any]]], result: GridResult,
+               out_dir: Path, jobs: int, settings: Settings, log: Callable[[str], None],
+               cluster: grid_dask.Cluster | None) -> GridResult:
+    """`run_grid` after the resume check: write the cells whose seeds are all kept, run
+    `todo` (here, in `jobs` processes or on `cluster`) and write each cell when its last
+    seed finishes."""
 
     def write_cell(cell: str) -> None:
         report = cell_report(cells[cell], parts[cell], settings)
@@ -266,7 +304,9 @@ def run_grid(datasets: list[str], horizons: list[int], models: list[str], *, see
     here = functools.cache(machine_info)  # for tasks whose worker died
     executor = None
     try:
-        if jobs == 1:
+        if cluster is not None:
+            grid_dask.run_tasks(cluster, todo, settings, finish, here)
+        elif jobs == 1:
             for task in todo:
                 finish(task, run_task(task, settings))
         else:
@@ -288,10 +328,7 @@ def run_grid(datasets: list[str], horizons: list[int], models: list[str], *, see
                 try:
                     out = future.result()
                 except Exception as err:  # noqa: BLE001 - e.g. a worker killed for memory
-                    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-                    out = {"task": asdict(task), "row": None, "params": None, "seconds": 0.0,
-                           "error": f"{type(err).__name__}: {err}", "machine": here(),
-                           "started_utc": now, "finished_utc": now}
+                    out = lost_task(task, err, here())
                 finish(task, out)
     except KeyboardInterrupt:
         result.interrupted = True
@@ -331,7 +368,7 @@ def run_grid_cli(args: argparse.Namespace) -> int:
                         data=tuple(sorted(data_options(args).items())))
     result = run_grid(args.dataset, args.horizon, args.models, seeds=args.seeds,
                       out_dir=args.out_dir, jobs=args.jobs, force=args.force,
-                      settings=settings)
+                      settings=settings, scheduler=getattr(args, "scheduler", None))
     print(f"grid: {len(result.written)} cells written, {len(result.skipped)} skipped "
           f"(finished), {len(result.failed)} failed"
           + (f": {', '.join(result.failed)}" if result.failed else "")

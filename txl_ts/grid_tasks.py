@@ -165,7 +165,7 @@ def data_fingerprint(dataset: str, settings: Settings) -> str:
     return _data_fingerprint(dataset, settings.features, settings.rows, settings.data)
 
 
-def run_task(task: Task, settings: Settings) -> dict[str, Any]:
+def run_task(task: Task, settings: Settings, protocol: tuple | None = None) -> dict[str, Any]:
     """Fit and score one (data set, horizon, model, seed); a failure is returned, not raised.
 
     Parameters
@@ -174,6 +174,10 @@ def run_task(task: Task, settings: Settings) -> dict[str, Any]:
         What to run.
     settings : Settings
         The grid's shared settings.
+    protocol : tuple of (pandas.DataFrame, Split) or None, default None
+        The data set's frame and split as `load_protocol` gives them under `settings`;
+        None loads them here. A Dask worker gets them from the main process, as it may not
+        see the CSV file (`txl_ts.grid_dask`).
 
     Returns
     -------
@@ -184,7 +188,8 @@ def run_task(task: Task, settings: Settings) -> dict[str, Any]:
     """
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     began = time.perf_counter()
-    df, split = _protocol(task.dataset, settings.features, settings.rows, settings.data)
+    df, split = protocol or _protocol(task.dataset, settings.features, settings.rows,
+                                      settings.data)
     row, error, params = run_one(
         task.model, df, split, task.horizon, task.seed, max_epochs=settings.max_epochs,
         txl_params=settings.txl_params, accelerator=settings.accelerator,
@@ -196,6 +201,30 @@ def run_task(task: Task, settings: Settings) -> dict[str, Any]:
         "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seconds": time.perf_counter() - began,
     })
+
+
+def lost_task(task: Task, err: BaseException, machine: dict[str, Any]) -> dict[str, Any]:
+    """The result of a task that never returned one (its worker died, was killed for memory,
+    or the cluster lost it): a failure, so that the cell is written and reruns next time.
+
+    Parameters
+    ----------
+    task : Task
+        The task.
+    err : BaseException
+        What its future raised.
+    machine : dict
+        `machine_info()` of the main process (the worker's is gone).
+
+    Returns
+    -------
+    dict
+        A seed result of `run_task`'s shape with `row` None.
+    """
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return {"task": asdict(task), "row": None, "params": None, "seconds": 0.0,
+            "error": f"{type(err).__name__}: {err}", "machine": machine,
+            "started_utc": now, "finished_utc": now}
 
 
 def _cell_fingerprint(done: list[dict[str, Any]], dataset: str, settings: Settings) -> str:

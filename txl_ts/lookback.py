@@ -70,6 +70,14 @@ def split_batch(batch: torch.Tensor | list[torch.Tensor]
     return targets, (x_window, x_future)
 
 
+def scored_targets(batch: torch.Tensor | list[torch.Tensor], lookback: int) -> torch.Tensor:
+    """The finite targets of a batch of windows: the weight of its validation loss when the
+    validation windows are shared out between processes (`ForecastModule.validation_shard`),
+    so that the reduced loss is the MSE over every validation target."""
+    targets, _ = split_batch(batch)
+    return torch.isfinite(targets[:, :, lookback:]).sum()
+
+
 class LookbackForecaster(BaseForecaster):
     """Base of models that map the last `lookback` scaled rows to `horizon` steps at once.
 

@@ -264,7 +264,11 @@ TRAINER_KWARGS = Param(
     "trainer_kwargs", None, [dict, None],
     "Extra keyword arguments for the Lightning Trainer (e.g. enable_progress_bar, "
     "limit_train_batches, callbacks), applied over txl_ts's own settings. Entries JSON "
-    "cannot hold (callbacks) are saved as None.",
+    "cannot hold (callbacks) are saved as None. Data-parallel training: {\"devices\": 2, "
+    "\"strategy\": \"ddp_fork\"} (or \"ddp_spawn\", which needs an `if __name__ == "
+    "\"__main__\"` guard; a plain \"ddp\" runs as \"ddp_fork\" unless torchrun or SLURM "
+    "started the processes) trains on disjoint shards of the windows with the validation "
+    "loss reduced over the processes; the fitted model comes back to the calling process.",
     training_only=True)
 VERBOSE = Param(
     "verbose", None, ["boolean", None],

@@ -25,6 +25,8 @@ from lightning.pytorch.callbacks import (
 )
 from torch.utils.data import Dataset
 
+from .distributed import RunFacts, launch_in_process, read_facts, shard_loaders, world_size
+
 
 class TrainingDivergedError(FloatingPointError, ValueError):
     """Training went off the rails: a NaN or infinite loss, or a model far worse than naive.
@@ -68,6 +70,7 @@ class ForecastModule(L.LightningModule):
         super().__init__()
         self.lr, self.weight_decay, self.grad_clip = lr, weight_decay, grad_clip
         self.automatic_optimization = False
+        self._val_sums: torch.Tensor | None = None  # several processes: see validation_step
 
     def loss(self, batch: Any) -> torch.Tensor:
         raise NotImplementedError
@@ -92,14 +95,47 @@ class ForecastModule(L.LightningModule):
                                 gradient_clip_algorithm="norm")
         optimizer.step()
         self.log("train_loss", loss, prog_bar=True, on_step=False, on_epoch=True,
-                 batch_size=_batch_size(batch))
+                 batch_size=_batch_size(batch), sync_dist=self._distributed())
         return loss
 
+    def _distributed(self) -> bool:
+        """Whether this module trains in one of several processes (DDP)."""
+        return self._trainer is not None and self.trainer.world_size > 1
+
     def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self.log("val_loss", self.validation_loss(batch), prog_bar=True, batch_size=1)
+        if not self._distributed():
+            self.log("val_loss", self.validation_loss(batch), prog_bar=True, batch_size=1)
+            return
+        # several processes: sum loss x weight and the weights here, reduce at epoch end
+        loss, weight = self.validation_shard(batch)
+        weight = torch.as_tensor(weight, dtype=torch.float64, device=loss.device)
+        part = torch.stack([loss.detach().double() * weight, weight])
+        self._val_sums = part if self._val_sums is None else self._val_sums + part
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_sums = None
+
+    def on_validation_epoch_end(self) -> None:
+        """With several processes: log the weighted mean of every process's validation
+        items, all-reduced, so early stopping and checkpointing agree on every rank."""
+        if not self._distributed():
+            return
+        sums = self._val_sums
+        if sums is None:
+            sums = torch.zeros(2, dtype=torch.float64, device=self.device)
+        sums = self.trainer.strategy.reduce(sums, reduce_op="sum")
+        # identical on every rank already; sync_dist only averages equal numbers
+        self.log("val_loss", (sums[0] / sums[1]).float(), prog_bar=True, batch_size=1,
+                 sync_dist=True)
 
     def validation_loss(self, batch: Any) -> torch.Tensor:
         return self.loss(batch)
+
+    def validation_shard(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor | float]:
+        """The validation loss of one item of a sharded validation set and its weight: the
+        logged loss is the weighted mean over all processes' items. By default the weight
+        is the batch size; subclasses weigh by the targets scored."""
+        return self.validation_loss(batch), float(_batch_size(batch))
 
     def configure_optimizers(self):
         return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
@@ -305,7 +341,11 @@ def quiet_lightning() -> Iterator[None]:
     """Silence Lightning's chatter that says nothing about the user's model."""
     loggers = [logging.getLogger(n) for n in ("lightning.pytorch.utilities.rank_zero",
                                               "lightning.pytorch.accelerators.cuda",
-                                              "lightning.fabric.utilities.seed")]
+                                              "lightning.fabric.utilities.seed",
+                                              # DDP's start-up banners (forked ranks inherit
+                                              # these levels; spawned ones do not)
+                                              "lightning.fabric.utilities.distributed",
+                                              "lightning.fabric.utilities.rank_zero")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.WARNING)
@@ -397,19 +437,36 @@ def fit_module(
                 callbacks.append(checkpoint)
         start = None
         with quiet_lightning():
+            trainer = L.Trainer(callbacks=callbacks, **kwargs)
+            world = world_size(trainer)
+            loaders = (train_loader, val_loader)
+            one_process = kwargs
+            if world > 1:  # data-parallel: see txl_ts.distributed
+                relaunch = launch_in_process(kwargs, trainer)
+                if relaunch is not kwargs:
+                    trainer = L.Trainer(callbacks=callbacks, **relaunch)
+                trainer.callbacks.append(RunFacts())
+                loaders = shard_loaders(train_loader, val_loader, world,
+                                            seed=random_state or 0)
+                one_process = {**kwargs, "devices": 1, "num_nodes": 1, "strategy": "auto"}
             if keep_start and val_loader is not None:
+                # the start is validated here, in one process: it needs no shards
                 start_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
-                start_loss = float(L.Trainer(**{**kwargs, "enable_checkpointing": False,
+                start_loss = float(L.Trainer(**{**one_process, "enable_checkpointing": False,
                                                  "enable_progress_bar": False})
                                    .validate(module, val_loader, verbose=False)[0]["val_loss"])
                 start = (start_loss, start_state)
-            trainer = L.Trainer(callbacks=callbacks, **kwargs)
-            trainer.fit(module, train_loader, val_loader)
+            trainer.fit(module, *loaders)
+        # a spawned or forked fit leaves its counters and best score in its own processes
+        facts = read_facts(trainer) if world > 1 else None
         best = None
         if checkpoint is not None and checkpoint.best_model_path:
             state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
             module.load_state_dict(state["state_dict"])
-            best = float(checkpoint.best_model_score)
+            score = checkpoint.best_model_score
+            best = float(score) if score is not None else (facts or {}).get("best_score")
+            if world > 1:  # under torchrun: rank 0 keeps its checkpoint until all have read it
+                trainer.strategy.barrier("txl_ts_best_loaded")
         elif checkpoint is not None and "val_loss" in trainer.callback_metrics:
             best = float(trainer.callback_metrics["val_loss"])  # validated, never saved
         # the start wins ties, and against a NaN best
@@ -419,7 +476,10 @@ def fit_module(
             module.load_state_dict(start[1])
             best = start[0]
     module.cpu()
-    if trainer.global_step == 0:
+    if facts is None:
+        facts = {"global_step": trainer.global_step, "current_epoch": trainer.current_epoch,
+                 "should_stop": trainer.should_stop}
+    if facts["global_step"] == 0:
         raise ValueError("training ran zero optimiser steps: give a longer series, or check "
                          "trainer_kwargs such as limit_train_batches or max_steps")
     if best is not None and not math.isfinite(best):
@@ -427,10 +487,10 @@ def fit_module(
                                     "the validation data is unusable")
     train_loss = trainer.callback_metrics.get("train_loss")
     summary = {
-        "epochs": int(trainer.current_epoch),
+        "epochs": int(facts["current_epoch"]),
         "best_val_loss": best,
         "train_loss": None if train_loss is None else float(train_loss),
-        "stopped_early": bool(trainer.should_stop and trainer.current_epoch < max_epochs),
+        "stopped_early": bool(facts["should_stop"] and facts["current_epoch"] < max_epochs),
     }
     if start is not None:
         summary.update(start_val_loss=start[0], kept_start=kept_start)

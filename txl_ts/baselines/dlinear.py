@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..lookback import Covariates, LookbackForecaster, split_batch
+from ..lookback import Covariates, LookbackForecaster, scored_targets, split_batch
 from ..params import (
     ACCELERATOR,
     BATCH_SIZE,
@@ -95,6 +95,10 @@ class DLinearModule(ForecastModule):
     def __init__(self, net: DLinearNet, lr: float, weight_decay: float, lr_decay: float):
         super().__init__(lr, weight_decay, grad_clip=None)
         self.net, self.lr_decay = net, lr_decay
+
+    def validation_shard(self, batch: torch.Tensor | list[torch.Tensor]
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.loss(batch), scored_targets(batch, self.net.lookback)
 
     def loss(self, batch: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
         batch, covariates = split_batch(batch)

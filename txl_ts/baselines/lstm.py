@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..lookback import Covariates, LookbackForecaster, split_batch
+from ..lookback import Covariates, LookbackForecaster, scored_targets, split_batch
 from ..params import (
     ACCELERATOR,
     BATCH_SIZE,
@@ -108,6 +108,10 @@ class LSTMModule(ForecastModule):
     def __init__(self, net: LSTMNet, lr: float, weight_decay: float):
         super().__init__(lr, weight_decay)
         self.net = net
+
+    def validation_shard(self, batch: torch.Tensor | list[torch.Tensor]
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.loss(batch), scored_targets(batch, self.net.lookback)
 
     def loss(self, batch: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
         batch, covariates = split_batch(batch)

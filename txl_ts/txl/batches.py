@@ -78,7 +78,37 @@ def fit_loaders(series: list[tuple[torch.Tensor, torch.Tensor, int]], grid: Toke
                                   generator=generator)
     if not val_sets:
         return train_loader, None, []
+    val_loader = DataLoader(ValidationSeries([v for v, _ in val_sets], len(series) > 1),
+                            batch_size=1)
     if len(series) == 1:
-        return train_loader, DataLoader([val_sets[0][0]], batch_size=1), val_sets[0][1]
-    val_loader = DataLoader(list(enumerate(v for v, _ in val_sets)), batch_size=1)
+        return train_loader, val_loader, val_sets[0][1]
     return train_loader, val_loader, [s for _, s in val_sets]
+
+
+class ValidationSeries(Dataset):
+    """The validation items of a TXL fit: one per series, each scored from every origin of
+    its validation tail (`TXLModule.validation_loss`).
+
+    Item i is the series' (C + K, T) rows or, with `indexed` (several series), `(i, rows)`.
+    `shard(n)` splits every series' validation origins into `n` contiguous parts, so that the
+    processes of a data-parallel fit can share them out (`txl_ts.distributed`).
+    """
+
+    def __init__(self, values: list[torch.Tensor], indexed: bool, parts: int = 1):
+        self.values, self.indexed, self.parts = values, indexed, parts
+
+    def __len__(self) -> int:
+        return len(self.values) * self.parts
+
+    def __getitem__(self, i: int):
+        if self.parts == 1:
+            return (i, self.values[i]) if self.indexed else self.values[i]
+        series, part = divmod(i, self.parts)
+        # part j of n of series s: `TXLModule.validation_shard` scores those origins only
+        return {"index": series, "values": self.values[series], "part": part,
+                "parts": self.parts}
+
+    def shard(self, n: int) -> ValidationSeries:
+        """The same validation, as n parts per series (item s * n + j: part j of series s,
+        so a process that takes every n-th item reads one part of each series)."""
+        return ValidationSeries(self.values, self.indexed, n)

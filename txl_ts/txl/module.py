@@ -147,28 +147,67 @@ class TXLModule(ForecastModule):
         batch: (1, C + K, T) the whole scaled series (training rows, then the tail), the K
         covariates after the C targets; for a long frame, (index, that series), and the
         series' own `val_start[index]`."""
-        config = self.net.config
         val_start = self.val_start
         if isinstance(batch, (list, tuple)):
             index, batch = batch
             val_start = self.val_start[int(index[0])]
-        series, x = batch[0, : config.n_channels], batch[0, config.n_channels :]
+        forecasts, targets = self._validation_forecasts(batch[0], val_start)
+        return masked_mse(forecasts, targets)
+
+    def validation_shard(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """Part j of n of one series' validation origins (`ValidationSeries.shard`): its MSE,
+        weighted by its share of the series' scored targets. The weighted mean over every
+        part of every series is then the mean over the series of each one's MSE, which is
+        `validation_loss`'s one-process value up to rounding."""
+        index = int(batch["index"][0])
+        val_start = self.val_start if isinstance(self.val_start, int) else self.val_start[index]
+        part, parts = int(batch["part"][0]), int(batch["parts"][0])
+        forecasts, targets = self._validation_forecasts(batch["values"][0], val_start,
+                                                        (part, parts))
+        every = self._validation_targets(batch["values"][0], val_start)
+        return (masked_mse(forecasts, targets),
+                torch.isfinite(targets).sum() / torch.isfinite(every).sum())
+
+    def _validation_origins(self, n_rows: int, val_start: int) -> np.ndarray:
+        # full windows, as a test split is scored; a tail shorter than the horizon is scored
+        # on the steps it has
+        horizon = self.grid.horizon
+        last = n_rows - horizon + 1 if n_rows - horizon + 1 > val_start else n_rows
+        return self.grid.origins_after(val_start, last)
+
+    def _validation_targets(self, values: torch.Tensor, val_start: int,
+                            origins: np.ndarray | None = None) -> torch.Tensor:
+        """(n origins, C, H) targets of `origins` (all validation origins by default)."""
+        series = values[: self.net.config.n_channels]
+        if origins is None:
+            origins = self._validation_origins(series.shape[1], val_start)
+        nan = series.new_full((series.shape[0], self.grid.horizon), float("nan"))
+        targets = torch.cat([series, nan], 1).unfold(-1, self.grid.horizon, 1)[:, origins]
+        return targets.transpose(0, 1)
+
+    def _validation_forecasts(self, values: torch.Tensor, val_start: int,
+                              part: tuple[int, int] | None = None
+                              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forecasts and targets (n origins, C, H) of one series' validation origins, or of
+        part j of n of them (contiguous, `np.array_split`)."""
+        config = self.net.config
+        series, x = values[: config.n_channels], values[config.n_channels :]
         stream = Stream(self.net, self.grid, self.segment_len, self.mem_len)
         heads, _ = stream.feed(stream.start(series.shape[0]), series.T.cpu().numpy(),
                                x.T.cpu().numpy())
-        n_rows, horizon = series.shape[1], self.grid.horizon
-        # full windows, as a test split is scored; a tail shorter than the horizon is scored
-        # on the steps it has
-        last = n_rows - horizon + 1 if n_rows - horizon + 1 > val_start else n_rows
-        origins = self.grid.origins_after(val_start, last)
+        horizon = self.grid.horizon
+        origins = self._validation_origins(series.shape[1], val_start)
+        if part is not None:
+            origins = np.array_split(origins, part[1])[part[0]]
+            if not len(origins):  # more parts than origins: this one scores nothing
+                empty = series.new_zeros(0, series.shape[0], horizon)
+                return empty, empty
         future = None
         if config.n_future:  # rows past the end (steps never scored) read as the mean
             future = torch.cat([x[config.n_past :].T, x.new_zeros(horizon, config.n_future)])
         forecasts = forecasts_at(self.net, self.grid, heads, self.grid.pad(series), origins,
                                  future=future)
-        nan = series.new_full((series.shape[0], self.grid.horizon), float("nan"))
-        targets = torch.cat([series, nan], 1).unfold(-1, self.grid.horizon, 1)[:, origins]
-        return masked_mse(forecasts, targets.transpose(0, 1))
+        return forecasts, self._validation_targets(values, val_start, origins)
 
     def _linear_path(self) -> list[nn.Parameter]:
         """The linear map and its ARX weights: ridge-started, never decayed."""

@@ -28,7 +28,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "foundation": ("txl_ts.frames.*", "txl_ts.params", "txl_ts.threads", "txl_ts.cli_roles",
                    "txl_ts.cli", "txl_ts.protocol", "txl_ts.protocol_long", "txl_ts.metrics",
                    "txl_ts.seasonality", "txl_ts.conformal",
-                   "txl_ts.datasets", "txl_ts.training"),
+                   "txl_ts.datasets", "txl_ts.distributed", "txl_ts.training"),
     # the Transformer-XL network, its memory, streaming and training module
     "networks": ("txl_ts.txl.*",),
     # what every estimator shares: the fitted data path, intervals, persistence, the base

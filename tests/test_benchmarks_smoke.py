@@ -379,3 +379,46 @@ def test_every_ablation_that_runs_is_described_in_the_report(tmp_path, capsys):
     assert set(txl_ablation.VARIANTS) <= set(records.VARIANT_CHANGES)
     txl_ablation.main(["--table", "--out", str(tmp_path / "none.json")])
     assert "| variant | change |" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:model .* the MSE of the seasonal naive")  # 1 epoch
+def test_panel_quick_run_resumes_and_tables_beside_the_peers(tmp_path, capsys):
+    """`benchmarks.panel --quick` fits, forecasts every 24th test window of every series,
+    scores them as `panel_data.score` does, resumes without rerunning, and its table marks
+    a peer that has stride-24 scores only."""
+    from benchmarks import panel
+    from benchmarks import panel_data as pdata
+
+    path = tmp_path / "library.json"
+    models = ["txl-global", "dlinear-local", "snaive"]
+    panel.main(["--quick", "--seeds", "1", "--models", ",".join(models), "--out", str(path)])
+    data = json.loads(path.read_text())
+    assert data["quick"] is True and data["machine"]["cores"] >= 1
+    assert set(data["runs"]) == {f"{m}/seed0" for m in models}
+    for row in data["runs"].values():
+        assert row["stride1"] is None  # quick scores every 24th window only
+        s24 = row["stride24"]
+        assert set(s24["series"]) == set(pdata.SERIES_IDS)
+        assert all(s["n_windows"] == 100 for s in s24["series"].values())
+        # the backtest's own MSE is on the same TRAIN-std scale as panel_data.score
+        assert row["backtest_mse_max_abs_diff"] < 1e-9
+        for levels in row["coverage"].values():
+            assert 0 <= levels["80"] <= levels["90"] <= 1
+    # the library's seasonal naive is panel_data's seasonal naive
+    assert data["runs"]["snaive/seed0"]["stride24"]["pooled"]["mse_vs_snaive"] == \
+        pytest.approx(1.0, rel=1e-12)
+    assert data["runs"]["txl-global/seed0"]["epochs"] == panel.QUICK_EPOCHS
+    assert data["runs"]["dlinear-local/seed0"]["epochs"] == [panel.QUICK_EPOCHS] * 3
+    before = path.read_text()
+    panel.main(["--quick", "--seeds", "1", "--models", "snaive", "--out", str(path)])
+    assert json.loads(path.read_text())["runs"] == json.loads(before)["runs"]  # skipped
+    peers = tmp_path / "peers.json"
+    peer = data["runs"]["snaive/seed0"]
+    peers.write_text(json.dumps({"models": {"autoarima-sf": {
+        "stride1": None, "stride24": peer["stride24"]}}}))
+    capsys.readouterr()
+    panel.main(["table", "--out", str(path), "--peers", str(peers)])
+    text = capsys.readouterr().out
+    assert "| txl-global | txl_ts | 24 |" in text and "| autoarima-sf | peer | 24 |" in text
+    assert "80%" in text and "QUICK" in text

@@ -313,7 +313,7 @@ def table(out: Path, peers: Path = PEERS) -> str:
     ids = pdata.SERIES_IDS
     head = ("| model | source | stride | pooled MSE | pooled MAE | MSE / snaive | "
             + " | ".join(f"MSE {u}" for u in ids) + " | seeds |")
-    rule = "|" + "---|" * (7 + len(ids) - 1)
+    rule = "|" + "---|" * (7 + len(ids))  # six named columns, one per series, seeds
     machine = report["machine"]
     lines = [f"Machine: {machine.get('cpu')}, {machine.get('cores')} cores, torch "
              f"{machine.get('torch')}, commit {str(machine.get('git_commit'))[:10]}"

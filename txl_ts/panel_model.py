@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .conformal import Calibration
-from .frames.output import long_frame
+from .frames.output import column_index, long_frame
 from .frames.panel import check_one_frequency, split_long
 from .frames.roles import resolve_roles
 from .frames.validate import frame_frequency
@@ -245,20 +245,58 @@ class PanelMethods:
                               [f.to_numpy() for f in forecasts], self.columns_,
                               id_col=self.id_col, time_col=self.time_col)
         members = self.members_
-        x_futures = []
-        for sid, m in members.items():
+        if self._roles().n_covariates:
+            x_futures = []
+            for sid, m in members.items():
+                with series_errors(sid):
+                    x_futures.append(m._future_covariates(futures.get(sid),
+                                                          m.history_index_[-1]))
+        else:  # nothing to read per series: the common case stays free of per-series work
+            x_futures = [np.empty((self.horizon, 0))] * len(members)
+        scaled = np.stack(self._forecast_members(list(members.values()), x_futures))
+        return self._long_forecast(members, scaled[:, :steps], steps)
+
+    def _long_forecast(self, members: dict[Hashable, Any], scaled: np.ndarray, steps: int
+                       ) -> pd.DataFrame:
+        """The long frame of every member's forecast from its scaled (S, steps, C) values,
+        in array operations over all series (`predict()` on a thousand series stays a
+        few array calls, not a thousand frames)."""
+        stats = [m._scaling() for m in members.values()]
+        mean = np.stack([st.mean for st in stats])[:, None, :]  # (S, 1, C)
+        scale = np.stack([st.scale for st in stats])[:, None, :]
+        forecast = scaled * scale + mean  # as each member's `_unscale`
+        with np.errstate(invalid="ignore"):
+            broken = ~((np.abs(scaled) <= self.max_abs_scaled).all(axis=(1, 2))
+                       & np.isfinite(forecast).all(axis=(1, 2)))
+        for i in np.flatnonzero(broken)[:1]:
+            sid, member = list(members.items())[i]
             with series_errors(sid):
-                x_futures.append(m._future_covariates(futures.get(sid), m.history_index_[-1]))
-        scaled = self._forecast_members(list(members.values()), x_futures)
-        values, indexes = [], []
-        for (sid, m), s in zip(members.items(), scaled):
-            forecast = m._unscale(s)
-            with series_errors(sid):
-                m._check_forecast(s, forecast)
-            values.append(forecast[:steps])
-            indexes.append(m._future().index(m.history_index_[-1], m.horizon)[:steps])
-        return long_frame(list(members), indexes, values, self.columns_, id_col=self.id_col,
-                          time_col=self.time_col)
+                member._check_forecast(scaled[i], forecast[i])
+        ds = self._future_stamps(members, steps)
+        n = len(members)
+        frame = pd.DataFrame(forecast.reshape(n * steps, -1),
+                             columns=column_index(self.columns_))
+        frame.insert(0, self.time_col, ds)
+        frame.insert(0, self.id_col, pd.Series(list(members), dtype=None).repeat(steps)
+                     .to_numpy())
+        return frame
+
+    def _future_stamps(self, members: dict[Hashable, Any], steps: int) -> pd.DatetimeIndex:
+        """The `steps` timestamps after each member's last one, all series in one index."""
+        first = next(iter(members.values())).history_index_
+        freq = self.freq_
+        if isinstance(freq, pd.offsets.Tick):  # a fixed length: arithmetic on the int64 stamps
+            per_unit = pd.Timedelta(1, unit=first.unit).value
+            step = freq.nanos // per_unit
+            lasts = np.fromiter((m.history_index_.asi8[-1] for m in members.values()),
+                                dtype=np.int64, count=len(members))
+            ticks = (lasts[:, None] + step * np.arange(1, steps + 1)).ravel()
+            stamps = pd.DatetimeIndex(ticks.view(f"M8[{first.unit}]"))
+            return stamps if first.tz is None else stamps.tz_localize("UTC").tz_convert(
+                first.tz)
+        # calendar offsets (months, business days): each series' own date_range
+        parts = [m._future().index(m.history_index_[-1], steps) for m in members.values()]
+        return parts[0].append(parts[1:]) if len(parts) > 1 else parts[0]
 
     def _panel_bands(self, method: str, levels: np.ndarray, history: object, future: object,
                      horizon: int | None) -> pd.DataFrame:

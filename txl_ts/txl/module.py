@@ -292,7 +292,14 @@ def fit_linear_path(net: TXLNet, grid: TokenGrid, values: list[torch.Tensor],
     gram = values[0].new_zeros(n_in + 1, n_in + 1)
     cross = values[0].new_zeros(n_in + 1, horizon)
     n = 0
-    validation = []  # per series: normalised lookbacks, their mean and std, the targets
+    # the validation MSE of any map W, from sums over the validation origins: with
+    # x~ = [x, 1] and r = (y - mu) / sigma, sum (mu + sigma x~ W - y)^2 =
+    # tr(W' G W) - 2 tr(W' R) + sum (y - mu)^2, G = sum sigma^2 x~ x~', R = sum sigma^2 x~ r'.
+    # Their size does not grow with the number of origins (a thousand series' validation
+    # lookbacks held at once took gigabytes).
+    val_gram = values[0].new_zeros(n_in + 1, n_in + 1).double()
+    val_cross = values[0].new_zeros(n_in + 1, horizon).double()
+    val_sq, val_count = 0.0, 0
     for series, start in zip(values, val_start):  # the origins of every series, pooled
         train_origins, val_origins = _origins(grid, n_in, start, series.shape[1])
         looks = grid.pad(series).unfold(-1, ctx, 1)  # origin o reads looks[:, o]
@@ -305,20 +312,26 @@ def fit_linear_path(net: TXLNet, grid: TokenGrid, values: list[torch.Tensor],
             gram += x.T @ x
             cross += x.T @ y
             n += len(x)
-        if len(val_origins):
-            o = torch.as_tensor(val_origins)
-            validation.append((*_normalised_lookback(looks[:, o].reshape(-1, ctx), cfg),
-                               targets[:, o].reshape(-1, horizon)))
-    if n == 0 or not validation:
+        for lo in range(0, len(val_origins), chunk):
+            o = torch.as_tensor(val_origins[lo : lo + chunk])
+            x, mu, sigma = _normalised_lookback(looks[:, o].reshape(-1, ctx), cfg)
+            x = torch.cat([x, x.new_ones(len(x), 1)], 1).double()
+            gap = (targets[:, o].reshape(-1, horizon) - mu).double()  # y - mu
+            weighted = x * sigma.double()  # sigma x~: then sigma^2 x~ x~' and sigma x~ (y - mu)'
+            val_gram += weighted.T @ weighted
+            val_cross += weighted.T @ gap
+            val_sq += float(gap.pow(2).sum())
+            val_count += gap.numel()
+    if n == 0 or val_count == 0:
         return {"alpha": None}
     seasonal = torch.cat([net.linear.weight.T, net.linear.bias[None]], 0)  # (N + 1, H)
     last_value = torch.zeros_like(seasonal)
     last_value[n_in - 1] = 1.0  # every step repeats the newest row
-    x_val, mu_val, sigma_val, y_val = (torch.cat(t) for t in zip(*validation))
 
     def val_mse(w: torch.Tensor) -> float:
-        forecast = mu_val + sigma_val * (x_val @ w[:-1] + w[-1])
-        return float((forecast - y_val).pow(2).mean())
+        w = w.double()
+        total = (w * (val_gram @ w)).sum() - 2 * (w * val_cross).sum() + val_sq
+        return float(total) / val_count
 
     eye = torch.eye(n_in + 1, dtype=dtype)
 

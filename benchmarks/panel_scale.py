@@ -41,8 +41,14 @@ process are the robust numbers. CPU seconds (`time.process_time`, one torch thre
 recorded beside the wall times of the fit and of each step: they do not count the time other
 jobs held the cores.
 
+`--limit-steps K` caps an epoch at K training steps (Lightning's `limit_train_batches`, through
+`trainer_kwargs`): the fit still runs end to end (scalers, warm start, validation, every
+series' state and calibration), s/step and windows/s are measured on the K steps, and the
+full epoch's seconds are extrapolated from them (`s_per_epoch_full_estimate`). `--keep FILE`
+keeps an earlier run's rows for the sizes this run does not redo (recorded in `kept_from`).
+
     OMP_NUM_THREADS=1 python -m benchmarks.panel_scale [--sizes 10,100,1000] [--max-epochs 1]
-        [--baselines] [--quick]
+        [--limit-steps K] [--keep FILE] [--baselines] [--quick]
 """
 
 from __future__ import annotations
@@ -136,6 +142,9 @@ def _timer():
 
         def on_train_epoch_start(self, trainer, pl_module) -> None:
             self._epoch = time.perf_counter()
+            loader = trainer.train_dataloader  # its length ignores limit_train_batches
+            self.full_batches = len(loader)
+            self.full_windows = len(loader.dataset)
 
         def on_train_epoch_end(self, trainer, pl_module) -> None:
             self.epoch_s.append(time.perf_counter() - self._epoch)
@@ -159,11 +168,15 @@ def _timer():
     return Timer()
 
 
-def make(name: str, max_epochs: int, quick: bool, callback: Any):
-    """A global forecaster of `name` for the panel, horizon 24, otherwise defaults."""
+def make(name: str, max_epochs: int, quick: bool, callback: Any,
+         limit_steps: int | None = None):
+    """A global forecaster of `name` for the panel, horizon 24, otherwise defaults;
+    `limit_steps` caps the training batches of an epoch (Lightning's limit_train_batches)."""
+    trainer_kwargs: dict[str, Any] = {"enable_progress_bar": False, "callbacks": [callback]}
+    if limit_steps:
+        trainer_kwargs["limit_train_batches"] = limit_steps
     common = {"horizon": HORIZON, "id_col": ID, "time_col": TIME, "max_epochs": max_epochs,
-              "random_state": 0,
-              "trainer_kwargs": {"enable_progress_bar": False, "callbacks": [callback]}}
+              "random_state": 0, "trainer_kwargs": trainer_kwargs}
     if name == "txl":
         from txl_ts import TXLForecaster
 
@@ -177,13 +190,18 @@ def make(name: str, max_epochs: int, quick: bool, callback: Any):
     return DLinearForecaster(**common)
 
 
-def _median_time(fn, repeats: int) -> tuple[float, list[float]]:
+def _median_time(fn, repeats: int, cpu: list[float] | None = None
+                 ) -> tuple[float, list[float]]:
+    """Median wall seconds of `fn` over `repeats` calls after a warm-up, and all of them;
+    the CPU seconds of each call are appended to `cpu` when given."""
     fn()  # warm-up
     times = []
     for _ in range(repeats):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - began)
+        if cpu is not None:
+            cpu.append(time.process_time() - began_cpu)
     return float(statistics.median(times)), times
 
 
@@ -198,7 +216,8 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     gc.collect()
     rss_data = peak_rss_mb()
     timer = _timer()
-    model = make(spec["model"], spec["max_epochs"], quick, timer)
+    limit = spec.get("limit_steps")
+    model = make(spec["model"], spec["max_epochs"], quick, timer, limit)
     began, began_cpu = time.perf_counter(), time.process_time()
     model.fit(df)
     fit_s, fit_cpu_s = time.perf_counter() - began, time.process_time() - began_cpu
@@ -219,11 +238,15 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         "validation_s": timer.val_s,
         "steps": len(timer.batch_s),
         "steps_per_epoch": len(timer.batch_s) / max(1, len(timer.epoch_s)),
+        "limit_steps": limit,
+        "full_steps_per_epoch": timer.full_batches,
+        "full_windows_per_epoch": timer.full_windows,
         "batch_size": model.batch_size,
         "windows_trained": windows,
         "s_per_step": float(statistics.median(steady)),
         "s_per_step_mean": float(np.mean(timer.batch_s)),
         "cpu_s_per_step": float(statistics.median(timer.batch_cpu_s[1:] or timer.batch_cpu_s)),
+        "cpu_windows_per_s": windows / sum(timer.batch_cpu_s),
         "windows_per_s": windows / sum(timer.batch_s),
         "peak_rss_mb_start": rss_start,
         "peak_rss_mb_data": rss_data,
@@ -231,12 +254,19 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         "fit_summary": {k: v for k, v in summary.items()
                         if isinstance(v, (int, float, bool, str)) or v is None},
     }
+    if limit and timer.full_batches > len(timer.batch_s):
+        # the epoch was capped: its full length at the measured cost per step, plus the
+        # validation pass, which the cap does not shorten
+        val = float(np.mean(timer.val_s)) if timer.val_s else 0.0
+        row["s_per_epoch_full_estimate"] = timer.full_batches * row["s_per_step_mean"] + val
+        row["cpu_s_per_epoch_training_full_estimate"] = (timer.full_batches
+                                                         * float(np.mean(timer.batch_cpu_s)))
     print(f"{spec['model']} N={n}: fit {fit_s:.1f}s, {row['s_per_epoch']:.1f} s/epoch, "
           f"{row['s_per_step'] * 1e3:.1f} ms/step ({row['steps']} steps), "
           f"{row['windows_per_s']:.0f} windows/s, peak {rss_fit:.0f} MB", file=sys.stderr,
           flush=True)
     if spec["predict"]:
-        single = make(spec["model"], spec["max_epochs"], quick, _timer())
+        single = make(spec["model"], spec["max_epochs"], quick, _timer(), limit)
         single.fit(df[df[ID] == df[ID].iloc[0]])
         row["predict"] = time_predict(model, single, df, spec["repeats"],
                                       spec["history_all"])
@@ -252,9 +282,12 @@ def time_predict(model: Any, single: Any, df: pd.DataFrame, repeats: int,
     predict() runs the same long-frame code for one series (other weights, same cost)."""
     first = df[ID].iloc[0]
     one = model.series_model(first)
-    all_s, all_times = _median_time(model.predict, repeats)
-    one_s, one_times = _median_time(one.predict, repeats)
-    single_s, single_times = _median_time(single.predict, repeats)
+    all_cpu: list[float] = []
+    one_cpu: list[float] = []
+    single_cpu: list[float] = []
+    all_s, all_times = _median_time(model.predict, repeats, all_cpu)
+    one_s, one_times = _median_time(one.predict, repeats, one_cpu)
+    single_s, single_times = _median_time(single.predict, repeats, single_cpu)
     frame = model.predict()
     if frame[ID].nunique() != df[ID].nunique() or len(frame) != HORIZON * df[ID].nunique():
         raise RuntimeError(f"predict() returned {len(frame)} rows for "
@@ -269,6 +302,15 @@ def time_predict(model: Any, single: Any, df: pd.DataFrame, repeats: int,
         "all_series_s": all_s, "all_series_s_all": all_times,
         "one_series_s": one_s, "one_series_s_all": one_times,
         "ratio_all_over_one": all_s / one_s,
+        # other jobs inflate single wall times: the CPU-time ratio and the ratio of the
+        # fastest calls are the contention-free views of the same comparison
+        "all_series_cpu_s": float(statistics.median(all_cpu)),
+        "one_series_cpu_s": float(statistics.median(one_cpu)),
+        "one_series_long_model_cpu_s": float(statistics.median(single_cpu)),
+        "ratio_all_over_one_cpu": statistics.median(all_cpu) / statistics.median(one_cpu),
+        "ratio_all_over_one_series_long_model_cpu":
+            statistics.median(all_cpu) / statistics.median(single_cpu),
+        "ratio_all_over_one_min": min(all_times) / min(one_times),
         "max_abs_diff_batched_vs_one": gap,
         "one_series_long_model_s": single_s, "one_series_long_model_s_all": single_times,
         "ratio_all_over_one_series_long_model": all_s / single_s,
@@ -322,6 +364,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                              "--quick: 3,12)")
     parser.add_argument("--max-epochs", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=5, help="predict timings (median)")
+    parser.add_argument("--limit-steps", type=int, default=None,
+                        help="cap the training steps of an epoch (limit_train_batches); "
+                             "s/epoch is then also extrapolated to the full epoch")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="a results file whose rows for other sizes / models are kept")
     parser.add_argument("--baselines", action="store_true",
                         help="also LSTM and DLinear global fits (1 epoch) at the largest size")
     parser.add_argument("--history-all", action="store_true",
@@ -353,6 +400,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                    else LENGTH, "frequency": "h", "max_epochs": args.max_epochs,
                    "model": "TXLForecaster defaults" if not args.quick else QUICK_PARAMS,
                    "repeats": args.repeats, "omp_num_threads": 1, "torch_threads": 1,
+                   "limit_steps": args.limit_steps,
                    "fresh_process_per_size": not args.quick,
                    "predict_ratio": "model.predict() for all series / "
                                     "model.series_model(first).predict(), both from the "
@@ -363,10 +411,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     jobs = [("txl", n) for n in sizes]
     if args.baselines:
         jobs += [("lstm", sizes[-1]), ("dlinear", sizes[-1])]
+    if args.keep is not None:  # rows of an earlier run, for the sizes this run does not redo
+        kept = json.loads(args.keep.read_text())
+        payload["results"] = [r for r in kept["results"]
+                              if (r["model"], r["n_series"]) not in jobs]
+        payload["kept_from"] = {"path": str(args.keep), "started_utc": kept.get("started_utc"),
+                                "rows": [[r["model"], r["n_series"]]
+                                         for r in payload["results"]]}
     for name, n in jobs:
         spec = {"model": name, "n_series": n, "quick": args.quick,
                 "max_epochs": args.max_epochs if name == "txl" else 1,
-                "predict": True, "repeats": args.repeats,
+                "predict": True, "repeats": args.repeats, "limit_steps": args.limit_steps,
                 "history_all": args.history_all and name == "txl"}
         payload["results"].append(run(spec))
         payload["runtime_seconds"] = time.perf_counter() - began

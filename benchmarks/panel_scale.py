@@ -341,6 +341,28 @@ def in_subprocess(spec: dict[str, Any]) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def scaling(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The largest TXL size against the smallest: steps (wall and CPU), epochs (a capped
+    epoch by its full-length estimate) and peak memory."""
+    txl = [r for r in rows if r["model"] == "txl"]
+    if len(txl) < 2:
+        return None
+    small, large = txl[0], txl[-1]
+
+    def epoch(r: dict[str, Any], key: str) -> float:
+        return r.get(f"{key}_full_estimate", r[key])
+
+    return {
+        "sizes": [small["n_series"], large["n_series"]],
+        "series_ratio": large["n_series"] / small["n_series"],
+        "s_per_step_ratio": large["s_per_step"] / small["s_per_step"],
+        "cpu_s_per_step_ratio": large["cpu_s_per_step"] / small["cpu_s_per_step"],
+        "s_per_epoch_ratio": epoch(large, "s_per_epoch") / epoch(small, "s_per_epoch"),
+        "s_per_epoch_large_is_estimate": "s_per_epoch_full_estimate" in large,
+        "peak_rss_mb_growth": large["peak_rss_mb_fit"] - small["peak_rss_mb_fit"],
+    }
+
+
 def summary_table(rows: list[dict[str, Any]]) -> list[str]:
     lines = ["| model | series | epochs | fit s | s/epoch | steps/epoch | s/step | windows/s "
              "| peak MB | predict all / one | all / 1-series model |",
@@ -427,15 +449,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         payload["runtime_seconds"] = time.perf_counter() - began
         payload["load_average_end"] = list(os.getloadavg())
         write_json_atomic(out, _json_safe(payload))  # a stopped run keeps the sizes done
-    txl = [r for r in payload["results"] if r["model"] == "txl"]
-    if len(txl) > 1:
-        small, large = txl[0], txl[-1]
-        payload["scaling"] = {
-            "series_ratio": large["n_series"] / small["n_series"],
-            "s_per_step_ratio": large["s_per_step"] / small["s_per_step"],
-            "s_per_epoch_ratio": large["s_per_epoch"] / small["s_per_epoch"],
-            "peak_rss_mb_growth": large["peak_rss_mb_fit"] - small["peak_rss_mb_fit"],
-        }
+    payload["scaling"] = scaling(payload["results"])
     payload["finished_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     write_json_atomic(out, _json_safe(payload))
     print("\n".join(summary_table(payload["results"])))

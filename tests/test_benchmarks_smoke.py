@@ -422,3 +422,70 @@ def test_panel_quick_run_resumes_and_tables_beside_the_peers(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "| txl-global | txl_ts | 24 |" in text and "| autoarima-sf | peer | 24 |" in text
     assert "80%" in text and "QUICK" in text
+
+
+def test_panel_scale_quick(tmp_path):
+    """--quick fits a tiny global TXL on a 3-series panel in this process and times its
+    predict against one series'; the batched forecast of a series is its own wide view's."""
+    from benchmarks import panel_scale
+
+    frame = panel_scale.panel(3, 50)
+    assert list(frame.columns) == ["unique_id", "ds", "y"] and len(frame) == 150
+    starts = frame.groupby("unique_id")["ds"].min()
+    assert starts.nunique() == 3  # a start date per series
+    path = tmp_path / "scale.json"
+    panel_scale.main(["--quick", "--sizes", "3", "--repeats", "1", "--out", str(path)])
+    data = json.loads(path.read_text())
+    assert data["smoke"] is True and data["machine"]["cores"] >= 1
+    assert data["nhits_reference"]["predict_ratio_1000_vs_1"] == 25.0
+    (row,) = data["results"]
+    assert row["model"] == "txl" and row["n_series"] == 3 and row["epochs"] == 1
+    assert row["steps"] >= 1 and sum([row["windows_trained"]]) >= row["steps"]
+    assert 0 < row["s_per_step"] and row["windows_per_s"] > 0 and row["s_per_epoch"] > 0
+    assert row["peak_rss_mb_fit"] >= row["peak_rss_mb_start"] > 0
+    timing = row["predict"]
+    assert timing["all_series_s"] > 0 and timing["ratio_all_over_one"] > 0
+    # float64 inference: the batched pass and the one-series read agree to rounding
+    scale = float(frame["y"].abs().max())
+    assert timing["max_abs_diff_batched_vs_one"] <= tol(torch.float64, scale, ops=64)
+
+
+def test_panel_equivalence_quick(tmp_path):
+    """--quick: the wide M model and the 7 columns as 7 long series, on a truncated ETTh1,
+    scored on the same windows."""
+    from benchmarks import panel_equivalence as eq
+
+    path = tmp_path / "eq.json"
+    eq.main(["--quick", "--seeds", "1", "--out", str(path)])
+    data = json.loads(path.read_text())
+    assert data["smoke"] is True and data["complete"] is True
+    (cell,) = data["cells"]
+    assert cell["horizon"] == 24
+    wide, long = cell["wide"][0], cell["long"][0]
+    assert wide["n_windows"] == long["n_windows"] == cell["n_windows"] > 0
+    assert set(long["per_series"]) == set(data["protocol"]["columns"]) and len(
+        long["per_series"]) == 7
+    for run in (wide, long):
+        assert run["epochs"] == 1 and 0 < run["mse"] < 10 and 0 < run["mae"] < 10
+
+
+def test_panel_equivalence_compare_and_long_frame():
+    import numpy as np
+    import pandas as pd
+
+    from benchmarks import panel_equivalence as eq
+
+    wide = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]},
+                        index=pd.date_range("2020-01-01", periods=2, freq="h"))
+    long = eq.long_frame(wide)
+    assert list(long["unique_id"]) == ["a", "a", "b", "b"]
+    assert list(long["y"]) == [1.0, 2.0, 3.0, 4.0]
+    assert (long["ds"].iloc[:2].to_numpy() == wide.index.to_numpy()).all()
+    runs = [{"mse": m, "mae": m, "epochs": 3} for m in (0.40, 0.42, 0.41)]
+    close = [{"mse": m, "mae": m, "epochs": 4} for m in (0.41, 0.43, 0.40)]
+    far = [{"mse": m, "mae": m, "epochs": 4} for m in (0.50, 0.51, 0.52)]
+    assert eq.compare(runs, close)["mse"]["within_seed_noise"] is True
+    result = eq.compare(runs, far)
+    assert result["mse"]["within_seed_noise"] is False
+    assert np.isclose(result["mse"]["long_minus_wide"], 0.10)
+    assert result["epochs"] == {"wide": [3, 3, 3], "long": [4, 4, 4]}

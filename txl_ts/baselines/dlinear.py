@@ -167,8 +167,9 @@ class DLinearForecaster(LookbackForecaster):
     never reached; `normalize="none"` is the paper's DLinear. Why: fitted on a winter and a
     spring of hourly temperature, the paper's maps keep about 70% of a window's level and
     revert the rest to the training mean, which a summer far above it turns into large
-    errors (docs/baselines.md); on the validation tails of six data sets the window mean was
-    the best of the options on average (`experiments/dlinear_normalize.py`, CHANGELOG).
+    errors (docs/baselines.md). The price: on validation tails next to the training rows,
+    where the level stays in range, "none" is often a few percent lower
+    (`experiments/dlinear_normalize.py`; the numbers are in CHANGELOG.md).
 
     Training follows the paper: Adam at `lr`, batch 32, the learning rate multiplied by
     `lr_decay` (halved) after every epoch. A validation tail of `val_size` rows (a fraction or

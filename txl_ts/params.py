@@ -140,6 +140,9 @@ Search = Choice | IntRange | FloatRange | Relative | Ratio | Follows
 
 
 # ---- the declaration ------------------------------------------------------------------------
+# `Param.saved_before` when files written before the parameter existed cannot be read with it
+# (a sentinel: None is a value some parameters take)
+NOT_SAVED_BEFORE: Any = type("NotSavedBefore", (), {"__repr__": lambda self: "NOT_SAVED_BEFORE"})()
 @dataclass(frozen=True)
 class Param:
     """One constructor parameter.
@@ -150,6 +153,10 @@ class Param:
     shown beside it). `search`: how `txl_ts.tuning` samples it, if at all. `training_only`:
     it shapes only training (or where the network runs), so it may change between fit and
     predict. `type_doc`: the type shown in the docstring, when the constraints do not say it.
+    `saved_before`: for a parameter that changes forecasts and was added after models could be
+    saved, the value that files written before it existed were fitted with (they load with it;
+    without it such files are refused as incomplete). It differs from `default` when the new
+    parameter's default is not the old behaviour.
     """
 
     name: str
@@ -159,6 +166,7 @@ class Param:
     search: Search | None = None
     training_only: bool = False
     type_doc: str | None = None
+    saved_before: Any = NOT_SAVED_BEFORE
 
     def but(self, **changes: Any) -> Param:
         """This declaration with some fields replaced (another default, doc or search)."""

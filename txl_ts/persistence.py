@@ -40,6 +40,7 @@ from .model_files import (  # noqa: F401  (CorruptModelError & co. are part of t
     _sha256,
     _verify_checksums,
 )
+from .params import NOT_SAVED_BEFORE
 
 # 2: typed column labels, the time zone's name. 3: the conformal calibration in
 # calibration.json. Files of versions 1 and 2 still load (without prediction intervals).
@@ -328,7 +329,12 @@ def _model_from_config(cls: type, config: dict[str, Any], file: Path | str,
     defaults = [name for name in missing
                 if declared[name].training_only or name in (*COVARIATE_PARAMS, *PANEL_PARAMS)]
     params.update({name: declared[name].default for name in defaults})
-    missing = [name for name in missing if name not in defaults]
+    # a parameter added later with the old behaviour as a value (not always its default):
+    # the file was fitted with that value
+    earlier = [name for name in missing if name not in defaults
+               and declared[name].saved_before is not NOT_SAVED_BEFORE]
+    params.update({name: declared[name].saved_before for name in earlier})
+    missing = [name for name in missing if name not in (*defaults, *earlier)]
     if unknown:
         raise CorruptModelError(f"{where}: unknown field 'params.{unknown[0]}' for "
                                 f"{cls.__name__}")

@@ -3,6 +3,7 @@ persistence and parameter checks."""
 
 from __future__ import annotations
 
+import json
 import pickle
 
 import numpy as np
@@ -140,6 +141,7 @@ def test_dlinear_clone_refits_identically_and_uses_validation_data():
         ({"weight_decay": -1e-3}, "weight_decay"),
         ({"val_size": 1.5}, "val_size"),
         ({"window_step": 0}, "window_step"),
+        ({"normalize": "last_value"}, "normalize"),
     ],
 )
 def test_dlinear_bad_hyperparameters_raise(params, message):
@@ -150,3 +152,54 @@ def test_dlinear_bad_hyperparameters_raise(params, message):
 def test_dlinear_too_short_fit_frame_names_minimum():
     with pytest.raises(ValueError, match="lookback \\+ horizon = 30 rows"):
         DLinearForecaster(**SMALL).fit(_seasonal(n=60))
+
+
+@pytest.mark.parametrize("normalize", ["last", "mean", "revin"])
+def test_dlinear_normalize_moves_the_forecast_with_the_window_level(normalize):
+    # the level (and, for revin, the scale) comes out of each window and back into its
+    # forecast: shifting a window shifts its forecast by the same amount, whatever the maps
+    torch.manual_seed(0)
+    net = DLinearNet(lookback=30, horizon=4, kernel=7, n_channels=2, individual=False,
+                     normalize=normalize)
+    x = torch.randn(3, 2, 30)
+    with torch.no_grad():
+        base, shifted = net(x), net(x + 50.0)
+        assert_close(shifted, base + 50.0, torch.float32, ops=60)
+        if normalize == "revin":
+            assert_close(net(3.0 * x + 50.0), 3.0 * base + 50.0, torch.float32, ops=60)
+        # the paper's DLinear has no such property: its maps see the level itself
+        plain = DLinearNet(30, 4, 7, 2, False, normalize="none")
+        assert not torch.allclose(plain(x + 50.0), plain(x) + 50.0, atol=1.0)
+
+
+@pytest.mark.parametrize("normalize", ["none", "last", "revin"])
+def test_dlinear_forecasts_a_level_shifted_series_at_its_new_level(normalize):
+    # trained on a cycle around 0, forecast from a history 8 training standard deviations
+    # higher (the summer after a winter): with normalisation the forecast sits at the new
+    # level; the paper's DLinear pulls it back towards the training level
+    df = _seasonal(n=400)[["x"]]
+    model = DLinearForecaster(**{**SMALL, "normalize": normalize, "max_epochs": 5}).fit(df[:340])
+    shift = 8 * float(df["x"][:340].std())
+    later = df[340:] + shift
+    history = pd.concat([df[:340], later[:30]])
+    forecast = model.predict(history=history)["x"].to_numpy()
+    truth = later["x"].to_numpy()[30:36]
+    error = abs(forecast.mean() - truth.mean())
+    if normalize == "none":
+        assert error > 0.2 * shift, (forecast, truth)
+    else:
+        assert error < 0.05 * shift, (forecast, truth)
+
+
+def test_dlinear_saved_before_normalize_existed_loads_without_it(tmp_path):
+    # such files were fitted without normalisation, which is no longer the default
+    model = DLinearForecaster(**{**SMALL, "normalize": "none", "max_epochs": 2})
+    model.fit(_seasonal(n=200))
+    model.save(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    del config["params"]["normalize"]
+    del config["checksums"]  # edited on purpose (the message of a checksum mismatch says so)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    loaded = DLinearForecaster.load(tmp_path)
+    assert loaded.normalize == "none"  # what such files were fitted with, not the default
+    pd.testing.assert_frame_equal(loaded.predict(), model.predict())

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import tempfile
 import time
@@ -69,11 +70,16 @@ def one_fit(df: pd.DataFrame, devices: int, epochs: int) -> dict:
         m.fit(df)
         wall = time.perf_counter() - started
         ranks = [json.loads(p.read_text()) for p in sorted(Path(folder).glob("rank*.json"))]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     windows = sum(n for rank in ranks for n, _ in rank)
     seconds = max(sum(s for _, s in rank) for rank in ranks)
     return {"devices": devices, "windows": windows, "train_seconds": seconds,
             "windows_per_second": windows / seconds, "fit_wall_seconds": wall,
-            "best_val_loss": m.fit_summary_["best_val_loss"]}
+            "best_val_loss": m.fit_summary_["best_val_loss"],
+            # lifetime maxima (Linux ru_maxrss): the calling process, and the largest forked
+            # rank so far; run 1 process first to read the 1-process peak
+            "peak_rss_mb_process": peak, "peak_rss_mb_largest_child": child}
 
 
 def main() -> None:
@@ -83,6 +89,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--name", default="ddp_throughput",
+                        help="report name (e.g. ddp_throughput_1000 for a larger panel)")
     args = parser.parse_args()
     df = long_frame(args.series, args.rows)
     runs = []
@@ -100,7 +108,7 @@ def main() -> None:
                "summary": summary,
                "speedup_2_over_1": summary["2"]["windows_per_second_median"]
                / summary["1"]["windows_per_second_median"]}
-    path = write_json(args.out, "ddp_throughput", payload)
+    path = write_json(args.out, args.name, payload)
     print(json.dumps(summary), f"-> {path}")
 
 

@@ -36,13 +36,14 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from . import persistence_panel
 from .datapath import DataPath, PreparedFit
 from .frames.checks import check_outliers
 from .frames.roles import Roles
 from .frames.validate import Series
 from .intervals import Intervals
 from .panel_model import PanelMethods
+from .persistence_panel import load as load_panel
+from .persistence_panel import save as save_panel
 from .threads import with_torch_threads
 
 CALIBRATION_SIZE = 0.2  # calibration tail of models without a validation tail of their own
@@ -440,7 +441,7 @@ class BaseForecaster(PanelMethods, DataPath, Intervals, BaseEstimator):
         sklearn.exceptions.NotFittedError
             If the model is not fitted.
         """
-        return persistence_panel.save(self, path)
+        return save_panel(self, path)
 
     @classmethod
     def load(cls, path: str | Path):
@@ -462,7 +463,7 @@ class BaseForecaster(PanelMethods, DataPath, Intervals, BaseEstimator):
             A ValueError naming the file and the field, for a corrupt or mismatched directory
             (`MissingModelFileError`, also a FileNotFoundError, when a file is missing).
         """
-        return persistence_panel.load(cls, path)
+        return load_panel(cls, path)
 
 
 def _same_param(a: Any, b: Any) -> bool:

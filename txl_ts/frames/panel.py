@@ -51,6 +51,26 @@ class Panel:
                            ) from None
 
 
+def _long_ids(df: object, id_col: Hashable, time_col: Hashable, name: str) -> pd.Series:
+    """The id column of a long frame, after the checks every reader of one makes."""
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
+    if id_col == time_col:
+        raise ValueError(f"id_col and time_col are both {id_col!r}; they must name two "
+                         "columns")
+    for role, col in (("id_col", id_col), ("time_col", time_col)):
+        if col not in df.columns:
+            raise ValueError(f"{name}: {role}={col!r} is not a column of the frame "
+                             f"(columns: {list(df.columns)})")
+    if df.empty:
+        raise ValueError(f"{name} is empty")
+    ids = df[id_col]
+    if ids.isna().any():
+        row = int(np.flatnonzero(ids.isna().to_numpy())[0])
+        raise ValueError(f"{name}: missing series id in column {id_col!r} at row {row}")
+    return ids
+
+
 def split_long(df: object, *, id_col: Hashable, time_col: Hashable, name: str = "df"
                ) -> dict[Hashable, pd.DataFrame]:
     """Split a long frame into one wide frame per series, in the order ids first appear.
@@ -67,21 +87,7 @@ def split_long(df: object, *, id_col: Hashable, time_col: Hashable, name: str = 
         a row has no id or no parseable timestamp, or a series repeats a timestamp (the
         message names the row or the timestamp, and the series).
     """
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
-    if id_col == time_col:
-        raise ValueError(f"id_col and time_col are both {id_col!r}; they must name two "
-                         "columns")
-    for role, col in (("id_col", id_col), ("time_col", time_col)):
-        if col not in df.columns:
-            raise ValueError(f"{name}: {role}={col!r} is not a column of the frame "
-                             f"(columns: {list(df.columns)})")
-    if df.empty:
-        raise ValueError(f"{name} is empty")
-    ids = df[id_col]
-    if ids.isna().any():
-        row = int(np.flatnonzero(ids.isna().to_numpy())[0])
-        raise ValueError(f"{name}: missing series id in column {id_col!r} at row {row}")
+    ids = _long_ids(df, id_col, time_col, name)
     try:
         stamps = pd.DatetimeIndex(pd.to_datetime(df[time_col]))
     except (ValueError, TypeError) as err:
@@ -170,18 +176,7 @@ def validate_long(
         missing value, a series too short, a series whose frequency differs from the
         others', or only one-row series (no frequency to infer).
     """
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
-    for role, col in (("id_col", id_col), ("time_col", time_col)):
-        if col not in df.columns:
-            raise ValueError(f"{name}: {role}={col!r} is not a column of the frame "
-                             f"(columns: {list(df.columns)})")
-    if df.empty:
-        raise ValueError(f"{name} is empty")
-    ids = df[id_col]
-    if ids.isna().any():
-        row = int(np.flatnonzero(ids.isna().to_numpy())[0])
-        raise ValueError(f"{name}: missing series id in column {id_col!r} at row {row}")
+    ids = _long_ids(df, id_col, time_col, name)
     frame = df.drop(columns=[id_col])
     if targets is None:  # every numeric column but the time column, as in a wide frame
         targets = [c for c in frame.columns if c != time_col]

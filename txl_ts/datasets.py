@@ -3,6 +3,7 @@ CSV of the same shape (`read_csv`)."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 
 import numpy as np
@@ -101,18 +102,7 @@ def read_csv(file: str | Path, time_col: str | None = None) -> pd.DataFrame:
         raise ValueError(f"{file}: no time column: no column 'date', and the first column "
                          f"{time_col!r} holds numbers, not timestamps; columns: "
                          f"{list(frame.columns)} (name it with time_col / --time-col)")
-    raw = frame.pop(time_col)
-    try:
-        try:
-            parsed = pd.to_datetime(raw, format="mixed")
-        except ValueError:  # offsets that change (daylight saving): convert to UTC
-            parsed = pd.to_datetime(raw, format="mixed", utc=True)
-    except (ValueError, TypeError) as err:
-        raise ValueError(f"{file}: the time column {time_col!r} is not timestamps: "
-                         f"{_first_bad(raw, _bad_stamps(raw), err)}") from None
-    if parsed.isna().any():
-        raise ValueError(f"{file}: the time column {time_col!r} has an empty value: "
-                         f"{_first_bad(raw, parsed.isna().to_numpy())}")
+    parsed = parse_time_column(file, frame.pop(time_col), time_col)
     stamps = pd.DatetimeIndex(parsed, name=time_col)
     if len(stamps) < 3:
         raise ValueError(f"{file}: {len(stamps)} rows; at least 3 are needed to infer a "
@@ -137,6 +127,23 @@ def read_csv(file: str | Path, time_col: str | None = None) -> pd.DataFrame:
         raise ValueError(f"{file}: no value columns")
     frame.index = pd.DatetimeIndex(stamps, freq=freq)
     return frame.astype("float64")
+
+
+def parse_time_column(file: str | Path, raw: pd.Series, time_col: Hashable) -> pd.Series:
+    """A CSV's time column as timestamps (UTC when the offsets change); a ValueError naming
+    the file, the column and the first bad row otherwise."""
+    try:
+        try:
+            parsed = pd.to_datetime(raw, format="mixed")
+        except ValueError:  # offsets that change (daylight saving): convert to UTC
+            parsed = pd.to_datetime(raw, format="mixed", utc=True)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{file}: the time column {time_col!r} is not timestamps: "
+                         f"{_first_bad(raw, _bad_stamps(raw), err)}") from None
+    if parsed.isna().any():
+        raise ValueError(f"{file}: the time column {time_col!r} has an empty value: "
+                         f"{_first_bad(raw, parsed.isna().to_numpy())}")
+    return parsed
 
 
 def _bad_stamps(raw: pd.Series) -> np.ndarray:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .datasets import _bad_stamps, _first_bad
+from .datasets import _first_bad, parse_time_column
 from .frames.calendar import resolve_calendar, resolve_holidays
 from .frames.panel import check_one_frequency, split_long
 from .frames.validate import frame_frequency
@@ -77,22 +77,6 @@ def _read(file: Path) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise ValueError(f"{file}: not a readable CSV file ({' '.join(str(err).split())})"
                          ) from None
-
-
-def _timestamps(file: Path, raw: pd.Series, time_col: str) -> pd.Series:
-    """The time column parsed as `datasets.read_csv` parses it (UTC when offsets change)."""
-    try:
-        try:
-            parsed = pd.to_datetime(raw, format="mixed")
-        except ValueError:  # offsets that change (daylight saving): convert to UTC
-            parsed = pd.to_datetime(raw, format="mixed", utc=True)
-    except (ValueError, TypeError) as err:
-        raise ValueError(f"{file}: the time column {time_col!r} is not timestamps: "
-                         f"{_first_bad(raw, _bad_stamps(raw), err)}") from None
-    if parsed.isna().any():
-        raise ValueError(f"{file}: the time column {time_col!r} has an empty value: "
-                         f"{_first_bad(raw, parsed.isna().to_numpy())}")
-    return parsed
 
 
 def read_long_csv(file: str | Path, *, id_col: str, time_col: str, target: Columns = None,
@@ -157,7 +141,7 @@ def read_long_csv(file: str | Path, *, id_col: str, time_col: str, target: Colum
                              f"{row + 2} of the file; series {ids.iloc[row]!r}, "
                              f"{frame[time_col].iloc[row]}); fill or drop it first")
     long = frame[[id_col, time_col, *columns]].copy()
-    long[time_col] = _timestamps(file, frame[time_col], time_col)
+    long[time_col] = parse_time_column(file, frame[time_col], time_col)
     long[columns] = long[columns].astype("float64")
     return long, targets, covariates
 
